@@ -1,0 +1,1 @@
+"""Identity: accounts, devices and sessions."""

@@ -1,0 +1,1 @@
+"""What each context publishes: pydantic models, service Protocols, typed errors, events."""

@@ -1,0 +1,1 @@
+"""Cleave's shared kernel: settings, servers, gateway concerns and (soon) contracts and events."""

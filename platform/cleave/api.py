@@ -1,0 +1,65 @@
+"""The public mobile API: one django-ninja `NinjaAPI` under /api/v1/ that each context extends.
+
+A context adds its router from its AppConfig.ready() with `register_router`, so the kernel
+never imports a context.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import NinjaAPI, Router, Schema
+
+from cleave.gateway.ninja_errors import StrictJsonParser, install_error_handlers
+
+API_VERSION = "v1"
+
+
+def build_api(*, title: str, urls_namespace: str) -> NinjaAPI:
+    """A NinjaAPI with Cleave's JSON parser and error envelope (the public API, test APIs)."""
+    api = NinjaAPI(
+        title=title,
+        version=API_VERSION,
+        urls_namespace=urls_namespace,
+        parser=StrictJsonParser(),
+        description=(
+            'Every error answers `{"error": {"code", "message", "details"}}` with a stable '
+            "`code`; every response carries `X-Request-ID`."
+        ),
+    )
+    install_error_handlers(api)
+    return api
+
+
+public_api = build_api(title="Cleave mobile API", urls_namespace="api-v1")
+
+
+def register_router(prefix: str, router: Router) -> None:
+    """Mount a context's router at /api/v1/<prefix>; call from the context's AppConfig.ready()."""
+    public_api.add_router(prefix, router)
+
+
+class MetaOut(Schema):
+    name: str
+    api_version: str
+    mode: str
+    websocket_url: str
+
+
+@public_api.get("/meta", response=MetaOut, tags=["meta"], auth=None)
+def meta(request: HttpRequest) -> MetaOut:
+    """Where the app finds everything else: the WebSocket URL, so no client hard-codes a port."""
+    return MetaOut(
+        name="cleave",
+        api_version=API_VERSION,
+        mode=settings.CLEAVE_MODE,
+        websocket_url=websocket_url_for(request),
+    )
+
+
+def websocket_url_for(request: HttpRequest) -> str:
+    """The configured WebSocket URL, or the same host as this request (embedded, or a gateway)."""
+    if settings.CLEAVE_WEBSOCKET_URL:
+        return str(settings.CLEAVE_WEBSOCKET_URL)
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/v1"

@@ -1,0 +1,165 @@
+"""Read Cleave's runtime configuration from the environment, once, into a typed value.
+
+Embedded mode (the default, nothing set) runs the whole system in one process with SQLite,
+an in-memory channel layer and in-process events. Real mode starts as soon as `DATABASE_URL`
+or `REDIS_URL` is set (or `CLEAVE_MODE=real`), and then refuses unsafe settings.
+Kept free of Django so settings, tests and tools can parse an environment without booting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+_EMBEDDED_SECRET = "django-insecure-embedded-mode-only-never-used-in-real-mode"  # noqa: S105 - embedded mode only; refused in real mode
+_MIN_SECRET_LENGTH = 50
+_MIN_SECRET_UNIQUE_CHARS = 5
+
+
+class Mode(StrEnum):
+    EMBEDDED = "embedded"
+    REAL = "real"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the settings module needs, already validated."""
+
+    mode: Mode
+    debug: bool
+    secret_key: str
+    allowed_hosts: list[str]
+    database: dict[str, Any]
+    redis_url: str | None
+    websocket_url: str | None
+    log_format: str
+    log_level: str
+    db_pool_min: int
+    db_pool_max: int
+    csrf_trusted_origins: list[str] = field(default_factory=list)
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode is Mode.EMBEDDED
+
+
+def load(env: Mapping[str, str]) -> Config:
+    """Build a `Config` from an environment mapping; raise ImproperlyConfigured on bad input."""
+    mode = _mode(env)
+    embedded = mode is Mode.EMBEDDED
+    debug = _bool(env, "DEBUG", default=embedded)
+    secret_key = env.get("SECRET_KEY", "" if not embedded else _EMBEDDED_SECRET)
+    if not embedded and not debug:
+        _refuse_insecure_secret(secret_key)
+    if not secret_key:
+        secret_key = _EMBEDDED_SECRET
+
+    redis_url = env.get("REDIS_URL") or None
+    if not embedded and not redis_url:
+        raise ImproperlyConfigured(
+            "Real mode needs REDIS_URL (cache, channel layer and Celery broker), "
+            "e.g. REDIS_URL=redis://127.0.0.1:6379/0."
+        )
+    return Config(
+        mode=mode,
+        debug=debug,
+        secret_key=secret_key,
+        allowed_hosts=_list(env, "ALLOWED_HOSTS", default=["*"] if debug else []),
+        database=_database(env, embedded=embedded),
+        redis_url=redis_url,
+        websocket_url=env.get("CLEAVE_WEBSOCKET_URL") or None,
+        log_format=env.get("LOG_FORMAT", "text" if embedded else "json"),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        db_pool_min=_int(env, "DB_POOL_MIN", 2),
+        db_pool_max=_int(env, "DB_POOL_MAX", 10),
+        csrf_trusted_origins=_list(env, "CSRF_TRUSTED_ORIGINS", default=[]),
+    )
+
+
+def _mode(env: Mapping[str, str]) -> Mode:
+    explicit = env.get("CLEAVE_MODE", "").strip().lower()
+    if explicit:
+        try:
+            return Mode(explicit)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"CLEAVE_MODE must be 'embedded' or 'real', not {explicit!r}."
+            ) from None
+    return Mode.REAL if env.get("DATABASE_URL") or env.get("REDIS_URL") else Mode.EMBEDDED
+
+
+def _refuse_insecure_secret(secret_key: str) -> None:
+    # The same criteria as Django's security.W009 deploy check, but fatal: a real deployment
+    # with a guessable key can have its sessions and signed tokens forged.
+    problem = None
+    if not secret_key:
+        problem = "SECRET_KEY is not set"
+    elif secret_key.startswith("django-insecure"):
+        problem = "SECRET_KEY starts with 'django-insecure'"
+    elif len(secret_key) < _MIN_SECRET_LENGTH:
+        problem = f"SECRET_KEY is shorter than {_MIN_SECRET_LENGTH} characters"
+    elif len(set(secret_key)) < _MIN_SECRET_UNIQUE_CHARS:
+        problem = f"SECRET_KEY has fewer than {_MIN_SECRET_UNIQUE_CHARS} distinct characters"
+    if problem:
+        raise ImproperlyConfigured(
+            f"Refusing to start in real mode with DEBUG off: {problem}. Set a random SECRET_KEY "
+            "of at least 50 characters, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+        )
+
+
+def _database(env: Mapping[str, str], *, embedded: bool) -> dict[str, Any]:
+    url = env.get("DATABASE_URL")
+    if not url:
+        if not embedded:
+            raise ImproperlyConfigured(
+                "Real mode needs DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/cleave."
+            )
+        path = Path(env.get("CLEAVE_VAR_DIR", BASE_DIR / "var")) / "cleave.sqlite3"
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+    try:
+        parsed: dict[str, Any] = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises bare exceptions for unknown schemes
+        raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from exc
+    if parsed.get("ENGINE") in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        return parsed
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must point at PostgreSQL (postgres://…) or SQLite; got {url.split(':')[0]}."
+    )
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false/1/0), not {raw!r}.")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}.") from None
+
+
+def _list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[str]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]

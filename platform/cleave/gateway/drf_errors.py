@@ -1,0 +1,35 @@
+"""DRF's EXCEPTION_HANDLER: the ops API's errors in the same envelope as the mobile API's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from rest_framework import exceptions as drf
+
+from cleave.errors import ErrorCode, code_for_status
+from cleave.gateway.envelope import error_response, response_for_exception
+
+_CODES: dict[type[drf.APIException], str] = {
+    drf.ParseError: ErrorCode.MALFORMED_JSON,
+    drf.ValidationError: ErrorCode.VALIDATION_ERROR,
+    drf.NotAuthenticated: ErrorCode.UNAUTHORIZED,
+    drf.AuthenticationFailed: ErrorCode.UNAUTHORIZED,
+    drf.Throttled: ErrorCode.THROTTLED,
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
+    request = context["request"]
+    if not isinstance(exc, drf.APIException):
+        return response_for_exception(request._request, exc)
+    code = _CODES.get(type(exc), code_for_status(exc.status_code))
+    if isinstance(exc, drf.ValidationError):
+        response = error_response(code=code, status=422, message=None, details=exc.detail)
+    else:
+        response = error_response(code=code, status=exc.status_code, message=str(exc.detail))
+    if isinstance(exc, drf.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(int(exc.wait))
+    if getattr(exc, "auth_header", None):
+        response["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    return response

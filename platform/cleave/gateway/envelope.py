@@ -1,0 +1,105 @@
+"""The one error envelope: `{"error": {"code", "message", "details"}}`, for every error under /api/.
+
+Each API stack has its own handler (ninja, DRF) that renders through `error_response`; the
+middleware here is the net under them, turning whatever else answered with an error under
+/api/ (Django's 404 and 500 pages, a bare 405) into the same envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+
+from cleave.errors import DEFAULT_MESSAGES, CleaveError, ErrorCode, code_for_status
+from cleave.gateway.request_id import HEADER, current_request_id
+
+logger = logging.getLogger("cleave.errors")
+
+API_PREFIX = "/api/"
+_MARK = "_cleave_envelope"
+
+
+def error_response(
+    *, code: str, status: int, message: str | None = None, details: Any = None
+) -> JsonResponse:
+    """A JSON error response in the envelope, marked so the middleware leaves it alone."""
+    body = {
+        "error": {
+            "code": code,
+            "message": message or DEFAULT_MESSAGES.get(code, "Request failed."),
+            "details": details,
+        }
+    }
+    response = JsonResponse(body, status=status)
+    response["Content-Length"] = str(len(response.content))
+    setattr(response, _MARK, True)
+    return response
+
+
+def response_for_error(error: CleaveError) -> JsonResponse:
+    return error_response(
+        code=error.code, status=error.status, message=error.message, details=error.details
+    )
+
+
+def response_for_unhandled(request: HttpRequest, exc: BaseException) -> JsonResponse:
+    """Log an unexpected exception with its request id; answer 500 without leaking it."""
+    logger.error(
+        "Unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return error_response(
+        code=ErrorCode.INTERNAL_ERROR,
+        status=500,
+        details={"request_id": current_request_id.get()},
+    )
+
+
+def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """The envelope for any exception a view under /api/ raised."""
+    if isinstance(exc, CleaveError):
+        return response_for_error(exc)
+    if isinstance(exc, Http404):
+        return error_response(code=ErrorCode.NOT_FOUND, status=404)
+    if isinstance(exc, PermissionDenied):
+        return error_response(code=ErrorCode.FORBIDDEN, status=403)
+    return response_for_unhandled(request, exc)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+class ErrorEnvelopeMiddleware:
+    """Puts every error response under /api/ into the envelope, whoever produced it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or getattr(response, _MARK, False)
+            or not is_api_path(request.path)
+        ):
+            return response
+        code = code_for_status(response.status_code)
+        details = {"request_id": current_request_id.get()} if response.status_code >= 500 else None
+        enveloped = error_response(code=code, status=response.status_code, details=details)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate", HEADER):
+            if header in response:
+                enveloped[header] = response[header]
+        return enveloped
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not is_api_path(request.path):
+            return None
+        return response_for_exception(request, exc)

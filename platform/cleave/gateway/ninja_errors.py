@@ -1,0 +1,57 @@
+"""Render every exception a django-ninja API raises in the Cleave envelope."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+
+from cleave.errors import CleaveError, ErrorCode, MalformedBody, code_for_status
+from cleave.gateway.envelope import error_response, response_for_error, response_for_exception
+
+
+class StrictJsonParser(Parser):
+    """Parses JSON bodies; a body that is not JSON raises `MalformedBody`, not a bare 400."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedBody(details={"reason": str(exc)}) from exc
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # pydantic's raw errors carry the offending input and a docs URL; clients need where and why.
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in errors
+    ]
+
+
+def _on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(
+        code=ErrorCode.VALIDATION_ERROR, status=422, details=_validation_details(exc.errors)
+    )
+
+
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja wraps a parser's exception in HttpError(400); surface ours with its own code.
+    if isinstance(exc.__cause__, CleaveError):
+        return response_for_error(exc.__cause__)
+    code = (
+        ErrorCode.UNAUTHORIZED
+        if isinstance(exc, AuthenticationError)
+        else code_for_status(exc.status_code)
+    )
+    return error_response(code=code, status=exc.status_code, message=exc.message)
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Replace ninja's default handlers (which differ per error and re-raise 500s)."""
+    api.add_exception_handler(ValidationError, _on_validation)
+    api.add_exception_handler(HttpError, _on_http_error)
+    api.add_exception_handler(Exception, response_for_exception)

@@ -1,0 +1,89 @@
+"""Liveness (`/healthz`) and readiness (`/readyz`): is the process up, can it do its job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process answers: nothing else is checked, so a dependency outage never kills it."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Every dependency reachable → 200; otherwise 503 naming each failing part."""
+    results = {name: _run(check) for name, check in CHECKS.items()}
+    failing = sorted(name for name, result in results.items() if result["status"] != "ok")
+    body = {"status": "ok" if not failing else "unavailable", "checks": results}
+    if failing:
+        body["failing"] = failing
+    return JsonResponse(body, status=200 if not failing else 503)
+
+
+def _run(check: Callable[[], None]) -> dict[str, object]:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the body
+        logger.warning("readiness check %s failed: %s", check.__name__, exc)
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def check_database() -> None:
+    for alias in connections:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+
+def check_cache() -> None:
+    key = "cleave:readyz"
+    cache.set(key, "1", timeout=10)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return what was written")
+
+
+def check_channel_layer() -> None:
+    async_to_sync(_channel_round_trip)()
+
+
+async def _channel_round_trip() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    channel = await layer.new_channel()
+    await asyncio.wait_for(layer.send(channel, {"type": "readyz"}), CHECK_TIMEOUT_SECONDS)
+    message = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+    if message.get("type") != "readyz":
+        raise RuntimeError("channel layer returned an unexpected message")
+
+
+def check_broker() -> None:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return  # embedded mode: tasks run in-process, there is no broker to reach
+    from cleave.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "channel_layer": check_channel_layer,
+    "broker": check_broker,
+}

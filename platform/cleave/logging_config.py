@@ -1,0 +1,40 @@
+"""Logging: readable lines in embedded mode, JSON lines in real mode, a request id on each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TEXT = "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"
+_JSON = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+
+
+def build_logging(*, fmt: str, level: str) -> dict[str, Any]:
+    """The LOGGING dict for `fmt` ("text" or "json") at `level`."""
+    formatter: dict[str, Any]
+    if fmt == "json":
+        formatter = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": _JSON,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    else:
+        formatter = {"format": _TEXT}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "cleave.gateway.request_id.RequestIdLogFilter"}},
+        "formatters": {"cleave": formatter},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "cleave",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Django logs every 4xx as a warning; our envelope already says what went wrong.
+            "django.request": {"level": "ERROR"},
+            "django.server": {"level": "WARNING"},
+        },
+    }

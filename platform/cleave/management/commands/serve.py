@@ -1,0 +1,28 @@
+"""`manage.py serve`: the one-process server — HTTP and WebSockets on one port (embedded mode)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import uvicorn
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP and WebSockets from one process on one port (uvicorn + cleave.asgi)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        self.stdout.write(f"Cleave serving HTTP and WebSockets on http://{host}:{port}")
+        uvicorn.run(
+            "cleave.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_config=None,  # keep Django's LOGGING (request ids, JSON in real mode)
+            access_log=False,
+        )

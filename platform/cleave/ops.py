@@ -1,0 +1,25 @@
+"""The staff/operations API under /api/ops/ on Django REST Framework (browsable, staff only)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+
+class OpsRoot(APIView):
+    """Index of the operations API; contexts add their staff endpoints here."""
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "name": "cleave-ops",
+                "health": reverse("healthz", request=request),
+                "readiness": reverse("readyz", request=request),
+            }
+        )
+
+
+urlpatterns = [path("", OpsRoot.as_view(), name="ops-root")]

@@ -1,0 +1,172 @@
+"""Django settings for every Cleave process, derived from `cleave.config` (the environment)."""
+
+from __future__ import annotations
+
+import os
+
+from cleave import config as _config
+from cleave.logging_config import build_logging
+
+CONFIG = _config.load(os.environ)
+BASE_DIR = _config.BASE_DIR
+
+DEBUG = CONFIG.debug
+SECRET_KEY = CONFIG.secret_key
+ALLOWED_HOSTS = CONFIG.allowed_hosts
+CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
+
+# Bounded contexts, one Django app each. `cleave` is the shared kernel.
+CLEAVE_CONTEXTS = ["apps.identity"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "ninja",
+    "channels",
+    "cleave",
+    *CLEAVE_CONTEXTS,
+]
+
+MIDDLEWARE = [
+    "cleave.gateway.request_id.RequestIdMiddleware",
+    "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cleave.urls"
+WSGI_APPLICATION = "cleave.wsgi.application"
+ASGI_APPLICATION = "cleave.asgi.application"
+AUTH_USER_MODEL = "identity.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+_database = dict(CONFIG.database)
+if _database["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3's pool (Django >= 5.1) keeps connections warm across requests; with a pool,
+    # Django requires CONN_MAX_AGE = 0 (the pool, not Django, decides a connection's life).
+    _database.setdefault("OPTIONS", {})
+    _database["OPTIONS"].update(
+        pool={"min_size": CONFIG.db_pool_min, "max_size": CONFIG.db_pool_max, "timeout": 10},
+        connect_timeout=5,
+    )
+    _database["CONN_MAX_AGE"] = 0
+else:
+    # WAL lets readers run beside a writer; IMMEDIATE transactions avoid "database is locked"
+    # when two writers upgrade their read locks at once.
+    _database.setdefault("OPTIONS", {})
+    _database["OPTIONS"].update(
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        timeout=20,
+    )
+DATABASES = {"default": _database}
+
+# --- Cache, channel layer, Celery -------------------------------------------------------------
+_REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+if CONFIG.embedded:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+    # No broker in embedded mode: tasks run in the calling process.
+    CELERY_TASK_ALWAYS_EAGER = True
+    CELERY_TASK_EAGER_PROPAGATES = True
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CONFIG.redis_url,
+            "OPTIONS": _REDIS_TIMEOUTS,
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CONFIG.redis_url], "prefix": "cleave"},
+        }
+    }
+    CELERY_BROKER_URL = CONFIG.redis_url
+    CELERY_TASK_ALWAYS_EAGER = False
+
+# At-least-once delivery: a task is acknowledged after it ran, and re-queued if its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **_REDIS_TIMEOUTS}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- HTTP, API, static ------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve static files straight from the apps in embedded mode; real mode runs collectstatic.
+WHITENOISE_USE_FINDERS = CONFIG.embedded or DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",
+}
+NINJA_PAGINATION_PER_PAGE = 50
+
+CLEAVE_WEBSOCKET_URL = CONFIG.websocket_url
+CLEAVE_MODE = CONFIG.mode.value
+# Largest request body the embedded one-process server reads into memory.
+CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+if not CONFIG.embedded and not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = build_logging(fmt=CONFIG.log_format, level=CONFIG.log_level)

@@ -1,0 +1,111 @@
+"""Test helpers shared by every context: real servers on free ports, in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment (so real mode stays real) plus `extra`."""
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # let each entry point choose its own default
+    env.update(extra or {})
+    return env
+
+
+def wait_until_serving(
+    url: str, *, timeout: float = 20.0, process: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback server
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing served {url} within {timeout}s")
+
+
+@contextmanager
+def running_server(
+    command: Sequence[str],
+    *,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/healthz",
+) -> Iterator[str]:
+    """Start `command` (which must listen on `port`), wait for `ready_path`, yield its base URL."""
+    log = (ROOT / "var" / f"server-{port}.log").open("w+b")
+    process = subprocess.Popen(  # noqa: S603 - our own entry points
+        list(command), cwd=ROOT, env=process_env(env), stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until_serving(base + ready_path, process=process)
+        except (RuntimeError, TimeoutError) as exc:
+            log.seek(0)
+            raise RuntimeError(
+                f"{exc}\n--- server log ---\n{log.read().decode(errors='replace')[-4000:]}"
+            ) from exc
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def embedded_server_command(port: int) -> list[str]:
+    return [sys.executable, "manage.py", "serve", "--port", str(port)]
+
+
+def realtime_server_command(port: int) -> list[str]:
+    return [
+        str(BIN / "uvicorn"),
+        "cleave.asgi:application",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+    ]
+
+
+def web_server_command(port: int, *, workers: int = 1, threads: int = 8) -> list[str]:
+    return [
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--no-ws",
+        "cleave.wsgi:application",
+    ]

@@ -1,0 +1,43 @@
+"""Liveness always answers; readiness names what is unreachable."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+from django.test import Client, override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_ok(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_every_dependency(client: Client) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "cache", "channel_layer", "broker"}
+
+
+def test_readyz_is_503_and_names_an_unreachable_cache(client: Client) -> None:
+    dead_redis = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # the discard port: nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    with override_settings(CACHES=dead_redis):
+        try:
+            response = client.get("/readyz")
+        finally:
+            caches["default"].close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["cache"]
+    assert body["checks"]["cache"]["status"] == "error"
+    assert body["checks"]["database"]["status"] == "ok"

@@ -1,0 +1,17 @@
+"""Root URLs: health, the public API (ninja), the ops API (DRF), the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from cleave import health
+from cleave.api import public_api
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/", public_api.urls),
+    path("api/ops/", include("cleave.ops")),
+    path("admin/", admin.site.urls),
+]
