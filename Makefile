@@ -12,7 +12,7 @@ run: $(STAMP) var
 	$(BIN)/python manage.py seed_demo
 	PORT=$(PORT) $(BIN)/python manage.py serve
 
-test: $(STAMP)
+test: $(STAMP) var
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(STAMP)

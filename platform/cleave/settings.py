@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from cleave import config as _config
 from cleave.logging_config import build_logging
@@ -78,6 +79,8 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
     )
     _database["CONN_MAX_AGE"] = 0
 else:
+    # SQLite creates its file but not its folder (var/ is not in git).
+    Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets readers run beside a writer; IMMEDIATE transactions avoid "database is locked"
     # when two writers upgrade their read locks at once.
     _database.setdefault("OPTIONS", {})

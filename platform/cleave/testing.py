@@ -55,6 +55,7 @@ def running_server(
     ready_path: str = "/healthz",
 ) -> Iterator[str]:
     """Start `command` (which must listen on `port`), wait for `ready_path`, yield its base URL."""
+    (ROOT / "var").mkdir(exist_ok=True)
     log = (ROOT / "var" / f"server-{port}.log").open("w+b")
     process = subprocess.Popen(  # noqa: S603 - our own entry points
         list(command), cwd=ROOT, env=process_env(env), stdout=log, stderr=subprocess.STDOUT
