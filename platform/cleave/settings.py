@@ -46,6 +46,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The mobile API and health endpoints run a lean prefix of MIDDLEWARE (cleave.wsgi): they
+# authenticate with tokens, so sessions, CSRF, messages and frame options are browser-only.
+CLEAVE_API_MIDDLEWARE = [
+    "cleave.gateway.request_id.RequestIdMiddleware",
+    "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
+
 ROOT_URLCONF = "cleave.urls"
 WSGI_APPLICATION = "cleave.wsgi.application"
 ASGI_APPLICATION = "cleave.asgi.application"

@@ -86,3 +86,21 @@ def test_embedded_server_refuses_an_oversized_body_in_the_envelope(embedded_serv
         urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback
     assert caught.value.code == 413
     assert json.loads(caught.value.read())["error"]["code"] == "payload_too_large"
+
+
+def test_web_process_runs_the_browser_stack_only_for_browser_paths(web_server: str) -> None:
+    with urllib.request.urlopen(web_server + "/admin/login/", timeout=5) as response:  # noqa: S310
+        assert response.status == 200
+        assert "csrftoken" in response.headers.get("Set-Cookie", "")
+        assert response.headers["X-Frame-Options"] == "DENY"
+    status, headers, _ = _get(web_server + "/api/v1/meta")
+    assert status == 200
+    assert "set-cookie" not in {name.lower() for name in headers}
+    assert "x-frame-options" not in {name.lower() for name in headers}
+
+
+def test_web_process_answers_api_errors_in_the_envelope(web_server: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(web_server + "/api/v1/missing", timeout=5)  # noqa: S310
+    assert caught.value.code == 404
+    assert json.loads(caught.value.read())["error"]["code"] == "not_found"
