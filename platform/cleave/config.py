@@ -45,6 +45,8 @@ class Config:
     db_pool_min: int
     db_pool_max: int
     csrf_trusted_origins: list[str] = field(default_factory=list)
+    # Contexts given a database of their own with DATABASE_URL_<CONTEXT>, by alias (= context).
+    context_databases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -81,6 +83,11 @@ def load(env: Mapping[str, str]) -> Config:
         db_pool_min=_int(env, "DB_POOL_MIN", 2),
         db_pool_max=_int(env, "DB_POOL_MAX", 10),
         csrf_trusted_origins=_list(env, "CSRF_TRUSTED_ORIGINS", default=[]),
+        context_databases={
+            name.removeprefix("DATABASE_URL_").lower(): _parse_database_url(name, url)
+            for name, url in env.items()
+            if name.startswith("DATABASE_URL_") and url
+        },
     )
 
 
@@ -125,14 +132,18 @@ def _database(env: Mapping[str, str], *, embedded: bool) -> dict[str, Any]:
             )
         path = Path(env.get("CLEAVE_VAR_DIR", BASE_DIR / "var")) / "cleave.sqlite3"
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+    return _parse_database_url("DATABASE_URL", url)
+
+
+def _parse_database_url(name: str, url: str) -> dict[str, Any]:
     try:
         parsed: dict[str, Any] = environ.Env.db_url_config(url)
     except Exception as exc:  # django-environ raises bare exceptions for unknown schemes
-        raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from exc
+        raise ImproperlyConfigured(f"{name} could not be parsed: {exc}") from exc
     if parsed.get("ENGINE") in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
         return parsed
     raise ImproperlyConfigured(
-        f"DATABASE_URL must point at PostgreSQL (postgres://…) or SQLite; got {url.split(':')[0]}."
+        f"{name} must point at PostgreSQL (postgres://…) or SQLite; got {url.split(':')[0]}."
     )
 
 

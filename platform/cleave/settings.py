@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from kombu import Queue
 
 from cleave import config as _config
 from cleave.logging_config import build_logging
@@ -18,6 +21,7 @@ CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 
 # Bounded contexts, one Django app each. `cleave` is the shared kernel.
 CLEAVE_CONTEXTS = ["apps.identity"]
+_CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -57,6 +61,7 @@ CLEAVE_API_MIDDLEWARE = [
 CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
 
 ROOT_URLCONF = "cleave.urls"
+DATABASE_ROUTERS = ["cleave.databases.ContextRouter"]
 WSGI_APPLICATION = "cleave.wsgi.application"
 ASGI_APPLICATION = "cleave.asgi.application"
 AUTH_USER_MODEL = "identity.User"
@@ -77,29 +82,36 @@ TEMPLATES = [
     },
 ]
 
+
 # --- Database ---------------------------------------------------------------------------------
-_database = dict(CONFIG.database)
-if _database["ENGINE"] == "django.db.backends.postgresql":
-    # psycopg 3's pool (Django >= 5.1) keeps connections warm across requests; with a pool,
-    # Django requires CONN_MAX_AGE = 0 (the pool, not Django, decides a connection's life).
-    _database.setdefault("OPTIONS", {})
-    _database["OPTIONS"].update(
-        pool={"min_size": CONFIG.db_pool_min, "max_size": CONFIG.db_pool_max, "timeout": 10},
-        connect_timeout=5,
-    )
-    _database["CONN_MAX_AGE"] = 0
-else:
+def _tuned(database: dict[str, Any]) -> dict[str, Any]:
+    database = {**database, "OPTIONS": dict(database.get("OPTIONS", {}))}
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # psycopg 3's pool (Django >= 5.1) keeps connections warm across requests; with a pool
+        # Django requires CONN_MAX_AGE = 0 (the pool, not Django, decides a connection's life).
+        database["OPTIONS"].update(
+            pool={"min_size": CONFIG.db_pool_min, "max_size": CONFIG.db_pool_max, "timeout": 10},
+            connect_timeout=5,
+        )
+        database["CONN_MAX_AGE"] = 0
+        return database
     # SQLite creates its file but not its folder (var/ is not in git).
-    Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets readers run beside a writer; IMMEDIATE transactions avoid "database is locked"
     # when two writers upgrade their read locks at once.
-    _database.setdefault("OPTIONS", {})
-    _database["OPTIONS"].update(
+    database["OPTIONS"].update(
         transaction_mode="IMMEDIATE",
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         timeout=20,
     )
-DATABASES = {"default": _database}
+    return database
+
+
+# Every context's alias is `default` unless DATABASE_URL_<CONTEXT> gives it its own database.
+DATABASES = {
+    "default": _tuned(CONFIG.database),
+    **{alias: _tuned(db) for alias, db in CONFIG.context_databases.items()},
+}
 
 # --- Cache, channel layer, Celery -------------------------------------------------------------
 _REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 2}
@@ -136,7 +148,16 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **_REDIS_TIMEOUTS}
+# A message whose worker died is redelivered after the visibility timeout: event batches are
+# short, so keep it short too (the inbox absorbs the rare duplicate).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, **_REDIS_TIMEOUTS}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), *(Queue(f"events.{label}") for label in _CONTEXT_LABELS)]
+CELERY_BEAT_SCHEDULE = {
+    "events-sweep-outbox": {"task": "cleave.events.sweep_outbox", "schedule": 5.0},
+    "events-retry-due": {"task": "cleave.events.retry_due", "schedule": 2.0},
+    "events-purge": {"task": "cleave.events.purge", "schedule": 3600.0},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- HTTP, API, static ------------------------------------------------------------------------
@@ -161,6 +182,13 @@ NINJA_PAGINATION_PER_PAGE = 50
 
 CLEAVE_WEBSOCKET_URL = CONFIG.websocket_url
 CLEAVE_MODE = CONFIG.mode.value
+# Event bus. Embedded mode delivers in-process after commit; real mode through Celery queues.
+CLEAVE_EVENTS_INPROCESS = CONFIG.embedded
+CLEAVE_EVENTS_MAX_ATTEMPTS = 5
+CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
+CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
+CLEAVE_EVENTS_RETENTION_DAYS = 7
+
 # Largest request body the embedded one-process server reads into memory.
 CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024
 

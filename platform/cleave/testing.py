@@ -1,4 +1,4 @@
-"""Test helpers shared by every context: real servers on free ports, in subprocesses."""
+"""Test helpers shared by every context: real servers and workers in subprocesses, waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -110,3 +110,51 @@ def web_server_command(port: int, *, workers: int = 1, threads: int = 8) -> list
         "--no-ws",
         "cleave.wsgi:application",
     ]
+
+
+def wait_for(
+    condition: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05
+) -> object:
+    """Poll `condition` until it returns something truthy; fail loudly after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition still false after {timeout}s: {condition}")
+        time.sleep(interval)
+
+
+@contextmanager
+def celery_worker(
+    *, queues: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 30.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (solo pool) consuming `queues`, stopped on exit."""
+    (ROOT / "var").mkdir(exist_ok=True)
+    log_path = ROOT / "var" / f"worker-{os.getpid()}.log"
+    log = log_path.open("w+b")
+    command = [
+        str(BIN / "celery"), "-A", "cleave.celery", "worker", "--pool", "solo",
+        "--queues", ",".join(queues), "--without-gossip", "--without-mingle",
+        "--without-heartbeat", "--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h",
+    ]  # fmt: skip
+    process = subprocess.Popen(  # noqa: S603 - our own worker command
+        command, cwd=ROOT, env=process_env(env), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for(
+            lambda: b" ready." in log_path.read_bytes() or process.poll() is not None,
+            timeout=timeout,
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited: {log_path.read_text(errors='replace')[-4000:]}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,0 +1,87 @@
+"""Admin screens for the event bus: outbox, inbox, failed deliveries and dead letters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
+from cleave.events.retries import replay
+
+
+def _age(moment: timezone.datetime) -> str:
+    seconds = int((timezone.now() - moment).total_seconds())
+    return str(timedelta(seconds=max(seconds, 0)))
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Bus rows are written by the bus: staff inspect and act, never edit by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(_ReadOnly):
+    list_display = (
+        "id",
+        "event_type",
+        "aggregate_id",
+        "context",
+        "created_at",
+        "age",
+        "dispatched_at",
+    )
+    list_filter = ("context", "event_type", ("dispatched_at", admin.EmptyFieldListFilter))
+    search_fields = ("event_id", "aggregate_id", "event_type")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+
+    @admin.display(description="age")
+    def age(self, row: OutboxEvent) -> str:
+        return _age(row.created_at)
+
+
+@admin.register(InboxEntry)
+class InboxEntryAdmin(_ReadOnly):
+    list_display = ("id", "subscriber", "event_type", "event_id", "processed_at")
+    list_filter = ("subscriber", "event_type")
+    search_fields = ("event_id", "subscriber")
+    ordering = ("-id",)
+
+
+@admin.register(FailedDelivery)
+class FailedDeliveryAdmin(_ReadOnly):
+    list_display = (
+        "id",
+        "status",
+        "subscriber",
+        "event_type",
+        "aggregate_id",
+        "attempts",
+        "age",
+        "next_attempt_at",
+        "last_error",
+    )
+    list_filter = ("status", "subscriber", "event_type")
+    search_fields = ("event_id", "aggregate_id", "subscriber", "last_error")
+    ordering = ("-id",)
+    actions = ("replay_dead_letters",)
+
+    @admin.display(description="age")
+    def age(self, row: FailedDelivery) -> str:
+        return _age(row.created_at)
+
+    @admin.action(description="Replay selected dead letters")
+    def replay_dead_letters(self, request: HttpRequest, queryset: QuerySet[FailedDelivery]) -> None:
+        count = replay(queryset.db, queryset.values_list("id", flat=True))
+        self.message_user(
+            request, f"{count} dead letter(s) queued for redelivery.", messages.SUCCESS
+        )

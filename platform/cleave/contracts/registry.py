@@ -1,0 +1,160 @@
+"""Who provides each contract, and clients that call it the way the wire would.
+
+A context *provides* its implementation from AppConfig.ready(); any code *gets* a client for a
+contract. The in-process transport still round-trips the argument and the result through the
+contract models' JSON, so a call behaves exactly as it will over HTTP: no ORM object or shared
+mutable state crosses, and only declared errors surface, as the contract's own types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar, cast
+
+from cleave.contracts.base import (
+    CallSpec,
+    Contract,
+    ContractError,
+    ContractModel,
+    UnexpectedContractError,
+)
+from cleave.errors import CleaveError
+
+S = TypeVar("S")
+
+
+class ContractUnavailable(CleaveError):
+    code = "contract_unavailable"
+    status = 503
+    message_template = "No provider for the {context} contract is available."
+
+
+class Transport(Protocol):
+    def invoke(
+        self, contract: Contract, spec: CallSpec, argument: ContractModel
+    ) -> ContractModel: ...
+
+
+class ContractRegistry:
+    def __init__(self) -> None:
+        self.contracts: dict[str, Contract] = {}
+        self.providers: dict[str, object] = {}
+        self._transports: dict[str, Callable[[Contract], Transport]] = {
+            "inprocess": lambda contract: InProcessTransport(self, contract),
+        }
+
+    def provide(self, contract: Contract, implementation: object) -> None:
+        """Register `implementation` as the provider of `contract` (call from AppConfig.ready)."""
+        missing = [
+            name for name in contract.calls if not callable(getattr(implementation, name, None))
+        ]
+        if missing:
+            name = type(implementation).__name__
+            raise TypeError(f"{name} does not implement {missing} of {contract.context}")
+        self.contracts[contract.context] = contract
+        self.providers[contract.context] = implementation
+
+    def withdraw(self, contract: Contract) -> None:
+        self.providers.pop(contract.context, None)
+
+    def add_transport(self, name: str, factory: Callable[[Contract], Transport]) -> None:
+        self._transports[name] = factory
+
+    def client(self, contract: Contract, service: type[S], *, transport: str = "inprocess") -> S:
+        """A client of `contract` typed as its service Protocol `service`."""
+        if service is not contract.service:
+            raise TypeError(
+                f"{service.__name__} is not the service of the {contract.context} contract"
+            )
+        self.contracts.setdefault(contract.context, contract)
+        return cast(S, ContractClient(contract, self._transports[transport](contract)))
+
+
+class ContractClient:
+    """Exposes one method per call; each validates through the contract on the way in and out."""
+
+    def __init__(self, contract: Contract, transport: Transport) -> None:
+        self._contract = contract
+        self._transport = transport
+        for name, spec in contract.calls.items():
+            setattr(self, name, self._bind(spec))
+
+    def _bind(self, spec: CallSpec) -> Callable[[ContractModel], ContractModel]:
+        contract, transport = self._contract, self._transport
+
+        def invoke(argument: ContractModel) -> ContractModel:
+            if type(argument) is not spec.argument:
+                raise TypeError(
+                    f"{contract.context}.{spec.name} takes {spec.argument.__name__}, "
+                    f"not {type(argument).__name__}"
+                )
+            return transport.invoke(contract, spec, argument)
+
+        invoke.__name__ = spec.name
+        return invoke
+
+    def __repr__(self) -> str:
+        return f"<{self._contract.context} client via {type(self._transport).__name__}>"
+
+
+class InProcessTransport:
+    """Calls the provider in this process, through the contract models' JSON both ways."""
+
+    def __init__(self, registry: ContractRegistry, contract: Contract) -> None:
+        self._registry = registry
+        self._errors = contract.error_types()
+
+    def invoke(self, contract: Contract, spec: CallSpec, argument: ContractModel) -> ContractModel:
+        provider = self._registry.providers.get(contract.context)
+        if provider is None:
+            raise ContractUnavailable(details={"context": contract.context})
+        wire_argument = spec.argument.model_validate_json(argument.model_dump_json())
+        try:
+            result = getattr(provider, spec.name)(wire_argument)
+        except ContractError as error:
+            raise self._rebuild(contract, spec, error) from None
+        except Exception as exc:
+            raise _unexpected(contract, spec) from exc
+        if type(result) is not spec.result:
+            raise _unexpected(contract, spec) from TypeError(
+                f"{contract.context}.{spec.name} returned {type(result).__name__}, "
+                f"not {spec.result.__name__}"
+            )
+        return spec.result.model_validate_json(result.model_dump_json())
+
+    def _rebuild(self, contract: Contract, spec: CallSpec, error: ContractError) -> CleaveError:
+        # Rebuilt from its wire form, as the HTTP transport will: the caller never holds the
+        # callee's exception object (or its traceback and locals).
+        error_type = self._errors.get(error.code)
+        if error_type is None or not isinstance(error, error_type):
+            return _unexpected(contract, spec)
+        wire = error.wire()
+        return error_type(wire["message"], details=wire["details"])
+
+
+def _unexpected(contract: Contract, spec: CallSpec) -> UnexpectedContractError:
+    return UnexpectedContractError(details={"context": contract.context, "call": spec.name})
+
+
+registry = ContractRegistry()
+provide = registry.provide
+
+
+def client(contract: Contract, service: type[S]) -> S:
+    """A client of another context's contract, on the transport configured for it."""
+    from django.conf import settings
+
+    transports: dict[str, str] = getattr(settings, "CLEAVE_CONTRACT_TRANSPORTS", {})
+    return registry.client(
+        contract, service, transport=transports.get(contract.context, "inprocess")
+    )
+
+
+__all__ = [
+    "ContractClient",
+    "ContractRegistry",
+    "ContractUnavailable",
+    "client",
+    "provide",
+    "registry",
+]

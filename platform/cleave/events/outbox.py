@@ -1,0 +1,125 @@
+"""`publish(event)`: write the event to the outbox inside the caller's transaction.
+
+If the transaction rolls back, nothing is published; once it commits, the event is handed off
+right away (on commit) and, should that hand-off be lost, by the periodic sweeper: delivered at
+least once even if the process dies right after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connections
+
+from cleave.contracts.base import Event
+from cleave.databases import database_for
+from cleave.errors import CleaveError
+from cleave.events.models import OutboxEvent
+from cleave.gateway.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
+
+# Stacks of lists that `captured_events()` appends to; empty outside tests.
+_captures: list[list[Event]] = []
+
+
+class PublishOutsideTransaction(CleaveError):
+    code = "publish_outside_transaction"
+    status = 500
+    message_template = (
+        "publish({event_type}) needs an open transaction on database '{alias}': wrap the "
+        "service in transaction.atomic(using='{alias}') so the event commits with its effects."
+    )
+
+
+def context_of_event(event_type: str) -> str:
+    return event_type.split(".", 1)[0]
+
+
+def publish(event: Event) -> None:
+    """Record `event` in its context's outbox, in the current transaction (which must exist)."""
+    publish_many([event])
+
+
+def publish_many(events: Sequence[Event]) -> None:
+    """Record several events at once (one INSERT), in the current transaction."""
+    if not events:
+        return
+    by_alias: dict[str, list[OutboxEvent]] = {}
+    headers = {"request_id": current_request_id.get()}
+    for event in events:
+        context = context_of_event(event.event_type)
+        alias = database_for(context)
+        if not connections[alias].in_atomic_block:
+            raise PublishOutsideTransaction(
+                details={"event_type": event.event_type, "alias": alias}
+            )
+        by_alias.setdefault(alias, []).append(
+            OutboxEvent(
+                event_id=event.event_id,
+                event_type=event.event_type,
+                version=event.version,
+                context=context,
+                aggregate_id=event.aggregate_id,
+                envelope=event.envelope(),
+                headers=headers,
+            )
+        )
+    for alias, rows in by_alias.items():
+        created = OutboxEvent.objects.using(alias).bulk_create(rows)
+        _relay_on_commit(alias).ids.extend(row.pk for row in created if row.pk is not None)
+        if any(row.pk is None for row in created):
+            _relay_on_commit(alias).sweep = True  # backend without RETURNING: relay by scan
+    for capture in _captures:
+        capture.extend(_round_trip(event) for event in events)
+
+
+class _RelayAfterCommit:
+    """One per transaction and alias: hands this transaction's events off once it commits."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.ids: list[int] = []
+        self.sweep = False
+
+    def __call__(self) -> None:
+        from cleave.events.relay import relay
+
+        try:
+            relay(self.alias, ids=None if self.sweep else self.ids)
+        except Exception:
+            # The events are committed in the outbox; the sweeper will hand them off.
+            logger.exception("immediate relay failed; the outbox sweeper will retry")
+
+
+def _relay_on_commit(alias: str) -> _RelayAfterCommit:
+    connection = connections[alias]
+    # Django drops a callback whose savepoint rolls back, so finding ours in run_on_commit also
+    # tells us it still belongs to a live (sub)transaction.
+    for _savepoints, callback, _robust in connection.run_on_commit:
+        if isinstance(callback, _RelayAfterCommit):
+            return callback
+    callback = _RelayAfterCommit(alias)
+    connection.on_commit(callback)
+    return callback
+
+
+def _round_trip(event: Event) -> Event:
+    wire: dict[str, Any] = json.loads(json.dumps(event.envelope()))
+    return type(event).from_envelope(wire)
+
+
+@contextmanager
+def captured_events() -> Iterator[list[Event]]:
+    """Collect the events published inside the block, each round-tripped through its JSON
+    as a subscriber will see it. (Published, not committed: a rolled-back event shows too.)"""
+    captured: list[Event] = []
+    _captures.append(captured)
+    try:
+        yield captured
+    finally:
+        _captures.remove(captured)

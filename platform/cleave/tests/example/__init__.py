@@ -1,0 +1,1 @@
+"""Two throwaway contexts for the kernel's own tests: `orders` publishes, `shipping` listens."""

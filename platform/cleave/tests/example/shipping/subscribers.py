@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cleave.events import PermanentError, subscriber
+from cleave.tests.example.contracts import OrderPlaced
+from cleave.tests.example.shipping.models import Outage, Shipment
+
+
+def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 had no note.
+    return {**payload, "note": ""}
+
+
+@subscriber(OrderPlaced, upcasters={1: _v1_to_v2})
+def on_order_placed(event: OrderPlaced) -> None:
+    if event.note == "poison":
+        raise PermanentError("this order can never ship")
+    if Outage.objects.filter(note=event.note).exists():
+        raise RuntimeError(f"shipping is down for {event.note!r}")
+    Shipment.objects.create(order_id=event.order_id, total=event.total, note=event.note)
