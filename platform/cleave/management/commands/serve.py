@@ -6,7 +6,10 @@ import os
 from typing import Any
 
 import uvicorn
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from cleave.events.periodic import start_in_thread
 
 
 class Command(BaseCommand):
@@ -18,6 +21,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         self.stdout.write(f"Cleave serving HTTP and WebSockets on http://{host}:{port}")
+        if settings.CLEAVE_EVENTS_INPROCESS:
+            # No Celery beat in embedded mode: sweep the outbox and retry failed deliveries here.
+            start_in_thread()
         uvicorn.run(
             "cleave.asgi:application",
             host=host,

@@ -1,0 +1,36 @@
+"""identity serves its published contract; its public surface changes only on purpose."""
+
+from __future__ import annotations
+
+import pytest
+
+import contracts.identity
+from apps.identity.models import User
+from cleave.contracts.registry import client
+from contracts.identity import IDENTITY, IdentityService, UserGet, UserNotFound, UserProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_get_returns_the_public_profile() -> None:
+    user = User.objects.create_user("ada@example.com", "pw-12345678", display_name="Ada")
+    profile = client(IDENTITY, IdentityService).user_get(UserGet(user_id=user.pk))
+    assert profile == UserProfile(
+        id=user.pk, email="ada@example.com", display_name="Ada", is_active=True
+    )
+
+
+def test_user_get_for_a_missing_user_raises_the_contract_error() -> None:
+    with pytest.raises(UserNotFound, match="User 404 does not exist"):
+        client(IDENTITY, IdentityService).user_get(UserGet(user_id=404))
+
+
+def test_the_public_surface_did_not_drift() -> None:
+    assert contracts.identity.__all__ == sorted(contracts.identity.__all__)
+    assert contracts.identity.__all__ == [
+        "IDENTITY",
+        "IdentityService",
+        "UserGet",
+        "UserNotFound",
+        "UserProfile",
+    ]
