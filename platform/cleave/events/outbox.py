@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 from cleave.contracts.base import Event
@@ -87,9 +88,14 @@ class _RelayAfterCommit:
         self.sweep = False
 
     def __call__(self) -> None:
-        from cleave.events.relay import relay
+        from cleave.events.relay import background_relay, relay
 
+        if not settings.CLEAVE_EVENTS_INPROCESS and not self.sweep:
+            background_relay.submit(self.alias, self.ids)
+            return
         try:
+            # Embedded mode delivers right here, after commit, so a request's effects are
+            # visible when it returns.
             relay(self.alias, ids=None if self.sweep else self.ids)
         except Exception:
             # The events are committed in the outbox; the sweeper will hand them off.

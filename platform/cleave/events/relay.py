@@ -8,11 +8,14 @@ for one context's queue (`events.<context>`).
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from cleave.events.models import OutboxEvent
@@ -77,3 +80,56 @@ def hand_off(context: str, items: list[dict[str, Any]]) -> None:
     from cleave.events.tasks import deliver_batch
 
     deliver_batch.apply_async(args=[context, items], queue=queue_for(context))
+
+
+class BackgroundRelay:
+    """Hands committed rows off from a thread, batching whatever committed meanwhile.
+
+    Idle, a commit is handed off at once (one thread hand-off, off the request's path); under
+    load, rows that commit while a batch is being sent go out together in the next one, so a
+    burst costs few broker messages. Rows a dying process never handed off are the sweeper's.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, list[int]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, alias: str, ids: list[int]) -> None:
+        self._ensure_running()
+        self._queue.put((alias, ids))
+
+    def _ensure_running(self) -> None:
+        # A forked child (prefork workers) inherits the object but not the thread.
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="cleave-outbox-relay", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            pending: dict[str, list[int]] = {}
+            alias, ids = self._queue.get()
+            pending.setdefault(alias, []).extend(ids)
+            while sum(map(len, pending.values())) < BATCH_SIZE:
+                try:
+                    alias, ids = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                pending.setdefault(alias, []).extend(ids)
+            for alias, ids in pending.items():
+                try:
+                    relay(alias, ids=ids, limit=len(ids))
+                except Exception:
+                    logger.exception("outbox hand-off failed; the sweeper will retry")
+            connections.close_all()
+
+
+background_relay = BackgroundRelay()

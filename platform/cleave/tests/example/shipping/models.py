@@ -7,6 +7,9 @@ class Shipment(models.Model):
     order_id = models.IntegerField()  # orders' id, a plain field: never a ForeignKey
     total = models.IntegerField()
     note = models.CharField(max_length=100, blank=True)
+    # For latency measurements (bench/events): when the order was placed, when this applied.
+    placed_at = models.DateTimeField(null=True)
+    applied_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"shipment of order {self.order_id}"

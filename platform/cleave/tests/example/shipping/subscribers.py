@@ -18,4 +18,6 @@ def on_order_placed(event: OrderPlaced) -> None:
         raise PermanentError("this order can never ship")
     if Outage.objects.filter(note=event.note).exists():
         raise RuntimeError(f"shipping is down for {event.note!r}")
-    Shipment.objects.create(order_id=event.order_id, total=event.total, note=event.note)
+    Shipment.objects.create(
+        order_id=event.order_id, total=event.total, note=event.note, placed_at=event.occurred_at
+    )
