@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -35,24 +36,51 @@ def consume(context: str, items: list[dict[str, Any]]) -> None:
     """Apply a batch of `{"envelope", "headers"}` items to `context`'s subscribers."""
     alias = database_for(context)
     with transaction.atomic(using=alias):
-        work = [
-            (subscriber, item)
-            for item in items
-            for subscriber in subscribers.for_type(item["envelope"]["event_type"])
-            if subscriber.context == context
-        ]
+        work = _not_yet_applied(
+            alias,
+            [
+                (subscriber, item)
+                for item in items
+                for subscriber in subscribers.for_type(item["envelope"]["event_type"])
+                if subscriber.context == context
+            ],
+        )
         if not work:
             return
         blocked = _blocked_streams(alias, work)
+        runnable = [(s, item) for s, item in work if _stream(s, item) not in blocked]
         for subscriber, item in work:
-            envelope = item["envelope"]
-            stream = (subscriber.name, envelope["aggregate_id"])
-            if stream in blocked:
+            if _stream(subscriber, item) in blocked:
+                _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
+        if len(runnable) > 1 and _apply_all(alias, runnable):
+            return
+        # One savepoint per delivery, so one failure does not undo the others.
+        for subscriber, item in runnable:
+            if _stream(subscriber, item) in blocked:
                 _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
                 continue
             failed = not deliver(alias, subscriber, item)
             if failed and _park_failure(alias, subscriber, item) == FailedDelivery.Status.RETRYING:
-                blocked.add(stream)
+                blocked.add(_stream(subscriber, item))
+
+
+def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> bool:
+    """The fast path: the whole batch in one savepoint with one bulk inbox insert.
+
+    Failures are rare, so a batch usually costs one savepoint instead of one per event; if
+    anything fails, it is all rolled back and the caller applies the batch event by event.
+    """
+    try:
+        with transaction.atomic(using=alias):
+            InboxEntry.objects.using(alias).bulk_create(
+                [_inbox_row(subscriber, item["envelope"]) for subscriber, item in work]
+            )
+            for subscriber, item in work:
+                with _request_id(item.get("headers", {})):
+                    subscriber.handler(subscriber.decode(item["envelope"]))
+    except Exception:
+        return False
+    return True
 
 
 def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
@@ -60,20 +88,54 @@ def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
     envelope = item["envelope"]
     try:
         with transaction.atomic(using=alias), _request_id(item.get("headers", {})):
-            try:
-                with transaction.atomic(using=alias):
-                    InboxEntry.objects.using(alias).create(
-                        event_id=envelope["event_id"],
-                        subscriber=subscriber.name,
-                        event_type=envelope["event_type"],
-                    )
-            except IntegrityError:
-                return True  # already applied: a redelivery
+            InboxEntry.objects.using(alias).create(
+                event_id=envelope["event_id"],
+                subscriber=subscriber.name,
+                event_type=envelope["event_type"],
+            )
             subscriber.handler(subscriber.decode(envelope))
     except Exception as exc:  # the subscriber's failure is recorded, never propagated
+        if isinstance(exc, IntegrityError) and _applied(alias, subscriber, envelope):
+            return True  # a concurrent redelivery got there first
         item["_error"] = exc
         return False
     return True
+
+
+def _stream(subscriber: Subscriber, item: dict[str, Any]) -> Stream:
+    return (subscriber.name, item["envelope"]["aggregate_id"])
+
+
+def _inbox_row(subscriber: Subscriber, envelope: dict[str, Any]) -> InboxEntry:
+    return InboxEntry(
+        event_id=envelope["event_id"], subscriber=subscriber.name, event_type=envelope["event_type"]
+    )
+
+
+def _applied(alias: str, subscriber: Subscriber, envelope: dict[str, Any]) -> bool:
+    entries = InboxEntry.objects.using(alias)
+    return entries.filter(subscriber=subscriber.name, event_id=envelope["event_id"]).exists()
+
+
+def _not_yet_applied(
+    alias: str, work: list[tuple[Subscriber, dict[str, Any]]]
+) -> list[tuple[Subscriber, dict[str, Any]]]:
+    """Drop deliveries the inbox already holds (redeliveries), with one query."""
+    if not work:
+        return work
+    done = set(
+        InboxEntry.objects.using(alias)
+        .filter(
+            subscriber__in={subscriber.name for subscriber, _ in work},
+            event_id__in={item["envelope"]["event_id"] for _, item in work},
+        )
+        .values_list("subscriber", "event_id")
+    )
+    return [
+        (subscriber, item)
+        for subscriber, item in work
+        if (subscriber.name, UUID(item["envelope"]["event_id"])) not in done
+    ]
 
 
 def _blocked_streams(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> set[Stream]:

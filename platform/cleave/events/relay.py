@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,8 @@ from cleave.events.subscribers import subscribers
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# How long the background relay waits for more commits when it has just sent (under load).
+LINGER_SECONDS = 0.01
 
 
 def queue_for(context: str) -> str:
@@ -114,22 +117,35 @@ class BackgroundRelay:
                 self._thread.start()
 
     def _run(self) -> None:
+        last_sent = 0.0
         while True:
-            pending: dict[str, list[int]] = {}
-            alias, ids = self._queue.get()
-            pending.setdefault(alias, []).extend(ids)
-            while sum(map(len, pending.values())) < BATCH_SIZE:
-                try:
-                    alias, ids = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                pending.setdefault(alias, []).extend(ids)
+            pending = self._collect(linger=time.monotonic() - last_sent < LINGER_SECONDS)
             for alias, ids in pending.items():
                 try:
                     relay(alias, ids=ids, limit=len(ids))
                 except Exception:
                     logger.exception("outbox hand-off failed; the sweeper will retry")
+            last_sent = time.monotonic()
             connections.close_all()
+
+    def _collect(self, *, linger: bool) -> dict[str, list[int]]:
+        """Wait for a commit, then take what else is queued. Right after a send (under load),
+        linger briefly so a burst leaves as a few large batches instead of many small ones."""
+        pending: dict[str, list[int]] = {}
+        alias, ids = self._queue.get()
+        pending.setdefault(alias, []).extend(ids)
+        deadline = time.monotonic() + (LINGER_SECONDS if linger else 0.0)
+        while sum(map(len, pending.values())) < BATCH_SIZE:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining > 0:
+                    alias, ids = self._queue.get(timeout=remaining)
+                else:
+                    alias, ids = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            pending.setdefault(alias, []).extend(ids)
+        return pending
 
 
 background_relay = BackgroundRelay()
