@@ -47,10 +47,24 @@ class Config:
     csrf_trusted_origins: list[str] = field(default_factory=list)
     # Contexts given a database of their own with DATABASE_URL_<CONTEXT>, by alias (= context).
     context_databases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The contexts this process hosts (CLEAVE_CONTEXTS=identity,messaging); None = all of them.
+    contexts: frozenset[str] | None = None
 
     @property
     def embedded(self) -> bool:
         return self.mode is Mode.EMBEDDED
+
+    def hosted(self, available: list[str]) -> list[str]:
+        """The app paths of the contexts to install, out of `available` (apps.<context>)."""
+        if self.contexts is None:
+            return list(available)
+        labels = {path.rsplit(".", 1)[1]: path for path in available}
+        unknown = sorted(self.contexts - set(labels))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"CLEAVE_CONTEXTS names unknown context(s) {unknown}; known: {sorted(labels)}."
+            )
+        return [path for label, path in labels.items() if label in self.contexts]
 
 
 def load(env: Mapping[str, str]) -> Config:
@@ -83,6 +97,7 @@ def load(env: Mapping[str, str]) -> Config:
         db_pool_min=_int(env, "DB_POOL_MIN", 2),
         db_pool_max=_int(env, "DB_POOL_MAX", 10),
         csrf_trusted_origins=_list(env, "CSRF_TRUSTED_ORIGINS", default=[]),
+        contexts=frozenset(_list(env, "CLEAVE_CONTEXTS", default=[])) or None,
         context_databases={
             name.removeprefix("DATABASE_URL_").lower(): _parse_database_url(name, url)
             for name, url in env.items()

@@ -19,8 +19,10 @@ SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = CONFIG.allowed_hosts
 CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 
-# Bounded contexts, one Django app each. `cleave` is the shared kernel.
-CLEAVE_CONTEXTS = ["apps.identity"]
+# Bounded contexts, one Django app each; `cleave` is the shared kernel. A process hosts all of
+# them unless CLEAVE_CONTEXTS names some (a context's tests run with it alone, too).
+CLEAVE_ALL_CONTEXTS = ["apps.identity"]
+CLEAVE_CONTEXTS = CONFIG.hosted(CLEAVE_ALL_CONTEXTS)
 _CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
 
 INSTALLED_APPS = [
@@ -64,6 +66,7 @@ ROOT_URLCONF = "cleave.urls"
 DATABASE_ROUTERS = ["cleave.databases.ContextRouter"]
 WSGI_APPLICATION = "cleave.wsgi.application"
 ASGI_APPLICATION = "cleave.asgi.application"
+# The account model belongs to identity; Django's auth machinery (admin, sessions) needs it.
 AUTH_USER_MODEL = "identity.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

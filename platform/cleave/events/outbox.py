@@ -71,47 +71,41 @@ def publish_many(events: Sequence[Event]) -> None:
             )
         )
     for alias, rows in by_alias.items():
-        created = OutboxEvent.objects.using(alias).bulk_create(rows)
-        _relay_on_commit(alias).ids.extend(row.pk for row in created if row.pk is not None)
-        if any(row.pk is None for row in created):
-            _relay_on_commit(alias).sweep = True  # backend without RETURNING: relay by scan
+        OutboxEvent.objects.using(alias).bulk_create(rows)
+        _relay_on_commit(alias)
     for capture in _captures:
         capture.extend(_round_trip(event) for event in events)
 
 
 class _RelayAfterCommit:
-    """One per transaction and alias: hands this transaction's events off once it commits."""
+    """One per transaction and alias: hands the outbox off once the transaction commits."""
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
-        self.ids: list[int] = []
-        self.sweep = False
 
     def __call__(self) -> None:
-        from cleave.events.relay import background_relay, relay
+        from cleave.events.relay import background_relay, relay_all
 
-        if not settings.CLEAVE_EVENTS_INPROCESS and not self.sweep:
-            background_relay.submit(self.alias, self.ids)
+        if not settings.CLEAVE_EVENTS_INPROCESS:
+            background_relay.kick(self.alias)
             return
         try:
             # Embedded mode delivers right here, after commit, so a request's effects are
             # visible when it returns.
-            relay(self.alias, ids=None if self.sweep else self.ids)
+            relay_all(self.alias)
         except Exception:
             # The events are committed in the outbox; the sweeper will hand them off.
             logger.exception("immediate relay failed; the outbox sweeper will retry")
 
 
-def _relay_on_commit(alias: str) -> _RelayAfterCommit:
+def _relay_on_commit(alias: str) -> None:
     connection = connections[alias]
-    # Django drops a callback whose savepoint rolls back, so finding ours in run_on_commit also
-    # tells us it still belongs to a live (sub)transaction.
+    # Django drops a callback whose savepoint rolls back, so finding ours in run_on_commit
+    # means this transaction already has one.
     for _savepoints, callback, _robust in connection.run_on_commit:
         if isinstance(callback, _RelayAfterCommit):
-            return callback
-    callback = _RelayAfterCommit(alias)
-    connection.on_commit(callback)
-    return callback
+            return
+    connection.on_commit(_RelayAfterCommit(alias))
 
 
 def _round_trip(event: Event) -> Event:

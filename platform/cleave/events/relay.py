@@ -1,8 +1,11 @@
 """Hand committed outbox rows to the subscribing contexts: Celery queues, or in-process.
 
-Rows are claimed with SELECT … FOR UPDATE SKIP LOCKED (PostgreSQL), so any number of relays and
-sweepers can run at once without sending a row twice; one broker message carries a whole batch
-for one context's queue (`events.<context>`).
+One relay at a time per database hands off every pending row in outbox order: it takes a
+transaction-scoped advisory lock, then claims rows with SELECT … FOR UPDATE SKIP LOCKED
+(PostgreSQL), so any number of relays and sweepers can run at once without sending a row twice
+or overtaking each other — two relays each sending their own rows could deliver an aggregate's
+second event before its first. One broker message carries a batch for one context's queue
+(`events.<context>`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+import zlib
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cleave.events.models import OutboxEvent
@@ -27,32 +31,38 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 # How long the background relay waits for more commits when it has just sent (under load).
 LINGER_SECONDS = 0.01
+_LOCK_KEY = zlib.crc32(b"cleave.events.relay")
 
 
 def queue_for(context: str) -> str:
     return f"events.{context}"
 
 
-def relay(alias: str, *, ids: Iterable[int] | None = None, limit: int = BATCH_SIZE) -> int:
-    """Hand off up to `limit` undispatched rows (only `ids`, if given); return how many."""
+def relay(alias: str, *, limit: int = BATCH_SIZE) -> int:
+    """Hand off up to `limit` pending rows, oldest first; return how many."""
     with transaction.atomic(using=alias):
-        pending = OutboxEvent.objects.using(alias).select_for_update(skip_locked=True)
-        pending = pending.filter(dispatched_at__isnull=True)
-        if ids is not None:
-            pending = pending.filter(id__in=list(ids))
-        rows = list(pending.order_by("id")[:limit])
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        rows = list(
+            OutboxEvent.objects.using(alias)
+            .select_for_update(skip_locked=True)
+            .filter(dispatched_at__isnull=True)
+            .order_by("id")[:limit]
+        )
         if not rows:
             return 0
         for context, items in _batches(rows).items():
             hand_off(context, items)
         OutboxEvent.objects.using(alias).filter(id__in=[row.pk for row in rows]).update(
-            dispatched_at=timezone.now()
+            dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1
         )
     return len(rows)
 
 
 def relay_all(alias: str, *, max_rounds: int = 100) -> int:
-    """The sweeper: relay until nothing is pending (bounded, so one call never runs forever)."""
+    """Relay until nothing is pending (bounded, so one call never runs forever)."""
     total = 0
     for _ in range(max_rounds):
         count = relay(alias)
@@ -86,22 +96,22 @@ def hand_off(context: str, items: list[dict[str, Any]]) -> None:
 
 
 class BackgroundRelay:
-    """Hands committed rows off from a thread, batching whatever committed meanwhile.
+    """Relays after each commit from a thread, off the request's path.
 
-    Idle, a commit is handed off at once (one thread hand-off, off the request's path); under
-    load, rows that commit while a batch is being sent go out together in the next one, so a
-    burst costs few broker messages. Rows a dying process never handed off are the sweeper's.
+    Idle, a commit is handed off at once (one thread hand-off); under load, commits that land
+    while a batch is being sent go out together in the next one, so a burst costs a few broker
+    messages. Rows a dying process never handed off are the sweeper's.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[str, list[int]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def submit(self, alias: str, ids: list[int]) -> None:
+    def kick(self, alias: str) -> None:
         self._ensure_running()
-        self._queue.put((alias, ids))
+        self._queue.put(alias)
 
     def _ensure_running(self) -> None:
         # A forked child (prefork workers) inherits the object but not the thread.
@@ -119,33 +129,26 @@ class BackgroundRelay:
     def _run(self) -> None:
         last_sent = 0.0
         while True:
-            pending = self._collect(linger=time.monotonic() - last_sent < LINGER_SECONDS)
-            for alias, ids in pending.items():
+            aliases = self._collect(linger=time.monotonic() - last_sent < LINGER_SECONDS)
+            for alias in sorted(aliases):
                 try:
-                    relay(alias, ids=ids, limit=len(ids))
+                    relay_all(alias)
                 except Exception:
                     logger.exception("outbox hand-off failed; the sweeper will retry")
             last_sent = time.monotonic()
             connections.close_all()
 
-    def _collect(self, *, linger: bool) -> dict[str, list[int]]:
-        """Wait for a commit, then take what else is queued. Right after a send (under load),
-        linger briefly so a burst leaves as a few large batches instead of many small ones."""
-        pending: dict[str, list[int]] = {}
-        alias, ids = self._queue.get()
-        pending.setdefault(alias, []).extend(ids)
-        deadline = time.monotonic() + (LINGER_SECONDS if linger else 0.0)
-        while sum(map(len, pending.values())) < BATCH_SIZE:
-            remaining = deadline - time.monotonic()
+    def _collect(self, *, linger: bool) -> set[str]:
+        """Wait for a commit, then take every other kick queued meanwhile; right after a send
+        (under load), linger briefly so a burst leaves as a few large batches."""
+        aliases = {self._queue.get()}
+        if linger:
+            time.sleep(LINGER_SECONDS)
+        while True:
             try:
-                if remaining > 0:
-                    alias, ids = self._queue.get(timeout=remaining)
-                else:
-                    alias, ids = self._queue.get_nowait()
+                aliases.add(self._queue.get_nowait())
             except queue.Empty:
-                break
-            pending.setdefault(alias, []).extend(ids)
-        return pending
+                return aliases
 
 
 background_relay = BackgroundRelay()

@@ -105,3 +105,11 @@ def test_a_real_process_refuses_to_start_with_an_insecure_secret() -> None:
     )
     assert done.returncode != 0
     assert "Refusing to start in real mode with DEBUG off: SECRET_KEY is not set" in done.stderr
+
+
+def test_cleave_contexts_chooses_the_hosted_contexts() -> None:
+    available = ["apps.identity", "apps.messaging"]
+    assert load({}).hosted(available) == available
+    assert load({"CLEAVE_CONTEXTS": "messaging"}).hosted(available) == ["apps.messaging"]
+    with pytest.raises(ImproperlyConfigured, match="unknown context"):
+        load({"CLEAVE_CONTEXTS": "billing"}).hosted(available)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.test import override_settings
 
-from cleave.events import publish
+from cleave.events import publish, publish_many
 from cleave.events.models import OutboxEvent
-from cleave.events.relay import queue_for
+from cleave.events.relay import queue_for, relay_all
 from cleave.events.tasks import deliver_batch, sweep_outbox
 from cleave.testing import celery_worker, wait_for
 from cleave.tests.example.contracts import OrderPlaced
@@ -33,6 +35,12 @@ def worker(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> I
     database_url = f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{test_database}"
     env = {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "cleave.tests.settings"}
     with celery_worker(queues=[queue_for("shipping")], env=env):
+        yield
+
+
+@pytest.fixture
+def _in_process_delivery() -> Iterator[None]:
+    with override_settings(CLEAVE_EVENTS_INPROCESS=True):
         yield
 
 
@@ -70,3 +78,30 @@ def test_the_sweeper_hands_off_an_event_whose_immediate_hand_off_was_lost(worker
     assert sweep_outbox() == 1
     wait_for(lambda: Shipment.objects.filter(note="swept").exists())
     assert sweep_outbox() == 0
+
+
+@pytest.mark.usefixtures("_in_process_delivery")
+def test_concurrent_relays_hand_each_row_off_exactly_once() -> None:
+    with transaction.atomic():
+        publish_many(
+            [OrderPlaced(aggregate_id=str(n % 7), order_id=n, total=n, note="") for n in range(600)]
+        )
+        connection.run_on_commit.clear()  # leave every row to the relays below
+
+    def work() -> None:
+        try:
+            relay_all("default")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert set(OutboxEvent.objects.values_list("dispatch_attempts", flat=True)) == {1}
+    assert Shipment.objects.count() == 600
+    # Each aggregate's events were applied in publish order.
+    for aggregate in range(7):
+        ids = list(Shipment.objects.filter(total__in=range(aggregate, 600, 7)).order_by("id"))
+        assert [s.order_id for s in ids] == sorted(s.order_id for s in ids)
