@@ -66,8 +66,9 @@ ROOT_URLCONF = "cleave.urls"
 DATABASE_ROUTERS = ["cleave.databases.ContextRouter"]
 WSGI_APPLICATION = "cleave.wsgi.application"
 ASGI_APPLICATION = "cleave.asgi.application"
-# The account model belongs to identity; Django's auth machinery (admin, sessions) needs it.
-AUTH_USER_MODEL = "identity.User"
+# The account model belongs to identity. A process that does not host identity (a context's
+# isolated tests, an extracted service) keeps Django's own user model for its admin.
+AUTH_USER_MODEL = "identity.User" if "apps.identity" in CLEAVE_CONTEXTS else "auth.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [

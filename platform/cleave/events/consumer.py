@@ -59,8 +59,10 @@ def consume(context: str, items: list[dict[str, Any]]) -> None:
             if _stream(subscriber, item) in blocked:
                 _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
                 continue
-            failed = not deliver(alias, subscriber, item)
-            if failed and _park_failure(alias, subscriber, item) == FailedDelivery.Status.RETRYING:
+            with request_id_of(item):  # so the failure's log line names the request too
+                failed = not deliver(alias, subscriber, item)
+                status = _park_failure(alias, subscriber, item) if failed else None
+            if status == FailedDelivery.Status.RETRYING:
                 blocked.add(_stream(subscriber, item))
 
 
@@ -76,7 +78,7 @@ def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> boo
                 [_inbox_row(subscriber, item["envelope"]) for subscriber, item in work]
             )
             for subscriber, item in work:
-                with _request_id(item.get("headers", {})):
+                with request_id_of(item):
                     subscriber.handler(subscriber.decode(item["envelope"]))
     except Exception:
         return False
@@ -87,7 +89,7 @@ def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
     """Run one delivery in a savepoint; True if applied now or before, False if it failed."""
     envelope = item["envelope"]
     try:
-        with transaction.atomic(using=alias), _request_id(item.get("headers", {})):
+        with transaction.atomic(using=alias), request_id_of(item):
             InboxEntry.objects.using(alias).create(
                 event_id=envelope["event_id"],
                 subscriber=subscriber.name,
@@ -223,8 +225,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 @contextmanager
-def _request_id(headers: dict[str, Any]) -> Iterator[None]:
-    token = current_request_id.set(str(headers.get("request_id") or "-"))
+def request_id_of(item: dict[str, Any]) -> Iterator[None]:
+    """Run with the publishing request's id, so every log line links back to that request."""
+    token = current_request_id.set(str(item.get("headers", {}).get("request_id") or "-"))
     try:
         yield
     finally:

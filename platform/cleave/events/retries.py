@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from cleave.events.consumer import deliver, record_failure
+from cleave.events.consumer import deliver, record_failure, request_id_of
 from cleave.events.models import FailedDelivery
 from cleave.events.subscribers import subscribers
 
@@ -39,10 +39,11 @@ def _attempt(alias: str, row: FailedDelivery) -> bool:
     except KeyError:
         return False  # not hosted in this process: its own service retries it
     item = {"envelope": row.envelope, "headers": row.headers}
-    if deliver(alias, subscriber, item):
-        row.delete(using=alias)
-        return True
-    return record_failure(alias, row, item.pop("_error")) == Status.DEAD
+    with request_id_of(item):
+        if deliver(alias, subscriber, item):
+            row.delete(using=alias)
+            return True
+        return record_failure(alias, row, item.pop("_error")) == Status.DEAD
 
 
 def _release_held(alias: str, subscriber_name: str, aggregate_id: str) -> None:

@@ -14,6 +14,7 @@ from cleave.events import publish, publish_many
 from cleave.events.models import OutboxEvent
 from cleave.events.relay import queue_for, relay_all
 from cleave.events.tasks import deliver_batch, sweep_outbox
+from cleave.events.testing import captured_events, wait_for_delivery
 from cleave.testing import celery_worker, wait_for
 from cleave.tests.example.contracts import OrderPlaced
 from cleave.tests.example.orders.services import order_place
@@ -49,9 +50,10 @@ def _shipments(count: int) -> bool:
 
 
 def test_published_events_reach_the_subscriber_through_the_worker(worker: None) -> None:
-    for total in range(20):
-        order_place(total=total)
-    wait_for(lambda: _shipments(20))
+    with captured_events() as events:
+        for total in range(20):
+            order_place(total=total)
+    wait_for_delivery(events)
     assert sorted(Shipment.objects.values_list("total", flat=True)) == list(range(20))
     assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
 
