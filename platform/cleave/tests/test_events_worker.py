@@ -9,16 +9,17 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from cleave.events import publish, publish_many
-from cleave.events.models import OutboxEvent
+from cleave.events.models import FailedDelivery, OutboxEvent
 from cleave.events.relay import queue_for, relay_all
-from cleave.events.tasks import deliver_batch, sweep_outbox
+from cleave.events.tasks import deliver_batch, retry_due_deliveries, sweep_outbox
 from cleave.events.testing import captured_events, wait_for_delivery
 from cleave.testing import celery_worker, wait_for
 from cleave.tests.example.contracts import OrderPlaced
 from cleave.tests.example.orders.services import order_place
-from cleave.tests.example.shipping.models import Shipment
+from cleave.tests.example.shipping.models import Outage, Shipment
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -35,7 +36,7 @@ def worker(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> I
     url = settings.CONFIG.database
     database_url = f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{test_database}"
     env = {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "cleave.tests.settings"}
-    with celery_worker(queues=[queue_for("shipping")], env=env):
+    with celery_worker(queues=[queue_for("shipping"), "celery"], env=env):
         yield
 
 
@@ -107,3 +108,22 @@ def test_concurrent_relays_hand_each_row_off_exactly_once() -> None:
     for aggregate in range(7):
         ids = list(Shipment.objects.filter(total__in=range(aggregate, 600, 7)).order_by("id"))
         assert [s.order_id for s in ids] == sorted(s.order_id for s in ids)
+
+
+def test_the_worker_parks_a_failure_retries_it_and_dead_letters_a_poison_event(
+    worker: None,
+) -> None:
+    Outage.objects.create(note="down")
+    order_place(total=5, note="down")
+    order_place(total=6, note="poison")
+    wait_for(lambda: FailedDelivery.objects.count() == 2)
+    assert dict(FailedDelivery.objects.values_list("envelope__payload__note", "status")) == {
+        "down": "retrying",
+        "poison": "dead",
+    }
+
+    Outage.objects.all().delete()
+    FailedDelivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
+    retry_due_deliveries.apply_async(queue="celery")  # what beat does every 2 s
+    wait_for(lambda: Shipment.objects.filter(note="down").exists())
+    assert list(FailedDelivery.objects.values_list("status", flat=True)) == ["dead"]
