@@ -12,7 +12,7 @@ Exception tree:
     ├── MethodNotAllowed              405 method_not_allowed
     ├── Conflict                      409 conflict
     ├── PayloadTooLarge               413 payload_too_large
-    ├── Throttled                     429 throttled
+    ├── Throttled                     429 rate_limited
     └── ServiceUnavailable            503 service_unavailable
 
 Free of Django so that `contracts/` may build its typed errors on it.
@@ -38,7 +38,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
-    THROTTLED = "throttled"
+    RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
 
@@ -55,7 +55,7 @@ CODE_FOR_STATUS: dict[int, ErrorCode] = {
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     422: ErrorCode.VALIDATION_ERROR,
-    429: ErrorCode.THROTTLED,
+    429: ErrorCode.RATE_LIMITED,
     500: ErrorCode.INTERNAL_ERROR,
     503: ErrorCode.SERVICE_UNAVAILABLE,
 }
@@ -72,7 +72,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     ErrorCode.CONFLICT: "The request conflicts with the current state.",
     ErrorCode.PAYLOAD_TOO_LARGE: "The request body is too large.",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "This content type is not supported.",
-    ErrorCode.THROTTLED: "Too many requests; slow down.",
+    ErrorCode.RATE_LIMITED: "Too many requests; slow down.",
     ErrorCode.INTERNAL_ERROR: "Something went wrong on our side; it has been logged.",
     ErrorCode.SERVICE_UNAVAILABLE: "The service is temporarily unavailable.",
 }
@@ -155,7 +155,7 @@ class PayloadTooLarge(CleaveError):
 
 
 class Throttled(CleaveError):
-    code = ErrorCode.THROTTLED
+    code = ErrorCode.RATE_LIMITED
     status = 429
 
 

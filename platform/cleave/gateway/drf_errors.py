@@ -15,7 +15,7 @@ _CODES: dict[type[drf.APIException], str] = {
     drf.ValidationError: ErrorCode.VALIDATION_ERROR,
     drf.NotAuthenticated: ErrorCode.UNAUTHORIZED,
     drf.AuthenticationFailed: ErrorCode.UNAUTHORIZED,
-    drf.Throttled: ErrorCode.THROTTLED,
+    drf.Throttled: ErrorCode.RATE_LIMITED,
 }
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
 
 from cleave.errors import CleaveError, ErrorCode, MalformedBody, code_for_status
@@ -42,6 +43,11 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     # ninja wraps a parser's exception in HttpError(400); surface ours with its own code.
     if isinstance(exc.__cause__, CleaveError):
         return response_for_error(exc.__cause__)
+    if isinstance(exc, Throttled):
+        response = error_response(code=ErrorCode.RATE_LIMITED, status=429)
+        if exc.wait is not None:
+            response["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+        return response
     code = (
         ErrorCode.UNAUTHORIZED
         if isinstance(exc, AuthenticationError)
