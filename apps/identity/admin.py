@@ -1,24 +1,137 @@
+"""identity's admin: users (roles, deactivation), devices, sessions (revoke), signing keys."""
+
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
-from apps.identity.models import User
+from apps.identity.models import Device, Session, SigningKey, User
+from apps.identity.services import accounts, sessions
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ("email",)
-    list_display = ("email", "display_name", "is_staff", "is_active", "date_joined")
-    list_filter = ("is_staff", "is_superuser", "is_active")
+    list_display = (
+        "email",
+        "display_name",
+        "roles",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+    )
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     search_fields = ("email", "display_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("display_name",)}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Profile", {"fields": ("display_name", "locale", "timezone")}),
+        ("Roles and permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "deleted_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    readonly_fields: ClassVar[tuple[str, ...]] = ("last_login", "date_joined")
+    readonly_fields: ClassVar[tuple[str, ...]] = ("last_login", "date_joined", "deleted_at")
+    actions = ("deactivate_users",)
+
+    @admin.display(description="roles")
+    def roles(self, user: User) -> str:
+        return ", ".join(sorted(group.name for group in user.groups.all())) or "user"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.action(description="Deactivate selected users (and sign them out)")
+    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user_id in queryset.values_list("pk", flat=True):
+            accounts.user_deactivate(user_id=user_id)
+        self.message_user(request, f"{queryset.count()} user(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = (
+        "device_id",
+        "user",
+        "platform",
+        "app_version",
+        "has_push_token",
+        "last_seen_at",
+    )
+    list_filter = ("platform",)
+    search_fields = ("device_id", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "device_id", "created_at", "last_seen_at")
+
+    @admin.display(boolean=True, description="push token")
+    def has_push_token(self, device: Device) -> bool:
+        return bool(device.push_token)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "device",
+        "created_at",
+        "last_seen_at",
+        "revoked_at",
+        "revoked_reason",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "revoked_reason", "device__platform")
+    search_fields = ("id", "user__email", "device__device_id")
+    list_select_related = ("user", "device")
+    readonly_fields = (
+        "id",
+        "user",
+        "device",
+        "created_at",
+        "last_seen_at",
+        "revoked_at",
+        "revoked_reason",
+    )
+    actions = ("revoke_sessions",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected sessions (sign them out now)")
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        revoked = sum(
+            sessions.session_revoke(user_id=user_id, session_id=str(pk), reason="revoked_by_staff")
+            for pk, user_id in queryset.values_list("pk", "user_id")
+        )
+        self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Key rotation status; rotate with `manage.py identity_keys rotate`."""
+
+    list_display = ("kid", "created_at", "retired_at", "status")
+    exclude = ("private_key_pem",)
+    readonly_fields = ("kid", "public_jwk", "created_at", "retired_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="status")
+    def status(self, key: SigningKey) -> str:
+        if key.retired_at is None:
+            return "signing"
+        published_until = key.retired_at + timedelta(
+            seconds=settings.CLEAVE_ACCESS_TOKEN_SECONDS + 60
+        )
+        if published_until > timezone.now():
+            return f"retired, published until {published_until:%H:%M:%S}"
+        return "retired, prunable"

@@ -7,8 +7,19 @@ class IdentityConfig(AppConfig):
     verbose_name = "Identity"
 
     def ready(self) -> None:
+        from django.urls import path
+
+        from apps.identity import selectors, views
+        from apps.identity.api import router
         from apps.identity.provider import IdentityProvider
+        from cleave.api import register_router
+        from cleave.auth.keys import register_source
         from cleave.contracts.registry import provide
+        from cleave.routing import register_urlpatterns
         from contracts.identity import IDENTITY
 
         provide(IDENTITY, IdentityProvider())
+        register_router("/", router)
+        register_urlpatterns(path(".well-known/jwks.json", views.jwks, name="jwks"))
+        # This process verifies tokens with identity's keys directly, no HTTP round trip.
+        register_source(selectors.jwks)

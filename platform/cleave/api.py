@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import NinjaAPI, Router, Schema
+from pydantic import ConfigDict
 
 from cleave.gateway.ninja_errors import StrictJsonParser, install_error_handlers
 
@@ -37,6 +38,12 @@ public_api = build_api(title="Cleave mobile API", urls_namespace="api-v1")
 def register_router(prefix: str, router: Router) -> None:
     """Mount a context's router at /api/v1/<prefix>; call from the context's AppConfig.ready()."""
     public_api.add_router(prefix, router)
+
+
+class RequestSchema(Schema):
+    """Base of every request body: unknown fields are refused (validation_error names them)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class MetaOut(Schema):

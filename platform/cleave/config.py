@@ -18,6 +18,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# Context apps beyond apps/ that the settings should know of; the test settings add the
+# kernel's example contexts here before importing cleave.settings.
+EXTRA_CONTEXT_APPS: list[str] = []
 
 _EMBEDDED_SECRET = "django-insecure-embedded-mode-only-never-used-in-real-mode"  # noqa: S105 - embedded mode only; refused in real mode
 _MIN_SECRET_LENGTH = 50
@@ -49,6 +52,19 @@ class Config:
     context_databases: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The contexts this process hosts (CLEAVE_CONTEXTS=identity,messaging); None = all of them.
     contexts: frozenset[str] | None = None
+    jwks_url: str | None = None
+    default_from_email: str = "Cleave <no-reply@localhost>"
+    email_url: str | None = None
+    password_reset_url: str = "cleave://password-reset"  # noqa: S105 - a URL, not a secret
+    trusted_proxies: int = 0
+
+    @property
+    def email_settings(self) -> dict[str, Any]:
+        """EMAIL_* settings from EMAIL_URL (smtp://user:pass@host:port, smtp+tls://…)."""
+        if not self.email_url:
+            return {}
+        parsed: dict[str, Any] = environ.Env.email_url_config(self.email_url)
+        return parsed
 
     @property
     def embedded(self) -> bool:
@@ -98,6 +114,11 @@ def load(env: Mapping[str, str]) -> Config:
         db_pool_max=_int(env, "DB_POOL_MAX", 10),
         csrf_trusted_origins=_list(env, "CSRF_TRUSTED_ORIGINS", default=[]),
         contexts=frozenset(_list(env, "CLEAVE_CONTEXTS", default=[])) or None,
+        jwks_url=env.get("CLEAVE_JWKS_URL") or None,
+        default_from_email=env.get("DEFAULT_FROM_EMAIL", "Cleave <no-reply@localhost>"),
+        email_url=env.get("EMAIL_URL") or None,
+        password_reset_url=env.get("CLEAVE_PASSWORD_RESET_URL", "cleave://password-reset"),
+        trusted_proxies=_int(env, "CLEAVE_TRUSTED_PROXIES", 0),
         context_databases={
             name.removeprefix("DATABASE_URL_").lower(): _parse_database_url(name, url)
             for name, url in env.items()

@@ -21,7 +21,7 @@ CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 
 # Bounded contexts, one Django app each; `cleave` is the shared kernel. A process hosts all of
 # them unless CLEAVE_CONTEXTS names some (a context's tests run with it alone, too).
-CLEAVE_ALL_CONTEXTS = ["apps.identity"]
+CLEAVE_ALL_CONTEXTS = ["apps.identity", *_config.EXTRA_CONTEXT_APPS]
 CLEAVE_CONTEXTS = CONFIG.hosted(CLEAVE_ALL_CONTEXTS)
 _CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
 
@@ -132,6 +132,8 @@ else:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CONFIG.redis_url,
             "OPTIONS": _REDIS_TIMEOUTS,
+            # Shares Redis with the broker: prefixed, so cache keys never meet queue keys.
+            "KEY_PREFIX": "cache",
         }
     }
     CHANNEL_LAYERS = {
@@ -182,7 +184,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",
 }
-NINJA_PAGINATION_PER_PAGE = 50
+# Cursor pagination of every mobile list endpoint (cleave.pagination): default and maximum.
+CLEAVE_PAGE_SIZE = 20
+CLEAVE_MAX_PAGE_SIZE = 100
 
 CLEAVE_WEBSOCKET_URL = CONFIG.websocket_url
 CLEAVE_MODE = CONFIG.mode.value
@@ -195,6 +199,38 @@ CLEAVE_EVENTS_RETENTION_DAYS = 7
 
 # Largest request body the embedded one-process server reads into memory.
 CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+# --- Authentication (tokens are minted by identity, verified by every process) ---------------
+CLEAVE_JWT_ISSUER = "cleave"
+CLEAVE_JWT_AUDIENCE = "cleave-api"
+CLEAVE_ACCESS_TOKEN_SECONDS = 15 * 60
+CLEAVE_REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+# A process that does not host identity verifies tokens with keys fetched from here.
+CLEAVE_JWKS_URL = CONFIG.jwks_url
+# Argon2id with OWASP's minimum (19 MiB, 2 passes, 1 lane) instead of Django's 100 MiB × 8
+# lanes: bounded memory per login on 2-core machines; measured in bench/identity.
+PASSWORD_HASHERS = [
+    (
+        "apps.identity.hashers.Argon2idHasher"
+        if "apps.identity" in CLEAVE_CONTEXTS
+        else "django.contrib.auth.hashers.Argon2PasswordHasher"
+    ),
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+PASSWORD_RESET_TIMEOUT = 3600
+# Where the reset mail points (a deep link the app handles, or a web page).
+CLEAVE_PASSWORD_RESET_URL = CONFIG.password_reset_url
+DEFAULT_FROM_EMAIL = CONFIG.default_from_email
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if CONFIG.embedded and not CONFIG.email_url
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+globals().update(CONFIG.email_settings)  # EMAIL_HOST, EMAIL_PORT, … when EMAIL_URL is set
+# Proxies in front of the app (load balancer, gateway): X-Forwarded-For is trusted this deep.
+CLEAVE_TRUSTED_PROXIES = CONFIG.trusted_proxies
+# Largest JSON body the API reads (bigger → 413 payload_too_large).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from cleave import health
 from cleave.api import public_api
+from cleave.routing import context_urlpatterns
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("api/v1/", public_api.urls),
     path("api/ops/", include("cleave.ops")),
     path("admin/", admin.site.urls),
+    *context_urlpatterns,
 ]

@@ -28,9 +28,19 @@ def test_user_get_for_a_missing_user_raises_the_contract_error() -> None:
 def test_the_public_surface_did_not_drift() -> None:
     assert contracts.identity.__all__ == sorted(contracts.identity.__all__)
     assert contracts.identity.__all__ == [
+        "DeviceRegistered",
         "IDENTITY",
         "IdentityService",
+        "Platform",
+        "PushTokenChanged",
+        "SessionRevoked",
+        "UserDeleted",
         "UserGet",
         "UserNotFound",
         "UserProfile",
+        "UserProfiles",
+        "UserRegistered",
+        "UserStatus",
+        "UserUpdated",
+        "UsersGet",
     ]

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from cleave.errors import DEFAULT_MESSAGES, CleaveError, ErrorCode, code_for_status
@@ -41,9 +41,12 @@ def error_response(
 
 
 def response_for_error(error: CleaveError) -> JsonResponse:
-    return error_response(
+    response = error_response(
         code=error.code, status=error.status, message=error.message, details=error.details
     )
+    if isinstance(error.details, dict) and "retry_after" in error.details:
+        response["Retry-After"] = str(error.details["retry_after"])
+    return response
 
 
 def response_for_unhandled(request: HttpRequest, exc: BaseException) -> JsonResponse:
@@ -70,6 +73,8 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse
         return error_response(code=ErrorCode.NOT_FOUND, status=404)
     if isinstance(exc, PermissionDenied):
         return error_response(code=ErrorCode.FORBIDDEN, status=403)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(code=ErrorCode.PAYLOAD_TOO_LARGE, status=413)
     return response_for_unhandled(request, exc)
 
 

@@ -1,14 +1,11 @@
 """Settings for the test suite: Cleave's own, plus the kernel's two example contexts."""
 
-from kombu import Queue
+from cleave import config
 
-from cleave.settings import *  # noqa: F403 - the real settings, extended below
-from cleave.settings import CLEAVE_CONTEXTS, INSTALLED_APPS
+config.EXTRA_CONTEXT_APPS[:] = ["cleave.tests.example.orders", "cleave.tests.example.shipping"]
 
-_EXAMPLES = ["cleave.tests.example.orders", "cleave.tests.example.shipping"]
-CLEAVE_CONTEXTS = [*CLEAVE_CONTEXTS, *_EXAMPLES]
-INSTALLED_APPS = [*INSTALLED_APPS, *_EXAMPLES]
-CELERY_TASK_QUEUES = [
-    Queue("celery"),
-    *(Queue(f"events.{path.rsplit('.', 1)[1]}") for path in CLEAVE_CONTEXTS),
-]
+from cleave.settings import *  # noqa: E402, F403 - the real settings, with the examples known
+
+# Hashing at production cost (Argon2id, 19 MiB) would dominate the suite's run time; the
+# production hasher has its own test (apps/identity/tests/test_passwords.py).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

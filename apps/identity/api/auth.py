@@ -1,0 +1,95 @@
+"""Register, log in, refresh, log out, reset a forgotten password."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router
+
+from apps.identity.api.presenters import tokens_out, user_out
+from apps.identity.error_codes import InvalidCredentials
+from apps.identity.schemas import (
+    LoginIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    RefreshIn,
+    RegisteredOut,
+    RegisterIn,
+    StatusOut,
+    TokensOut,
+)
+from apps.identity.services import accounts, sessions
+from apps.identity.services.sessions import DeviceInfo
+from apps.identity.throttles import (
+    login_backoff,
+    login_limit,
+    refresh_limit,
+    register_limit,
+    reset_backoff,
+    reset_limit,
+)
+from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.gateway.throttling import client_ip
+
+router = Router()
+
+
+@router.post("/register", response={201: RegisteredOut}, auth=None, throttle=[register_limit])
+def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, RegisteredOut]:
+    device = DeviceInfo(**payload.device.dict()) if payload.device else None
+    user, tokens = accounts.user_register(
+        email=payload.email,
+        password=payload.password,
+        display_name=payload.display_name,
+        device=device,
+    )
+    return 201, RegisteredOut(user=user_out(user), tokens=tokens_out(tokens) if tokens else None)
+
+
+@router.post("/login", response=TokensOut, auth=None, throttle=[login_limit])
+def login(request: HttpRequest, payload: LoginIn) -> TokensOut:
+    keys = (f"account:{payload.email.lower()}", f"ip:{client_ip(request)}")
+    login_backoff.check(*keys)
+    try:
+        tokens = sessions.session_login(
+            request=request,
+            email=payload.email,
+            password=payload.password,
+            device=DeviceInfo(**payload.device.dict()),
+        )
+    except InvalidCredentials:
+        login_backoff.failure(*keys)
+        raise
+    login_backoff.success(keys[0])
+    return tokens_out(tokens)
+
+
+@router.post("/refresh", response=TokensOut, auth=None, throttle=[refresh_limit])
+def refresh(request: HttpRequest, payload: RefreshIn) -> TokensOut:
+    return tokens_out(sessions.session_refresh(refresh=payload.refresh))
+
+
+@router.post("/logout", response={204: None}, auth=bearer)
+def logout(request: HttpRequest) -> tuple[int, None]:
+    principal = principal_of(request)
+    sessions.session_revoke(user_id=principal.user_id, session_id=principal.session_id)
+    return 204, None
+
+
+@router.post("/password-reset", response={202: StatusOut}, auth=None, throttle=[reset_limit])
+def password_reset(request: HttpRequest, payload: PasswordResetIn) -> tuple[int, StatusOut]:
+    """Always 202, whether or not the email has an account (no user enumeration)."""
+    keys = (f"account:{payload.email.lower()}", f"ip:{client_ip(request)}")
+    reset_backoff.check(*keys)
+    reset_backoff.failure(*keys)  # every request counts: a reset is never a "success" here
+    accounts.password_reset_request(email=payload.email)
+    return 202, StatusOut(status="if the account exists, a reset mail is on its way")
+
+
+@router.post("/password-reset/confirm", response={204: None}, auth=None, throttle=[reset_limit])
+def password_reset_confirm(
+    request: HttpRequest, payload: PasswordResetConfirmIn
+) -> tuple[int, None]:
+    accounts.password_reset_confirm(
+        uid=payload.uid, token=payload.token, new_password=payload.new_password
+    )
+    return 204, None

@@ -1,0 +1,54 @@
+"""The signed-in account: read, update, change password, delete."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router
+
+from apps.identity import selectors
+from apps.identity.api.presenters import user_out
+from apps.identity.error_codes import UserNotFoundError
+from apps.identity.schemas import MeUpdateIn, PasswordChangeIn, UserOut
+from apps.identity.services import accounts
+from cleave.auth.ninja_auth import bearer, principal_of
+
+router = Router(auth=bearer)
+
+
+@router.get("", response=UserOut)
+def me_get(request: HttpRequest) -> UserOut:
+    user = selectors.user_get(user_id=principal_of(request).user_id)
+    if user is None or not user.is_active:
+        raise UserNotFoundError()
+    return user_out(user)
+
+
+@router.patch("", response=UserOut)
+def me_update(request: HttpRequest, payload: MeUpdateIn) -> UserOut:
+    user = accounts.user_update(
+        user_id=principal_of(request).user_id,
+        display_name=payload.display_name,
+        locale=payload.locale,
+        timezone_name=payload.timezone,
+    )
+    return user_out(user)
+
+
+@router.post("/password", response={204: None})
+def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> tuple[int, None]:
+    """Change the password; every other session of the account is signed out."""
+    principal = principal_of(request)
+    accounts.user_password_change(
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        current=payload.current_password,
+        new=payload.new_password,
+    )
+    return 204, None
+
+
+@router.delete("", response={204: None})
+def me_delete(request: HttpRequest) -> tuple[int, None]:
+    """Delete the account: deactivated, anonymised, signed out; other contexts are told."""
+    accounts.user_delete(user_id=principal_of(request).user_id)
+    return 204, None

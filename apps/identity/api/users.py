@@ -1,0 +1,33 @@
+"""Other users: public profiles for everyone signed in; moderation for moderators and up."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router
+
+from apps.identity import selectors
+from apps.identity.error_codes import UserNotFoundError
+from apps.identity.schemas import ProfileOut
+from apps.identity.services import accounts
+from cleave.auth.ninja_auth import bearer, require_role
+
+router = Router()
+
+
+@router.get("/{user_id}", response=ProfileOut, auth=bearer)
+def user_profile(request: HttpRequest, user_id: int) -> ProfileOut:
+    user = selectors.user_get(user_id=user_id)
+    if user is None or not user.is_active:
+        raise UserNotFoundError()
+    return ProfileOut(id=user.pk, display_name=user.display_name)
+
+
+@router.post(
+    "/{user_id}/deactivate", response={204: None}, auth=require_role("moderator", "staff", "admin")
+)
+def user_deactivate(request: HttpRequest, user_id: int) -> tuple[int, None]:
+    """Suspend an account (moderation): it can no longer log in; its sessions end now."""
+    if selectors.user_get(user_id=user_id) is None:
+        raise UserNotFoundError()
+    accounts.user_deactivate(user_id=user_id)
+    return 204, None

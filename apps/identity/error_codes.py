@@ -1,0 +1,55 @@
+"""identity's error codes, in one place (the kernel's own are in cleave.errors)."""
+
+from __future__ import annotations
+
+from cleave.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    message_template = "Email or password is wrong."
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    message_template = "An account with this email already exists."
+
+
+class RefreshInvalid(Unauthorized):
+    code = "refresh_invalid"
+    message_template = "The refresh token is not valid; log in again."
+
+
+class RefreshExpired(Unauthorized):
+    code = "refresh_expired"
+    message_template = "The refresh token has expired; log in again."
+
+
+class RefreshReused(Unauthorized):
+    code = "refresh_reused"
+    message_template = "This refresh token was already used; the session has been signed out."
+
+
+class WrongPassword(BadRequest):
+    code = "wrong_password"
+    message_template = "The current password is wrong."
+
+
+class WeakPassword(ValidationFailed):
+    code = "weak_password"
+    message_template = "The password is too weak."
+
+
+class ResetTokenInvalid(BadRequest):
+    code = "reset_token_invalid"
+    message_template = "This password reset link is invalid or has expired."
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    message_template = "No such session."
+
+
+class UserNotFoundError(NotFound):
+    code = "user_not_found"
+    message_template = "No such user."

@@ -1,0 +1,1 @@
+"""identity's writes, split by topic: accounts, passwords, sessions, signing keys."""

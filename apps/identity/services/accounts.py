@@ -1,0 +1,166 @@
+"""Accounts: register, update the profile, change or reset the password, delete."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from apps.identity import selectors
+from apps.identity.error_codes import EmailTaken, ResetTokenInvalid, WeakPassword, WrongPassword
+from apps.identity.models import Device, User
+from apps.identity.services.sessions import (
+    DeviceInfo,
+    IssuedTokens,
+    session_open,
+    sessions_revoke_all,
+)
+from apps.identity.tasks import password_reset_mail_send
+from cleave.databases import database_for
+from cleave.errors import ValidationFailed
+from cleave.events import publish
+from contracts.identity import UserDeleted, UserRegistered, UserUpdated
+
+logger = logging.getLogger(__name__)
+DB = database_for("identity")
+
+
+def _check_password(password: str, user: User | None = None) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise WeakPassword(details={"problems": list(error.messages)}) from None
+
+
+def user_register(
+    *, email: str, password: str, display_name: str, device: DeviceInfo | None = None
+) -> tuple[User, IssuedTokens | None]:
+    """Create an account (and, given a device, its first session)."""
+    email = email.strip().lower()
+    _check_password(password, User(email=email, display_name=display_name))
+    try:
+        with transaction.atomic(using=DB):
+            user = User.objects.db_manager(DB).create_user(
+                email, password, display_name=display_name.strip()
+            )
+            publish(
+                UserRegistered(
+                    aggregate_id=str(user.pk), user_id=user.pk, display_name=user.display_name
+                )
+            )
+            tokens = session_open(user=user, device=device) if device else None
+    except IntegrityError:
+        raise EmailTaken() from None
+    return user, tokens
+
+
+def user_update(
+    *,
+    user_id: int,
+    display_name: str | None = None,
+    locale: str | None = None,
+    timezone_name: str | None = None,
+) -> User:
+    if timezone_name is not None and timezone_name not in zoneinfo.available_timezones():
+        raise ValidationFailed(
+            details=[{"loc": ["body", "timezone"], "msg": "unknown time zone", "type": "timezone"}]
+        )
+    with transaction.atomic(using=DB):
+        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        if display_name is not None:
+            user.display_name = display_name.strip()
+        if locale is not None:
+            user.locale = locale
+        if timezone_name is not None:
+            user.timezone = timezone_name
+        user.save(using=DB, update_fields=["display_name", "locale", "timezone"])
+        publish(
+            UserUpdated(
+                aggregate_id=str(user.pk),
+                user_id=user.pk,
+                display_name=user.display_name,
+                locale=user.locale,
+                timezone=user.timezone,
+            )
+        )
+    return user
+
+
+def user_password_change(*, user_id: int, session_id: str, current: str, new: str) -> None:
+    """Change the password; every other session is signed out."""
+    with transaction.atomic(using=DB):
+        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        if not user.check_password(current):
+            raise WrongPassword()
+        _check_password(new, user)
+        user.set_password(new)
+        user.save(using=DB, update_fields=["password"])
+        sessions_revoke_all(
+            user_id=user.pk, except_session_id=session_id, reason="password_changed"
+        )
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mail a reset link if an active account has this email; say nothing either way.
+
+    The mail leaves from a task after commit, so the answer takes as long for unknown emails.
+    """
+    user = selectors.user_get_by_email(email=email)
+    if user is None or not user.is_active or not user.has_usable_password():
+        logger.info("password reset asked for an unknown or inactive account")
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    transaction.on_commit(lambda: password_reset_mail_send.delay(user.email, uid, token), using=DB)
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
+    """Set a new password from a reset link (single use: the token dies with the old hash)."""
+    try:
+        user_id = int(force_str(urlsafe_base64_decode(uid)))
+    except (TypeError, ValueError, OverflowError):
+        raise ResetTokenInvalid() from None
+    with transaction.atomic(using=DB):
+        user = User.objects.using(DB).select_for_update().filter(pk=user_id, is_active=True).first()
+        if user is None or not default_token_generator.check_token(user, token):
+            raise ResetTokenInvalid()
+        _check_password(new_password, user)
+        user.set_password(new_password)
+        user.save(using=DB, update_fields=["password"])
+        sessions_revoke_all(user_id=user.pk, reason="password_reset")
+
+
+def user_delete(*, user_id: int) -> None:
+    """Deactivate and anonymise the account, sign it out everywhere, tell every context."""
+    with transaction.atomic(using=DB):
+        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        sessions_revoke_all(user_id=user.pk, reason="account_deleted")
+        Device.objects.using(DB).filter(user=user).delete()
+        user.email = f"deleted-{user.pk}@deleted.invalid"
+        user.display_name = ""
+        user.is_active = False
+        user.deleted_at = timezone.now()
+        user.set_unusable_password()
+        user.save(
+            using=DB, update_fields=["email", "display_name", "is_active", "deleted_at", "password"]
+        )
+        user.groups.clear()
+        publish(UserDeleted(aggregate_id=str(user.pk), user_id=user.pk))
+
+
+def user_deactivate(*, user_id: int) -> None:
+    """Suspend an account: it cannot log in and its sessions end now (moderation)."""
+    with transaction.atomic(using=DB):
+        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        if not user.is_active:
+            return
+        user.is_active = False
+        user.save(using=DB, update_fields=["is_active"])
+        sessions_revoke_all(user_id=user.pk, reason="deactivated")

@@ -1,0 +1,17 @@
+"""Suite-wide fixtures: every test starts with an empty cache and no remembered tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    from cleave.auth.tokens import verified
+    from cleave.testing import clear_cache
+
+    clear_cache()
+    verified.clear()
+    yield

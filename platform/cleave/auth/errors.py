@@ -1,0 +1,25 @@
+"""Why a request is not authenticated: one code per reason, all 401."""
+
+from __future__ import annotations
+
+from cleave.errors import Unauthorized
+
+
+class TokenMissing(Unauthorized):
+    code = "token_missing"
+    message_template = "Send an access token: Authorization: Bearer <token>."
+
+
+class TokenInvalid(Unauthorized):
+    code = "token_invalid"
+    message_template = "The access token is not valid."
+
+
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    message_template = "The access token has expired; refresh it."
+
+
+class SessionRevoked(Unauthorized):
+    code = "session_revoked"
+    message_template = "This session was signed out; log in again."

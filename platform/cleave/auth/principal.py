@@ -1,0 +1,18 @@
+"""Who is calling: what a verified access token says, available as `request.auth`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("user", "moderator", "staff", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: int
+    session_id: str
+    roles: frozenset[str]
+    expires_at: int  # unix seconds: the access token's `exp`
+
+    def has_role(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
