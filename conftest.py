@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
+def _fresh_cache() -> None:
     from cleave.auth.tokens import verified
     from cleave.testing import clear_cache
 
     clear_cache()
     verified.clear()
-    yield

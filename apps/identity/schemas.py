@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from ninja import Schema
@@ -98,10 +98,15 @@ class DeviceOut(Schema):
 
 class SessionOut(Schema):
     id: UUID
-    current: bool
+    current: bool = Field(description="The session making this request.")
     device: DeviceOut
     created_at: datetime
     last_seen_at: datetime
+
+    @staticmethod
+    def resolve_current(session: Any, context: dict[str, Any]) -> bool:
+        principal = getattr(context["request"], "auth", None)
+        return str(session.pk) == getattr(principal, "session_id", None)
 
 
 class ProfileOut(Schema):

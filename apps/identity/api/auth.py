@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from apps.identity.api.presenters import tokens_out, user_out
 from apps.identity.error_codes import InvalidCredentials
@@ -34,7 +34,7 @@ router = Router()
 
 
 @router.post("/register", response={201: RegisteredOut}, auth=None, throttle=[register_limit])
-def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, RegisteredOut]:
+def register(request: HttpRequest, payload: RegisterIn) -> Status[RegisteredOut]:
     device = DeviceInfo(**payload.device.dict()) if payload.device else None
     user, tokens = accounts.user_register(
         email=payload.email,
@@ -42,7 +42,9 @@ def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, Registered
         display_name=payload.display_name,
         device=device,
     )
-    return 201, RegisteredOut(user=user_out(user), tokens=tokens_out(tokens) if tokens else None)
+    return Status(
+        201, RegisteredOut(user=user_out(user), tokens=tokens_out(tokens) if tokens else None)
+    )
 
 
 @router.post("/login", response=TokensOut, auth=None, throttle=[login_limit])
@@ -69,27 +71,25 @@ def refresh(request: HttpRequest, payload: RefreshIn) -> TokensOut:
 
 
 @router.post("/logout", response={204: None}, auth=bearer)
-def logout(request: HttpRequest) -> tuple[int, None]:
+def logout(request: HttpRequest) -> Status[None]:
     principal = principal_of(request)
     sessions.session_revoke(user_id=principal.user_id, session_id=principal.session_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/password-reset", response={202: StatusOut}, auth=None, throttle=[reset_limit])
-def password_reset(request: HttpRequest, payload: PasswordResetIn) -> tuple[int, StatusOut]:
+def password_reset(request: HttpRequest, payload: PasswordResetIn) -> Status[StatusOut]:
     """Always 202, whether or not the email has an account (no user enumeration)."""
     keys = (f"account:{payload.email.lower()}", f"ip:{client_ip(request)}")
     reset_backoff.check(*keys)
     reset_backoff.failure(*keys)  # every request counts: a reset is never a "success" here
     accounts.password_reset_request(email=payload.email)
-    return 202, StatusOut(status="if the account exists, a reset mail is on its way")
+    return Status(202, StatusOut(status="if the account exists, a reset mail is on its way"))
 
 
 @router.post("/password-reset/confirm", response={204: None}, auth=None, throttle=[reset_limit])
-def password_reset_confirm(
-    request: HttpRequest, payload: PasswordResetConfirmIn
-) -> tuple[int, None]:
+def password_reset_confirm(request: HttpRequest, payload: PasswordResetConfirmIn) -> Status[None]:
     accounts.password_reset_confirm(
         uid=payload.uid, token=payload.token, new_password=payload.new_password
     )
-    return 204, None
+    return Status(204, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from apps.identity import selectors
 from apps.identity.api.presenters import user_out
@@ -35,7 +35,7 @@ def me_update(request: HttpRequest, payload: MeUpdateIn) -> UserOut:
 
 
 @router.post("/password", response={204: None})
-def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> tuple[int, None]:
+def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]:
     """Change the password; every other session of the account is signed out."""
     principal = principal_of(request)
     accounts.user_password_change(
@@ -44,11 +44,11 @@ def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> tuple
         current=payload.current_password,
         new=payload.new_password,
     )
-    return 204, None
+    return Status(204, None)
 
 
 @router.delete("", response={204: None})
-def me_delete(request: HttpRequest) -> tuple[int, None]:
+def me_delete(request: HttpRequest) -> Status[None]:
     """Delete the account: deactivated, anonymised, signed out; other contexts are told."""
     accounts.user_delete(user_id=principal_of(request).user_id)
-    return 204, None
+    return Status(204, None)

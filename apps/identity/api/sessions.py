@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
 from apps.identity import selectors
@@ -27,13 +27,13 @@ def sessions_list(request: HttpRequest) -> QuerySet[Session]:
 
 
 @router.delete("/sessions/{session_id}", response={204: None})
-def session_revoke(request: HttpRequest, session_id: UUID) -> tuple[int, None]:
+def session_revoke(request: HttpRequest, session_id: UUID) -> Status[None]:
     """Sign one of your sessions out (another user's session is simply not found)."""
     if not sessions.session_revoke(
         user_id=principal_of(request).user_id, session_id=str(session_id)
     ):
         raise SessionNotFound()
-    return 204, None
+    return Status(204, None)
 
 
 @router.put("/devices/current/push-token", response=DeviceOut)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from apps.identity import selectors
 from apps.identity.error_codes import UserNotFoundError
@@ -25,9 +25,9 @@ def user_profile(request: HttpRequest, user_id: int) -> ProfileOut:
 @router.post(
     "/{user_id}/deactivate", response={204: None}, auth=require_role("moderator", "staff", "admin")
 )
-def user_deactivate(request: HttpRequest, user_id: int) -> tuple[int, None]:
+def user_deactivate(request: HttpRequest, user_id: int) -> Status[None]:
     """Suspend an account (moderation): it can no longer log in; its sessions end now."""
     if selectors.user_get(user_id=user_id) is None:
         raise UserNotFoundError()
     accounts.user_deactivate(user_id=user_id)
-    return 204, None
+    return Status(204, None)

@@ -124,3 +124,8 @@ def access_token_issue(*, user_id: int, session_id: str, roles: frozenset[str]) 
     }
     token = jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})
     return token, lifetime
+
+
+def forget_active_key() -> None:
+    """Load the signing key again on next use (after a rotation elsewhere, and in tests)."""
+    _active.forget()
