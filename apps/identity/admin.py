@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.identity import selectors
 from apps.identity.models import Device, Session, SigningKey, User
 from apps.identity.services import accounts, sessions
 
@@ -46,6 +47,11 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Roles (groups) or profile fields may have changed: /me must not serve the old ones.
+        selectors.user_profile_forget(user_id=form.instance.pk)
 
     @admin.action(description="Deactivate selected users (and sign them out)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -14,6 +16,9 @@ from cleave.auth.principal import ROLES
 from cleave.databases import database_for
 
 DB = database_for("identity")
+PROFILE_CACHE_SECONDS = 300
+PROFILE_MEMO_SECONDS = 1.0
+_recent_profiles: dict[int, tuple[dict[str, Any], float]] = {}
 
 
 def user_get(*, user_id: int) -> User | None:
@@ -64,3 +69,55 @@ def jwks() -> dict[str, Any]:
         Q(retired_at__isnull=True) | Q(retired_at__gt=still_valid)
     )
     return {"keys": [key.public_jwk for key in keys.order_by("-created_at")]}
+
+
+def _profile_key(user_id: int) -> str:
+    return f"identity:profile:v1:{user_id}"
+
+
+def user_profile(*, user_id: int) -> dict[str, Any] | None:
+    """The signed-in user's own profile (with roles), cached: `GET /me` is the hottest read.
+
+    Two levels: the shared cache (writers call `user_profile_forget` after commit, so it never
+    outlives a change), and this process's memory for `PROFILE_MEMO_SECONDS`, so a busy client
+    costs one cache round trip per second — another process's change shows within that second.
+    """
+    now = time.monotonic()
+    memo = _recent_profiles.get(user_id)
+    if memo is not None and now - memo[1] < PROFILE_MEMO_SECONDS:
+        return memo[0]
+    key = _profile_key(user_id)
+    profile: dict[str, Any] | None = cache.get(key)
+    if profile is not None:
+        _remember(user_id, profile, now)
+        return profile
+    user = User.objects.using(DB).filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None
+    profile = {
+        "id": user.pk,
+        "email": user.email,
+        "display_name": user.display_name,
+        "locale": user.locale,
+        "timezone": user.timezone,
+        "roles": sorted(user_roles(user=user)),
+    }
+    cache.set(key, profile, timeout=PROFILE_CACHE_SECONDS)
+    _remember(user_id, profile, now)
+    return profile
+
+
+def _remember(user_id: int, profile: dict[str, Any], now: float) -> None:
+    if len(_recent_profiles) >= 50_000:
+        _recent_profiles.clear()  # bounded; the next second refills what is hot
+    _recent_profiles[user_id] = (profile, now)
+
+
+def user_profile_forget(*, user_id: int) -> None:
+    cache.delete(_profile_key(user_id))
+    _recent_profiles.pop(user_id, None)
+
+
+def user_profiles_forget_memo() -> None:
+    """Drop this process's memory of profiles (tests)."""
+    _recent_profiles.clear()

@@ -43,9 +43,11 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, *, duration: int, connections: int) -> tuple[float, float, float, int]:
+def run_wrk(
+    url: str, *, duration: int, connections: int, extra: list[str] | None = None
+) -> tuple[float, float, float, int]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *(extra or []), url],
         capture_output=True,
         text=True,
         check=True,

@@ -205,6 +205,8 @@ CLEAVE_JWT_ISSUER = "cleave"
 CLEAVE_JWT_AUDIENCE = "cleave-api"
 CLEAVE_ACCESS_TOKEN_SECONDS = 15 * 60
 CLEAVE_REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+# How long a process trusts its last "session not revoked" answer (see cleave.auth.revocation).
+CLEAVE_REVOCATION_RECHECK_SECONDS = 1.0
 # A process that does not host identity verifies tokens with keys fetched from here.
 CLEAVE_JWKS_URL = CONFIG.jwks_url
 # Argon2id with OWASP's minimum (19 MiB, 2 passes, 1 lane) instead of Django's 100 MiB × 8

@@ -81,6 +81,7 @@ def user_update(
         if timezone_name is not None:
             user.timezone = timezone_name
         user.save(using=DB, update_fields=["display_name", "locale", "timezone"])
+        _forget_profile_after_commit(user.pk)
         publish(
             UserUpdated(
                 aggregate_id=str(user.pk),
@@ -152,6 +153,7 @@ def user_delete(*, user_id: int) -> None:
             using=DB, update_fields=["email", "display_name", "is_active", "deleted_at", "password"]
         )
         user.groups.clear()
+        _forget_profile_after_commit(user.pk)
         publish(UserDeleted(aggregate_id=str(user.pk), user_id=user.pk))
 
 
@@ -164,3 +166,8 @@ def user_deactivate(*, user_id: int) -> None:
         user.is_active = False
         user.save(using=DB, update_fields=["is_active"])
         sessions_revoke_all(user_id=user.pk, reason="deactivated")
+        _forget_profile_after_commit(user.pk)
+
+
+def _forget_profile_after_commit(user_id: int) -> None:
+    transaction.on_commit(lambda: selectors.user_profile_forget(user_id=user_id), using=DB)

@@ -176,3 +176,31 @@ def test_deleting_the_account_anonymises_it_and_tells_every_context() -> None:
         content_type="application/json",
     )
     assert relogin.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_me_shows_changes_at_once_although_it_is_cached() -> None:
+    user = user_create(email="ada@example.com")
+    signed = login("ada@example.com")
+    assert signed.get("/api/v1/me").json()["display_name"] == "Ada"  # now cached
+    signed.send("patch", "/api/v1/me", {"display_name": "Countess"})
+    assert signed.get("/api/v1/me").json()["display_name"] == "Countess"
+
+    admin_user = User.objects.create_superuser("root@example.com", PASSWORD)
+    staff = Client()
+    staff.force_login(admin_user)
+    from django.contrib.auth.models import Group
+
+    moderator = Group.objects.get_or_create(name="moderator")[0]
+    form = {
+        "email": user.email,
+        "display_name": "Countess",
+        "locale": "en",
+        "timezone": "UTC",
+        "is_active": "on",
+        "groups": [moderator.pk],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    response = staff.post(f"/admin/identity/user/{user.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert signed.get("/api/v1/me").json()["roles"] == ["moderator", "user"]
