@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.identity import selectors
 from apps.identity.models import Device, Session, SigningKey, User
 from apps.identity.services import accounts, sessions
+from cleave.auth.permissions import forget_permissions
 
 
 @admin.register(User)
@@ -52,6 +53,7 @@ class UserAdmin(DjangoUserAdmin):
         super().save_related(request, form, formsets, change)
         # Roles (groups) or profile fields may have changed: /me must not serve the old ones.
         selectors.user_profile_forget(user_id=form.instance.pk)
+        forget_permissions(form.instance.pk)
 
     @admin.action(description="Deactivate selected users (and sign them out)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -14,6 +14,7 @@ class IdentityConfig(AppConfig):
         from apps.identity.provider import IdentityProvider
         from cleave.api import register_router
         from cleave.auth.keys import register_source
+        from cleave.auth.permissions import register_source as register_permission_source
         from cleave.contracts.registry import provide
         from cleave.routing import register_urlpatterns
         from contracts.identity import IDENTITY
@@ -23,3 +24,4 @@ class IdentityConfig(AppConfig):
         register_urlpatterns(path(".well-known/jwks.json", views.jwks, name="jwks"))
         # This process verifies tokens with identity's keys directly, no HTTP round trip.
         register_source(selectors.jwks)
+        register_permission_source(selectors.user_permissions)

@@ -121,3 +121,9 @@ def user_profile_forget(*, user_id: int) -> None:
 def user_profiles_forget_memo() -> None:
     """Drop this process's memory of profiles (tests)."""
     _recent_profiles.clear()
+
+
+def user_permissions(user_id: int) -> frozenset[str]:
+    """Every permission an active user has, through groups (roles) or directly."""
+    user = User.objects.using(DB).filter(pk=user_id, is_active=True).first()
+    return frozenset(user.get_all_permissions()) if user else frozenset()
