@@ -73,35 +73,44 @@ def bench_plain_celery(count: int) -> float:
     return count / elapsed
 
 
-def bench_events(count: int, per_transaction: int) -> tuple[float, float, float, float]:
+def bench_events(
+    count: int, per_transaction: int, *, batch_subscriber: bool
+) -> tuple[float, float, float, float]:
+    """Publish `count` events and wait for their effects: `OrderPlaced` goes to a per-event
+    subscriber (one INSERT each), `OrderPaid` to a batch subscriber (one bulk INSERT a batch)."""
     from django.db import transaction
 
     from cleave.events import publish_many
     from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
     from cleave.testing import wait_for
-    from cleave.tests.example.contracts import OrderPlaced
-    from cleave.tests.example.shipping.models import Shipment
+    from cleave.tests.example.contracts import OrderPaid, OrderPlaced
+    from cleave.tests.example.shipping.models import Invoice, Shipment
 
-    for model in (Shipment, OutboxEvent, InboxEntry, FailedDelivery):
+    for model in (Shipment, Invoice, OutboxEvent, InboxEntry, FailedDelivery):
         model.objects.all().delete()
+    effects = Invoice if batch_subscriber else Shipment
+
+    def event(n: int) -> OrderPaid | OrderPlaced:
+        if batch_subscriber:
+            return OrderPaid(aggregate_id=str(n), order_id=n, total=n)
+        return OrderPlaced(aggregate_id=str(n), order_id=n, total=n, note="")
+
     started = time.perf_counter()
     for first in range(0, count, per_transaction):
-        batch = [
-            OrderPlaced(aggregate_id=str(n), order_id=n, total=n, note="")
-            for n in range(first, min(first + per_transaction, count))
-        ]
         with transaction.atomic():
-            publish_many(batch)
+            publish_many([event(n) for n in range(first, min(first + per_transaction, count))])
     published = time.perf_counter()
-    wait_for(lambda: Shipment.objects.count() >= count, timeout=600, interval=0.02)
+    wait_for(lambda: effects.objects.count() >= count, timeout=600, interval=0.02)
     done = time.perf_counter()
     latencies = sorted(
         (applied - placed).total_seconds() * 1000
-        for placed, applied in Shipment.objects.values_list("placed_at", "applied_at")
+        for placed, applied in effects.objects.values_list("placed_at", "applied_at")
     )
     rate = count / (done - started)
+    kind = "batch" if batch_subscriber else "per-event"
     print(
-        f"  events: published {count} in {published - started:.2f}s "
+        f"  events ({kind} subscriber, {per_transaction}/tx): "
+        f"published {count} in {published - started:.2f}s "
         f"({count / (published - started):,.0f}/s), all applied after {done - started:.2f}s"
     )
     p50 = statistics.median(latencies)
@@ -138,15 +147,19 @@ def main() -> None:
     print(f"one worker process (solo pool) on Redis; {args.events} tasks/events per run")
     with celery_worker(queues=["events.shipping", "bench"], env=env):
         plain = bench_plain_celery(args.events)
-        runs = [(k, *bench_events(args.events, k)) for k in args.per_transaction]
+        runs = [
+            (label, k, *bench_events(args.events, k, batch_subscriber=batch))
+            for label, batch in (("per-event subscriber", False), ("batch subscriber", True))
+            for k in args.per_transaction
+        ]
     direct_ns, via_ns = bench_contract_call()
 
     print("\n| measurement | rate (/s) | vs plain Celery | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|")
     print(f"| plain Celery no-op tasks, one per message | {plain:,.0f} | 1.0× | | |")
-    for per_tx, rate, p50, p99, publish_rate in runs:
+    for label, per_tx, rate, p50, p99, publish_rate in runs:
         print(
-            f"| events, {per_tx} per transaction (published at {publish_rate:,.0f}/s) "
+            f"| events, {label}, {per_tx} per transaction (published at {publish_rate:,.0f}/s) "
             f"| {rate:,.0f} | {rate / plain:.1f}× | {p50:.1f} | {p99:.1f} |"
         )
     print(

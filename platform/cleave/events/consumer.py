@@ -72,14 +72,17 @@ def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> boo
     Failures are rare, so a batch usually costs one savepoint instead of one per event; if
     anything fails, it is all rolled back and the caller applies the batch event by event.
     """
+    by_subscriber: dict[str, tuple[Subscriber, list[dict[str, Any]]]] = {}
+    for subscriber, item in work:
+        by_subscriber.setdefault(subscriber.name, (subscriber, []))[1].append(item)
     try:
         with transaction.atomic(using=alias):
             InboxEntry.objects.using(alias).bulk_create(
                 [_inbox_row(subscriber, item["envelope"]) for subscriber, item in work]
             )
-            for subscriber, item in work:
-                with request_id_of(item):
-                    subscriber.handler(subscriber.decode(item["envelope"]))
+            for subscriber, batch in by_subscriber.values():
+                with request_id_of(batch[0]):
+                    subscriber.apply([subscriber.decode(item["envelope"]) for item in batch])
     except Exception:
         return False
     return True
@@ -95,7 +98,7 @@ def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
                 subscriber=subscriber.name,
                 event_type=envelope["event_type"],
             )
-            subscriber.handler(subscriber.decode(envelope))
+            subscriber.apply([subscriber.decode(envelope)])
     except Exception as exc:  # the subscriber's failure is recorded, never propagated
         if isinstance(exc, IntegrityError) and _applied(alias, subscriber, envelope):
             return True  # a concurrent redelivery got there first

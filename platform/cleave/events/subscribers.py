@@ -25,6 +25,15 @@ class Subscriber:
     event: type[Event]
     handler: Handler
     upcasters: dict[int, Upcaster] = field(default_factory=dict)
+    batch: bool = False  # the handler takes a list of events (in publish order)
+
+    def apply(self, events: list[Event]) -> None:
+        """Run the handler on `events`: once for a batch subscriber, else once per event."""
+        if self.batch:
+            self.handler(events)
+            return
+        for event in events:
+            self.handler(event)
 
     def decode(self, envelope: dict[str, Any]) -> Event:
         """The event model for `envelope`, upcast from an older version if needed."""
@@ -89,11 +98,20 @@ def _context_of(module: str) -> str:
 
 
 def subscriber(
-    event: type[E], *, upcasters: dict[int, Upcaster] | None = None, context: str | None = None
-) -> Callable[[Callable[[E], None]], Callable[[E], None]]:
-    """Declare `function(event)` as a subscriber of `event`, run once per event in effect."""
+    event: type[E],
+    *,
+    upcasters: dict[int, Upcaster] | None = None,
+    context: str | None = None,
+    batch: bool = False,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Declare `function(event)` as a subscriber of `event`, run once per event in effect.
 
-    def register(function: Callable[[E], None]) -> Callable[[E], None]:
+    With `batch=True` the function takes a list of events instead (in publish order, each still
+    applied once: the inbox rows commit with it). Use it where one statement for many events
+    beats one per event (bulk inserts); a failure falls back to lists of one event.
+    """
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
         owner = context or _context_of(function.__module__)
         subscribers.add(
             Subscriber(
@@ -102,6 +120,7 @@ def subscriber(
                 event=event,
                 handler=function,
                 upcasters=dict(upcasters or {}),
+                batch=batch,
             )
         )
         return function

@@ -192,3 +192,35 @@ def test_old_dispatched_rows_are_purged_after_the_retention() -> None:
     InboxEntry.objects.update(processed_at=timezone.now() - timedelta(days=30))
     assert purge() == {"outbox": 1, "inbox": 2}
     assert OutboxEvent.objects.count() == 1
+
+
+def test_a_batch_subscriber_gets_the_batch_in_order_and_each_event_once() -> None:
+    from cleave.tests.example.contracts import OrderPaid
+    from cleave.tests.example.shipping.models import Invoice
+
+    with transaction.atomic():
+        for n in range(5):
+            publish(OrderPaid(aggregate_id="bulk", order_id=n, total=n))
+    assert list(Invoice.objects.order_by("id").values_list("order_id", flat=True)) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+    row = OutboxEvent.objects.filter(event_type="orders.order_paid").first()
+    consume("shipping", [{"envelope": row.envelope, "headers": {}}])  # a redelivery
+    assert Invoice.objects.count() == 5
+    assert InboxEntry.objects.filter(subscriber="shipping.on_orders_paid").count() == 5
+
+
+def test_a_failing_batch_falls_back_to_one_event_at_a_time() -> None:
+    from cleave.tests.example.contracts import OrderPaid
+    from cleave.tests.example.shipping.models import Invoice
+
+    with transaction.atomic():
+        publish(OrderPaid(aggregate_id="a", order_id=1, total=1))
+        publish(OrderPaid(aggregate_id="b", order_id=2, total=-5))  # poison
+        publish(OrderPaid(aggregate_id="c", order_id=3, total=3))
+    assert sorted(Invoice.objects.values_list("order_id", flat=True)) == [1, 3]
+    assert FailedDelivery.objects.get().status == "dead"

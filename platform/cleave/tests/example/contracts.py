@@ -31,9 +31,17 @@ class OrderPlaced(Event):
     note: str
 
 
+class OrderPaid(Event):
+    event_type: ClassVar[str] = "orders.order_paid"
+    order_id: int
+    total: int
+
+
 class OrdersService(Protocol):
     @call(idempotent=True, errors=[OrderNotFound])
     def order_get(self, query: OrderGet) -> OrderOut: ...
 
 
-ORDERS = Contract(context="orders", version="1.0", service=OrdersService, events=(OrderPlaced,))
+ORDERS = Contract(
+    context="orders", version="1.0", service=OrdersService, events=(OrderPaid, OrderPlaced)
+)

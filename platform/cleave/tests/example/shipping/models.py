@@ -22,3 +22,15 @@ class Outage(models.Model):
 
     def __str__(self) -> str:
         return f"outage for {self.note!r}"
+
+
+class Invoice(models.Model):
+    """One row per applied OrderPaid, written in bulk by a batch subscriber."""
+
+    order_id = models.IntegerField()
+    total = models.IntegerField()
+    placed_at = models.DateTimeField()
+    applied_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"invoice of order {self.order_id}"

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from cleave.events import PermanentError, subscriber
-from cleave.tests.example.contracts import OrderPlaced
-from cleave.tests.example.shipping.models import Outage, Shipment
+from cleave.tests.example.contracts import OrderPaid, OrderPlaced
+from cleave.tests.example.shipping.models import Invoice, Outage, Shipment
 
 
 def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
@@ -21,4 +21,13 @@ def on_order_placed(event: OrderPlaced) -> None:
         raise RuntimeError(f"shipping is down for {event.note!r}")
     Shipment.objects.create(
         order_id=event.order_id, total=event.total, note=event.note, placed_at=event.occurred_at
+    )
+
+
+@subscriber(OrderPaid, batch=True)
+def on_orders_paid(events: list[OrderPaid]) -> None:
+    if any(event.total < 0 for event in events):
+        raise PermanentError("a negative payment can never be invoiced")
+    Invoice.objects.bulk_create(
+        Invoice(order_id=e.order_id, total=e.total, placed_at=e.occurred_at) for e in events
     )
