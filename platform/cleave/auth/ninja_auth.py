@@ -26,7 +26,8 @@ class BearerAuth(HttpBearer):
         self.roles = roles
 
     def __call__(self, request: HttpRequest) -> Principal | None:
-        header = request.headers.get("Authorization", "")
+        # META, not request.headers: building the headers mapping parses every header.
+        header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise TokenMissing()
