@@ -82,29 +82,24 @@ class DeviceAdmin(admin.ModelAdmin):
         return bool(device.push_token)
 
 
+_SESSION_FIELDS = (
+    "id",
+    "user",
+    "device",
+    "created_at",
+    "last_seen_at",
+    "revoked_at",
+    "revoked_reason",
+)
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "user",
-        "device",
-        "created_at",
-        "last_seen_at",
-        "revoked_at",
-        "revoked_reason",
-    )
+    list_display = _SESSION_FIELDS
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "revoked_reason", "device__platform")
     search_fields = ("id", "user__email", "device__device_id")
     list_select_related = ("user", "device")
-    readonly_fields = (
-        "id",
-        "user",
-        "device",
-        "created_at",
-        "last_seen_at",
-        "revoked_at",
-        "revoked_reason",
-    )
+    readonly_fields = _SESSION_FIELDS
     actions = ("revoke_sessions",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -154,9 +154,12 @@ def _blocked_streams(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) 
     return set(rows.values_list("subscriber", "aggregate_id"))
 
 
-def _park(alias: str, subscriber: Subscriber, item: dict[str, Any], *, status: str) -> None:
+def _park(
+    alias: str, subscriber: Subscriber, item: dict[str, Any], *, status: str
+) -> FailedDelivery:
+    """The delivery's failed-delivery row, created with `status` if it has none yet."""
     envelope = item["envelope"]
-    FailedDelivery.objects.using(alias).get_or_create(
+    row, _ = FailedDelivery.objects.using(alias).get_or_create(
         subscriber=subscriber.name,
         event_id=envelope["event_id"],
         defaults={
@@ -167,21 +170,11 @@ def _park(alias: str, subscriber: Subscriber, item: dict[str, Any], *, status: s
             "status": status,
         },
     )
+    return row
 
 
 def _park_failure(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> str:
-    envelope = item["envelope"]
-    row, _ = FailedDelivery.objects.using(alias).get_or_create(
-        subscriber=subscriber.name,
-        event_id=envelope["event_id"],
-        defaults={
-            "event_type": envelope["event_type"],
-            "aggregate_id": envelope["aggregate_id"],
-            "envelope": envelope,
-            "headers": item.get("headers", {}),
-            "status": FailedDelivery.Status.RETRYING,
-        },
-    )
+    row = _park(alias, subscriber, item, status=FailedDelivery.Status.RETRYING)
     return record_failure(alias, row, item.pop("_error"))
 
 
