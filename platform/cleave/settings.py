@@ -139,7 +139,15 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [CONFIG.redis_url], "prefix": "cleave"},
+            # redis-py 8 times out socket reads after 5 s by default, the same 5 s that
+            # channels_redis blocks in BZPOPMIN: an idle consumer then dies with TimeoutError
+            # (channels_redis issue 422). Give reads room beyond the blocking pop.
+            "CONFIG": {
+                "hosts": [
+                    {"address": CONFIG.redis_url, "socket_timeout": 15, "socket_connect_timeout": 2}
+                ],
+                "prefix": "cleave",
+            },
         }
     }
     CELERY_BROKER_URL = CONFIG.redis_url
@@ -196,6 +204,15 @@ CLEAVE_EVENTS_MAX_ATTEMPTS = 5
 CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
 CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
 CLEAVE_EVENTS_RETENTION_DAYS = 7
+
+# Realtime gateway: retained history per stream (count and age), how many missed events one
+# resume replays before it answers resync_required, frames a socket may send per second, and how
+# long a socket may stay unauthenticated.
+CLEAVE_REALTIME_HISTORY = 1000
+CLEAVE_REALTIME_HISTORY_SECONDS = 24 * 3600
+CLEAVE_REALTIME_RESUME_CAP = 500
+CLEAVE_REALTIME_FRAMES_PER_SECOND = 20
+CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
 
 # Largest request body the embedded one-process server reads into memory.
 CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024

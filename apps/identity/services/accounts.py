@@ -26,6 +26,7 @@ from apps.identity.tasks import password_reset_mail_send
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
 from cleave.events import publish
+from cleave.realtime import push
 from contracts.identity import UserDeleted, UserRegistered, UserUpdated
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,14 @@ def user_update(
             user.timezone = timezone_name
         user.save(using=DB, update_fields=["display_name", "locale", "timezone"])
         _forget_profile_after_commit(user.pk)
+        profile = {
+            "display_name": user.display_name,
+            "locale": user.locale,
+            "timezone": user.timezone,
+        }
+        transaction.on_commit(
+            lambda: push(f"user:{user_id}", "user.updated", profile), using=DB
+        )  # the user's other devices learn of the change on their sockets
         publish(
             UserUpdated(
                 aggregate_id=str(user.pk),

@@ -46,8 +46,12 @@ _recently_live = _RecentlyLive()
 
 
 def revoke(session_id: str) -> None:
+    """Refuse the session's tokens from now on, and close its sockets in every process."""
+    from cleave.realtime.hub import close_session
+
     cache.set(f"{_PREFIX}{session_id}", 1, timeout=settings.CLEAVE_ACCESS_TOKEN_SECONDS + 60)
     _recently_live.forget(session_id)
+    close_session(session_id)
 
 
 def is_revoked(session_id: str) -> bool:

@@ -1,1 +1,9 @@
-"""Cleave's WebSocket gateway (grown into the full realtime gateway by the messaging issue)."""
+"""Cleave's realtime gateway: one WebSocket per device, streams with seq/epoch, loss-free resume.
+
+from cleave.realtime import push
+transaction.on_commit(lambda: push(f"user:{user_id}", "user.updated", {...}))
+"""
+
+from cleave.realtime.hub import close_session, push
+
+__all__ = ["close_session", "push"]

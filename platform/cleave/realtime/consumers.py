@@ -1,31 +1,211 @@
-"""The `/ws/v1` endpoint. For now: ping → pong, and a clear error frame for anything else."""
+"""The `/ws/v1` endpoint: authenticate, keep the device's streams flowing, resume after gaps.
+
+Close codes (also in docs/api.md):
+    4401  unauthorized: bad, expired or revoked token, or a token in the URL
+    4408  auth timeout: no `auth` frame within CLEAVE_REALTIME_AUTH_SECONDS of connecting
+    4429  rate limited: far more frames per second than allowed
+    1001  going away: the server is shutting down
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-import logging
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
+from cleave.auth.principal import Principal
+from cleave.auth.tokens import verify_access_token
+from cleave.errors import CleaveError
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
+from cleave.realtime.hub import hub, store
 
-logger = logging.getLogger(__name__)
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_RATE_LIMITED = 4429
+
+
+def user_stream(user_id: int) -> str:
+    return f"user:{user_id}"
 
 
 class GatewayConsumer(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
-        await self.accept()
+    principal: Principal | None = None
+    session_id = ""
 
+    async def connect(self) -> None:
+        self.cursors: dict[str, int] = {}
+        self.resuming: dict[str, list[tuple[int, str]]] = {}
+        self.window = (0, 0)  # (second, frames in it)
+        self.auth_deadline: asyncio.Task[None] | None = None
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if {"token", "access_token", "authorization"} & set(query):
+            await self._refuse("token_in_url", "Send the token in a header or an auth frame.")
+            return
+        header = dict(self.scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            await self._authenticate(token.strip(), frame_id=None)
+        else:
+            self.auth_deadline = asyncio.create_task(self._expire_unauthenticated())
+
+    async def disconnect(self, code: int) -> None:
+        if self.auth_deadline is not None:
+            self.auth_deadline.cancel()
+        hub.detach(self)
+
+    # -- authentication ------------------------------------------------------------------------
+    async def _expire_unauthenticated(self) -> None:
+        await asyncio.sleep(settings.CLEAVE_REALTIME_AUTH_SECONDS)
+        if self.principal is None:
+            await self.send(text_data=error_frame(FrameError("auth_timeout", "No auth frame.")))
+            await self.close(code=CLOSE_AUTH_TIMEOUT)
+
+    async def _authenticate(self, token: str, *, frame_id: Any) -> None:
+        try:
+            principal = await sync_to_async(verify_access_token, thread_sensitive=False)(token)
+        except CleaveError as error:
+            await self._refuse(error.code, error.message, frame_id)
+            return
+        if self.auth_deadline is not None:
+            self.auth_deadline.cancel()
+        self.principal, self.session_id = principal, principal.session_id
+        own = user_stream(principal.user_id)
+        hub.attach(own, self)
+        await self.send(
+            text_data=json.dumps(
+                {"type": "ready", "id": frame_id, "user_id": principal.user_id, "streams": [own]}
+            )
+        )
+
+    async def _refuse(self, code: str, message: str, frame_id: Any = None) -> None:
+        await self.send(text_data=error_frame(FrameError(code, message, frame_id)))
+        await self.close(code=CLOSE_UNAUTHORIZED)
+
+    async def close_revoked(self) -> None:
+        await self._refuse("session_revoked", "This session was signed out.")
+
+    # -- frames from the client ----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if await self._over_rate():
+            return
         try:
             frame = parse_frame(text_data, bytes_data)
             await self.handle(frame)
         except FrameError as error:
             await self.send(text_data=error_frame(error))
 
+    async def _over_rate(self) -> bool:
+        limit = settings.CLEAVE_REALTIME_FRAMES_PER_SECOND
+        second, count = self.window
+        now = int(time.monotonic())
+        count = count + 1 if now == second else 1
+        self.window = (now, count)
+        if count > 3 * limit:
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return True
+        if count > limit:
+            error = FrameError("rate_limited", f"At most {limit} frames a second.")
+            await self.send(text_data=error_frame(error))
+            return True
+        return False
+
     async def handle(self, frame: dict[str, Any]) -> None:
-        if frame["type"] == "ping":
-            await self.send(text_data=json.dumps({"type": "pong", "id": frame.get("id")}))
+        kind, frame_id = frame["type"], frame.get("id")
+        if kind == "ping":
+            await self.send(text_data=json.dumps({"type": "pong", "id": frame_id}))
+        elif kind == "auth":
+            if self.principal is not None:
+                raise FrameError("already_authenticated", "This socket is signed in.", frame_id)
+            token = frame.get("token")
+            if not isinstance(token, str) or not token:
+                raise FrameError("invalid_frame", 'An auth frame carries a "token".', frame_id)
+            await self._authenticate(token, frame_id=frame_id)
+        elif self.principal is None:
+            raise FrameError("unauthorized", "Send an auth frame first.", frame_id)
+        elif kind == "resume":
+            await self._resume(frame)
+        else:
+            raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", frame_id)
+
+    # -- streams -------------------------------------------------------------------------------
+    def may_read(self, stream: str) -> bool:
+        """Streams this socket may resume: its user's own, for now (conversations: messaging)."""
+        return self.principal is not None and stream == user_stream(self.principal.user_id)
+
+    async def deliver(self, stream: str, seq: int, frame: str) -> None:
+        """Called by the hub for each live event: skip what was sent, hold during a resume."""
+        if stream in self.resuming:
+            self.resuming[stream].append((seq, frame))
             return
-        raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}.", frame.get("id"))
+        if seq <= self.cursors.get(stream, 0):
+            return
+        self.cursors[stream] = seq
+        with contextlib.suppress(Exception):  # a socket closing meanwhile is not an error
+            await self.send(text_data=frame)
+
+    async def _resume(self, frame: dict[str, Any]) -> None:
+        frame_id, asked = frame.get("id"), frame.get("streams")
+        if not isinstance(asked, dict) or not asked:
+            raise FrameError("invalid_frame", 'resume carries "streams": {stream: seq}.', frame_id)
+        answer: dict[str, Any] = {}
+        for stream, position in asked.items():
+            seq, epoch = _position(position, frame_id)
+            if not self.may_read(stream):
+                answer[stream] = {"recovered": False, "reason": "forbidden"}
+                continue
+            answer[stream] = await self._resume_stream(stream, seq, epoch)
+        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, "streams": answer}))
+
+    async def _resume_stream(self, stream: str, seq: int, epoch: str | None) -> dict[str, Any]:
+        self.resuming[stream] = []
+        try:
+            cap = settings.CLEAVE_REALTIME_RESUME_CAP
+            replay = await sync_to_async(store().since, thread_sensitive=False)(
+                stream, seq, epoch, cap=cap
+            )
+            if replay.recovered:
+                for missed in replay.frames:
+                    await self.send(text_data=missed)
+            else:
+                await self.send(
+                    text_data=json.dumps(
+                        {
+                            "type": "resync_required",
+                            "stream": stream,
+                            "epoch": replay.epoch,
+                            "seq": replay.seq,
+                            "reason": replay.reason,
+                        }
+                    )
+                )
+            self.cursors[stream] = max(replay.seq, seq if replay.recovered else replay.seq)
+        finally:
+            held = self.resuming.pop(stream, [])
+        for live_seq, live in held:
+            await self.deliver(stream, live_seq, live)
+        return {
+            "recovered": replay.recovered,
+            "seq": self.cursors[stream],
+            "epoch": replay.epoch,
+            **({"reason": replay.reason} if replay.reason else {}),
+        }
+
+
+def _position(position: Any, frame_id: Any) -> tuple[int, str | None]:
+    if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
+        return position, None
+    if isinstance(position, dict):
+        seq, epoch = position.get("seq"), position.get("epoch")
+        if isinstance(seq, int) and seq >= 0 and (epoch is None or isinstance(epoch, str)):
+            return seq, epoch
+    raise FrameError(
+        "invalid_frame", 'Each stream maps to a seq or {"seq": …, "epoch": …}.', frame_id
+    )

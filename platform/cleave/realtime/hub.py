@@ -1,0 +1,192 @@
+"""This process's sockets by stream, and the fan-out that feeds them.
+
+A frame is serialised once (when it is appended to its stream) and written to every local socket
+of the stream by one dispatcher task, in seq order; it never travels as one channel-layer
+message per socket. Real mode: each realtime process holds one Redis subscription
+(`cleave:rt:fanout`) and receives each stream event once. Embedded mode: the in-memory store
+hands frames to the dispatcher directly (from whatever thread appended them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import defaultdict
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from cleave.realtime.streams import (
+    FANOUT_CHANNEL,
+    MemoryStreamStore,
+    RedisStreamStore,
+    StreamStore,
+)
+
+logger = logging.getLogger(__name__)
+
+CONTROL_CHANNEL = "cleave:rt:control"
+
+
+class Socket(Protocol):
+    session_id: str
+
+    async def deliver(self, stream: str, seq: int, frame: str) -> None: ...
+
+    async def close_revoked(self) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.sockets: dict[str, set[Socket]] = defaultdict(set)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[str, str, int, str]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = threading.Lock()
+
+    # -- sockets -------------------------------------------------------------------------------
+    def attach(self, stream: str, socket: Socket) -> None:
+        self._ensure_running()
+        self.sockets[stream].add(socket)
+
+    def detach(self, socket: Socket) -> None:
+        for stream in [s for s, members in self.sockets.items() if socket in members]:
+            self.sockets[stream].discard(socket)
+            if not self.sockets[stream]:
+                del self.sockets[stream]
+
+    def local_count(self) -> int:
+        return len({socket for members in self.sockets.values() for socket in members})
+
+    # -- incoming frames -----------------------------------------------------------------------
+    def submit(self, kind: str, stream: str, seq: int, frame: str) -> None:
+        """Queue a frame (kind "event") or a control message for the dispatcher; any thread."""
+        loop, queue = self._loop, self._queue
+        if loop is None or queue is None or loop.is_closed():
+            return  # no socket ever connected to this process: nobody to deliver to
+        item = (kind, stream, seq, frame)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            queue.put_nowait(item)
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def _ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop and self._tasks:
+            return
+        with self._lock:
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._tasks = [loop.create_task(self._dispatch_forever(), name="cleave-rt-dispatch")]
+            if isinstance(store(), RedisStreamStore):
+                self._tasks.append(
+                    loop.create_task(self._listen_forever(), name="cleave-rt-listen")
+                )
+
+    async def _dispatch_forever(self) -> None:
+        queue = self._queue
+        if queue is None:
+            return
+        while True:
+            kind, stream, seq, frame = await queue.get()
+            try:
+                if kind == "event":
+                    for socket in list(self.sockets.get(stream, ())):
+                        await socket.deliver(stream, seq, frame)
+                elif kind == "revoke":
+                    for socket in {s for members in self.sockets.values() for s in members}:
+                        if socket.session_id == stream:
+                            await socket.close_revoked()
+            except Exception:
+                logger.exception("realtime dispatch failed for %s", stream)
+
+    async def _listen_forever(self) -> None:
+        """One Redis subscription per process; reconnects on its own after an outage."""
+        import redis.asyncio as aioredis
+
+        # No socket_timeout: a subscription blocks on reads by design (redis-py's default
+        # timeout would break it every few seconds, channels_redis issue 422).
+        client = aioredis.Redis.from_url(
+            settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=None,
+            health_check_interval=30,
+        )  # fmt: skip
+        while True:
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(FANOUT_CHANNEL, CONTROL_CHANNEL)
+                    async for message in pubsub.listen():
+                        self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("realtime subscription lost; reconnecting")
+                await asyncio.sleep(1)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "message":
+            return
+        data: bytes = message["data"]
+        if message["channel"] == CONTROL_CHANNEL.encode():
+            self.submit("revoke", data.decode(), 0, "")
+            return
+        stream, seq, frame = data.decode().split("\n", 2)
+        self.submit("event", stream, int(seq), frame)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+
+hub = Hub()
+_store: StreamStore | None = None
+_store_lock = threading.Lock()
+
+
+def store() -> StreamStore:
+    """This process's stream store: Redis in real mode, memory in embedded mode."""
+    global _store  # noqa: PLW0603 - one per process, built on first use
+    if _store is None:
+        with _store_lock:
+            if _store is None:
+                history = settings.CLEAVE_REALTIME_HISTORY
+                seconds = settings.CLEAVE_REALTIME_HISTORY_SECONDS
+                if settings.CONFIG.redis_url:
+                    _store = RedisStreamStore(
+                        settings.CONFIG.redis_url, history=history, history_seconds=seconds
+                    )
+                else:
+                    memory = MemoryStreamStore(history=history, history_seconds=seconds)
+                    memory.on_append.append(
+                        lambda stream, seq, frame: hub.submit("event", stream, seq, frame)
+                    )
+                    _store = memory
+    return _store
+
+
+def push(stream: str, event: str, data: dict[str, Any]) -> None:
+    """Append an event to `stream` and deliver it to every socket on it, in any process.
+
+    Call it after commit (`transaction.on_commit`): a frame is a fact the client may act on.
+    """
+    store().append(stream, event, data)
+
+
+def close_session(session_id: str) -> None:
+    """Close every socket of a revoked session, in every realtime process."""
+    if isinstance(store(), RedisStreamStore):
+        import redis
+
+        redis.Redis.from_url(settings.CONFIG.redis_url, socket_timeout=2).publish(
+            CONTROL_CHANNEL, session_id
+        )
+    else:
+        hub.submit("revoke", session_id, 0, "")
