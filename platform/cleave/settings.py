@@ -21,7 +21,7 @@ CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 
 # Bounded contexts, one Django app each; `cleave` is the shared kernel. A process hosts all of
 # them unless CLEAVE_CONTEXTS names some (a context's tests run with it alone, too).
-CLEAVE_ALL_CONTEXTS = ["apps.identity", *_config.EXTRA_CONTEXT_APPS]
+CLEAVE_ALL_CONTEXTS = ["apps.identity", "apps.messaging", *_config.EXTRA_CONTEXT_APPS]
 CLEAVE_CONTEXTS = CONFIG.hosted(CLEAVE_ALL_CONTEXTS)
 _CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
 

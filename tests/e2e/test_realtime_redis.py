@@ -86,3 +86,31 @@ def test_signing_out_on_web_closes_the_socket_on_realtime(processes: tuple[str, 
         http(web, "POST", "/api/v1/auth/logout", token=tokens["access"])
         code, frames = closed_with(socket)
     assert (code, frames[-1]["error"]["code"]) == (4401, "session_revoked")
+
+
+def test_a_message_sent_on_web_reaches_the_members_socket_on_realtime(
+    processes: tuple[str, str],
+) -> None:
+    web, realtime = processes
+    ada, bob = signed_in(web), signed_in(web)
+    created = http(
+        web,
+        "POST",
+        "/api/v1/conversations",
+        {"kind": "direct", "members": [bob["user"]["id"]]},
+        ada["access"],
+    )
+    with socket_for(realtime, bob["access"]) as socket:
+        http(
+            web,
+            "POST",
+            f"/api/v1/conversations/{created['id']}/messages",
+            {"text": "across processes", "client_msg_id": "x1"},
+            ada["access"],
+        )
+        frame = recv(socket)
+    assert (frame["stream"], frame["event"], frame["data"]["text"]) == (
+        f"conv:{created['id']}",
+        "message.sent",
+        "across processes",
+    )

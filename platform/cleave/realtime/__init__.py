@@ -5,5 +5,18 @@ transaction.on_commit(lambda: push(f"user:{user_id}", "user.updated", {...}))
 """
 
 from cleave.realtime.hub import close_session, push
+from cleave.realtime.registry import (
+    register_frame_handler,
+    register_streams,
+    subscribe,
+    unsubscribe,
+)
 
-__all__ = ["close_session", "push"]
+__all__ = [
+    "close_session",
+    "push",
+    "register_frame_handler",
+    "register_streams",
+    "subscribe",
+    "unsubscribe",
+]

@@ -23,6 +23,7 @@ from django.conf import settings
 from cleave.auth.principal import Principal
 from cleave.auth.tokens import verify_access_token
 from cleave.errors import CleaveError
+from cleave.realtime import registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
 from cleave.realtime.hub import hub, store
 
@@ -77,11 +78,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if self.auth_deadline is not None:
             self.auth_deadline.cancel()
         self.principal, self.session_id = principal, principal.session_id
-        own = user_stream(principal.user_id)
-        hub.attach(own, self)
+        streams = [user_stream(principal.user_id)]
+        streams += await sync_to_async(registry.initial_streams, thread_sensitive=False)(principal)
+        for stream in streams:
+            hub.attach(stream, self)
         await self.send(
             text_data=json.dumps(
-                {"type": "ready", "id": frame_id, "user_id": principal.user_id, "streams": [own]}
+                {"type": "ready", "id": frame_id, "user_id": principal.user_id, "streams": streams}
             )
         )
 
@@ -132,13 +135,27 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             raise FrameError("unauthorized", "Send an auth frame first.", frame_id)
         elif kind == "resume":
             await self._resume(frame)
+        elif kind in registry.frame_handlers:
+            await self._delegate(registry.frame_handlers[kind], frame)
         else:
             raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", frame_id)
 
+    async def _delegate(self, handler: registry.FrameHandler, frame: dict[str, Any]) -> None:
+        """A context's frame type: its handler runs off the loop; the answer is an ack."""
+        frame_id = frame.get("id")
+        try:
+            result = await sync_to_async(handler, thread_sensitive=False)(self.principal, frame)
+        except CleaveError as error:
+            raise FrameError(error.code, error.message, frame_id) from None
+        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, **result}))
+
     # -- streams -------------------------------------------------------------------------------
-    def may_read(self, stream: str) -> bool:
-        """Streams this socket may resume: its user's own, for now (conversations: messaging)."""
-        return self.principal is not None and stream == user_stream(self.principal.user_id)
+    async def may_read(self, stream: str) -> bool:
+        """The user's own stream, or one a context's stream family lets this user read."""
+        if self.principal is None:
+            return False
+        check = sync_to_async(registry.may_read, thread_sensitive=False)
+        return bool(await check(self.principal, stream))
 
     async def deliver(self, stream: str, seq: int, frame: str) -> None:
         """Called by the hub for each live event: skip what was sent, hold during a resume."""
@@ -148,8 +165,23 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if seq <= self.cursors.get(stream, 0):
             return
         self.cursors[stream] = seq
+        if self.principal is not None and stream == user_stream(self.principal.user_id):
+            self._follow(frame)
         with contextlib.suppress(Exception):  # a socket closing meanwhile is not an error
             await self.send(text_data=frame)
+
+    def _follow(self, frame: str) -> None:
+        """Join or leave streams as the user's own stream says (added to a conversation…)."""
+        if registry.JOINED not in frame and registry.LEFT not in frame:
+            return
+        event = json.loads(frame)
+        joined_or_left = event.get("data", {}).get("stream")
+        if not isinstance(joined_or_left, str):
+            return
+        if event.get("event") == registry.JOINED:
+            hub.attach(joined_or_left, self)
+        elif event.get("event") == registry.LEFT:
+            hub.detach_from(joined_or_left, self)
 
     async def _resume(self, frame: dict[str, Any]) -> None:
         frame_id, asked = frame.get("id"), frame.get("streams")
@@ -158,7 +190,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         answer: dict[str, Any] = {}
         for stream, position in asked.items():
             seq, epoch = _position(position, frame_id)
-            if not self.may_read(stream):
+            if not await self.may_read(stream):
                 answer[stream] = {"recovered": False, "reason": "forbidden"}
                 continue
             answer[stream] = await self._resume_stream(stream, seq, epoch)

@@ -57,6 +57,13 @@ class Hub:
             if not self.sockets[stream]:
                 del self.sockets[stream]
 
+    def detach_from(self, stream: str, socket: Socket) -> None:
+        members = self.sockets.get(stream)
+        if members is not None:
+            members.discard(socket)
+            if not members:
+                del self.sockets[stream]
+
     def local_count(self) -> int:
         return len({socket for members in self.sockets.values() for socket in members})
 

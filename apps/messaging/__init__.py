@@ -1,0 +1,1 @@
+"""Messaging: direct and group conversations, messages with a per-conversation seq."""

@@ -1,0 +1,81 @@
+"""messaging's admin: conversations and messages, read-only content, moderation by deletion."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.messaging.models import Conversation, Member, Message
+from apps.messaging.services.messages import message_delete
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    extra = 0
+    readonly_fields = ("user_id", "role", "last_read_seq", "joined_at")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "title", "created_by", "last_seq", "last_message_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "members__user_id")
+    readonly_fields = (
+        "kind",
+        "title",
+        "created_by",
+        "direct_key",
+        "last_seq",
+        "created_at",
+        "last_message_at",
+    )
+    inlines = (MemberInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Content is read-only; a moderator deletes (tombstones) messages with the action."""
+
+    list_display = (
+        "id",
+        "conversation",
+        "seq",
+        "sender_id",
+        "created_at",
+        "edited_at",
+        "deleted_at",
+    )
+    list_filter = (("deleted_at", admin.EmptyFieldListFilter),)
+    search_fields = ("text", "sender_id")
+    list_select_related = ("conversation",)
+    readonly_fields = (
+        "conversation",
+        "seq",
+        "sender_id",
+        "client_msg_id",
+        "text",
+        "created_at",
+        "edited_at",
+        "deleted_at",
+    )
+    actions = ("delete_for_moderation",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # messages are tombstoned, never removed: their seq must stay
+
+    @admin.action(description="Delete selected messages (moderation: text erased, seq kept)")
+    def delete_for_moderation(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        for pk, conversation_id in queryset.values_list("pk", "conversation_id"):
+            message_delete(conversation_id=conversation_id, message_id=pk, user_id=None)
+        self.message_user(request, f"{queryset.count()} message(s) deleted.", messages.SUCCESS)

@@ -1,0 +1,180 @@
+"""messaging's mobile API under /api/v1/conversations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.pagination import paginate
+from pydantic import Field
+
+from apps.messaging import selectors
+from apps.messaging.error_codes import ConversationNotFound
+from apps.messaging.models import Conversation
+from apps.messaging.schemas import (
+    ConversationCreateIn,
+    ConversationDetailOut,
+    ConversationOut,
+    MemberAddIn,
+    MemberOut,
+    MessageEditIn,
+    MessageOut,
+    MessagePageOut,
+    MessageSendIn,
+    ReadIn,
+    ReadOut,
+)
+from apps.messaging.services import conversations, messages
+from apps.messaging.services.frames import message_data
+from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.contracts.registry import client
+from cleave.pagination import CursorPagination
+from contracts.identity import IDENTITY, IdentityService, UsersGet
+
+router = Router(auth=bearer, tags=["messaging"])
+
+
+class MessagePageIn(Schema):
+    after_seq: int | None = Field(default=None, ge=0)
+    before_seq: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+def _me(request: HttpRequest) -> int:
+    return principal_of(request).user_id
+
+
+def _detail(conversation: Conversation) -> ConversationDetailOut:
+    members = sorted(conversation.members.all(), key=lambda m: (m.joined_at, m.pk))
+    identity = client(IDENTITY, IdentityService)
+    names = {
+        p.id: p.display_name
+        for p in identity.users_get(UsersGet(user_ids=[m.user_id for m in members])).users
+    }
+    return ConversationDetailOut(
+        id=conversation.pk,
+        kind=conversation.kind,
+        title=conversation.title,
+        last_seq=conversation.last_seq,
+        created_at=conversation.created_at,
+        members=[
+            MemberOut(user_id=m.user_id, role=m.role, display_name=names.get(m.user_id))
+            for m in members
+        ],
+    )
+
+
+def _member_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    conversation = selectors.conversation_for_member(
+        conversation_id=conversation_id, user_id=_me(request)
+    )
+    if conversation is None:
+        raise ConversationNotFound()
+    return conversation
+
+
+@router.get("", response=list[ConversationOut])
+@paginate(CursorPagination, ordering=("-activity", "-id"))
+def conversation_list(request: HttpRequest) -> QuerySet[Conversation]:
+    """Your conversations, most recently active first, with unread counts."""
+    return selectors.conversation_list(user_id=_me(request))
+
+
+@router.post("", response={200: ConversationDetailOut, 201: ConversationDetailOut})
+def conversation_create(
+    request: HttpRequest, payload: ConversationCreateIn
+) -> Status[ConversationDetailOut]:
+    """Create a conversation; a direct one with the same person returns the existing one (200)."""
+    conversation, created = conversations.conversation_create(
+        creator_id=_me(request), kind=payload.kind, member_ids=payload.members, title=payload.title
+    )
+    fresh = _member_conversation(request, conversation.pk)
+    return Status(201 if created else 200, _detail(fresh))
+
+
+@router.get("/{conversation_id}", response=ConversationDetailOut)
+def conversation_get(request: HttpRequest, conversation_id: int) -> ConversationDetailOut:
+    return _detail(_member_conversation(request, conversation_id))
+
+
+@router.post("/{conversation_id}/members", response=ConversationDetailOut)
+def member_add(
+    request: HttpRequest, conversation_id: int, payload: MemberAddIn
+) -> ConversationDetailOut:
+    conversations.member_add(
+        conversation_id=conversation_id, actor_id=_me(request), user_id=payload.user_id
+    )
+    return _detail(_member_conversation(request, conversation_id))
+
+
+@router.delete("/{conversation_id}/members/{user_id}", response={204: None})
+def member_remove(request: HttpRequest, conversation_id: int, user_id: int) -> Status[None]:
+    """The owner removes a member; anyone removes themself (leaves)."""
+    conversations.member_remove(
+        conversation_id=conversation_id, actor_id=_me(request), user_id=user_id
+    )
+    return Status(204, None)
+
+
+@router.get("/{conversation_id}/messages", response=MessagePageOut)
+def message_list(
+    request: HttpRequest, conversation_id: int, page: Query[MessagePageIn]
+) -> dict[str, Any]:
+    """Messages in seq order: after `after_seq`, or the latest (before `before_seq`)."""
+    _member_conversation(request, conversation_id)
+    rows, more = selectors.message_page(
+        conversation_id=conversation_id,
+        after_seq=page.after_seq,
+        before_seq=page.before_seq,
+        limit=page.limit,
+    )
+    edge = rows[-1].seq if page.after_seq is not None and rows else (rows[0].seq if rows else None)
+    return {
+        "items": [message_data(m) for m in rows],
+        "next_cursor": str(edge) if more and edge else None,
+    }
+
+
+@router.post("/{conversation_id}/messages", response={200: MessageOut, 201: MessageOut})
+def message_send(
+    request: HttpRequest, conversation_id: int, payload: MessageSendIn
+) -> Status[dict[str, Any]]:
+    """Send; a retry with the same client_msg_id returns the first message (200), never a copy."""
+    message, created = messages.message_send(
+        conversation_id=conversation_id,
+        sender_id=_me(request),
+        text=payload.text,
+        client_msg_id=payload.client_msg_id,
+    )
+    return Status(201 if created else 200, message_data(message))
+
+
+@router.patch("/{conversation_id}/messages/{message_id}", response=MessageOut)
+def message_edit(
+    request: HttpRequest, conversation_id: int, message_id: int, payload: MessageEditIn
+) -> dict[str, Any]:
+    message = messages.message_edit(
+        conversation_id=conversation_id,
+        message_id=message_id,
+        editor_id=_me(request),
+        text=payload.text,
+    )
+    return message_data(message)
+
+
+@router.delete("/{conversation_id}/messages/{message_id}", response={204: None})
+def message_delete(request: HttpRequest, conversation_id: int, message_id: int) -> Status[None]:
+    messages.message_delete(
+        conversation_id=conversation_id, message_id=message_id, user_id=_me(request)
+    )
+    return Status(204, None)
+
+
+@router.post("/{conversation_id}/read", response=ReadOut)
+def conversation_read(request: HttpRequest, conversation_id: int, payload: ReadIn) -> ReadOut:
+    mark = conversations.conversation_read(
+        conversation_id=conversation_id, user_id=_me(request), seq=payload.seq
+    )
+    return ReadOut(last_read_seq=mark)

@@ -1,0 +1,77 @@
+"""Conversations, their members and messages. Users are identity's: kept here by id only."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.utils.timezone import now
+
+
+class Conversation(models.Model):
+    class Kind(models.TextChoices):
+        DIRECT = "direct"
+        GROUP = "group"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    title = models.CharField(max_length=120, blank=True)
+    created_by = models.BigIntegerField()
+    # "<low id>:<high id>" for a direct conversation: one per pair, enforced by the database.
+    direct_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=now)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.title or f"{self.kind} conversation {self.pk}"
+
+
+class Member(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MEMBER = "member"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="members")
+    user_id = models.BigIntegerField()
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["conversation", "user_id"], name="messaging_member_once"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["user_id", "conversation"], name="messaging_member_by_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in {self.conversation_id}"
+
+
+class Message(models.Model):
+    MAX_TEXT = 4096
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveBigIntegerField()
+    sender_id = models.BigIntegerField()
+    client_msg_id = models.CharField(max_length=64)
+    text = models.TextField(max_length=MAX_TEXT, blank=True)
+    created_at = models.DateTimeField(default=now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="messaging_message_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender_id", "client_msg_id"], name="messaging_message_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.seq} in {self.conversation_id}"

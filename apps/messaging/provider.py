@@ -1,0 +1,18 @@
+"""messaging's implementation of `contracts.messaging.MessagingService`."""
+
+from __future__ import annotations
+
+from apps.messaging import selectors
+from contracts.messaging import ConversationGet, ConversationMembers, Membership, MembershipGet
+
+
+class MessagingProvider:
+    def membership_get(self, query: MembershipGet) -> Membership:
+        member = selectors.is_member(conversation_id=query.conversation_id, user_id=query.user_id)
+        return Membership(
+            conversation_id=query.conversation_id, user_id=query.user_id, is_member=member
+        )
+
+    def conversation_members(self, query: ConversationGet) -> ConversationMembers:
+        ids = selectors.member_ids(conversation_id=query.conversation_id)
+        return ConversationMembers(conversation_id=query.conversation_id, user_ids=ids)

@@ -1,0 +1,52 @@
+"""messaging on the socket: conversation streams, and sending messages as frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.messaging import selectors
+from apps.messaging.services.frames import conversation_stream, message_data
+from apps.messaging.services.messages import message_send
+from cleave.auth.principal import Principal
+from cleave.errors import ValidationFailed
+from cleave.realtime import register_frame_handler, register_streams
+
+
+def _initial(principal: Principal) -> list[str]:
+    return [
+        conversation_stream(c) for c in selectors.conversation_ids_of(user_id=principal.user_id)
+    ]
+
+
+def _may_read(principal: Principal, stream: str) -> bool:
+    _, _, raw_id = stream.partition(":")
+    return raw_id.isdigit() and selectors.is_member(
+        conversation_id=int(raw_id), user_id=principal.user_id
+    )
+
+
+def _send(principal: Principal, frame: dict[str, Any]) -> dict[str, Any]:
+    """`{"type": "message.send", "id", "conversation_id", "text", "client_msg_id"}`: as REST."""
+    conversation_id, text, client_msg_id = (
+        frame.get("conversation_id"),
+        frame.get("text"),
+        frame.get("client_msg_id"),
+    )
+    if not isinstance(conversation_id, int) or not isinstance(text, str):
+        raise ValidationFailed(
+            details={"reason": "conversation_id (int) and text (str) are required"}
+        )
+    if not isinstance(client_msg_id, str) or not 1 <= len(client_msg_id) <= 64:
+        raise ValidationFailed(details={"reason": "client_msg_id: 1 to 64 characters"})
+    message, created = message_send(
+        conversation_id=conversation_id,
+        sender_id=principal.user_id,
+        text=text,
+        client_msg_id=client_msg_id,
+    )
+    return {"message": message_data(message), "created": created}
+
+
+def register() -> None:
+    register_streams("conv", initial=_initial, may_read=_may_read)
+    register_frame_handler("message.send", _send)

@@ -1,0 +1,103 @@
+"""Reads of the messaging context."""
+
+from __future__ import annotations
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from apps.messaging.models import Conversation, Member, Message
+from cleave.databases import database_for
+
+DB = database_for("messaging")
+
+
+def conversation_list(*, user_id: int) -> QuerySet[Conversation]:
+    """The user's conversations with `unread` (others' live messages past their read mark) and
+    `activity` (last message, or creation) to order by."""
+    mine = Member.objects.using(DB).filter(conversation=OuterRef("pk"), user_id=user_id)
+    unread = (
+        Message.objects.using(DB)
+        .filter(
+            conversation=OuterRef("pk"),
+            seq__gt=OuterRef("last_read_seq"),
+            deleted_at__isnull=True,
+        )
+        .exclude(sender_id=user_id)
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Conversation.objects.using(DB)
+        .filter(members__user_id=user_id)
+        .annotate(last_read_seq=Subquery(mine.values("last_read_seq")[:1]))
+        .annotate(
+            unread=Coalesce(Subquery(unread[:1], output_field=IntegerField()), Value(0)),
+            # Never null (created_at is not): the cursor paginator may order by it.
+            activity=Coalesce("last_message_at", "created_at", output_field=DateTimeField()),
+        )
+        .prefetch_related("members")
+    )
+
+
+def conversation_for_member(*, conversation_id: int, user_id: int) -> Conversation | None:
+    """The conversation if `user_id` is a member; None otherwise (also when it does not exist)."""
+    return (
+        Conversation.objects.using(DB)
+        .filter(pk=conversation_id, members__user_id=user_id)
+        .prefetch_related("members")
+        .first()
+    )
+
+
+def member_ids(*, conversation_id: int) -> list[int]:
+    return list(
+        Member.objects.using(DB)
+        .filter(conversation_id=conversation_id)
+        .order_by("joined_at", "pk")
+        .values_list("user_id", flat=True)
+    )
+
+
+def is_member(*, conversation_id: int, user_id: int) -> bool:
+    return (
+        Member.objects.using(DB).filter(conversation_id=conversation_id, user_id=user_id).exists()
+    )
+
+
+def conversation_ids_of(*, user_id: int) -> list[int]:
+    return list(
+        Member.objects.using(DB).filter(user_id=user_id).values_list("conversation_id", flat=True)
+    )
+
+
+def message_page(
+    *, conversation_id: int, after_seq: int | None, before_seq: int | None, limit: int
+) -> tuple[list[Message], bool]:
+    """Up to `limit` messages in seq order: after `after_seq`, or the latest before `before_seq`
+    (the latest of all when neither is given); and whether more lie in that direction."""
+    messages = Message.objects.using(DB).filter(conversation_id=conversation_id)
+    if after_seq is not None:
+        rows = list(messages.filter(seq__gt=after_seq).order_by("seq")[: limit + 1])
+        return rows[:limit], len(rows) > limit
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    rows = list(messages.order_by("-seq")[: limit + 1])
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def message_get(*, conversation_id: int, message_id: int) -> Message | None:
+    return (
+        Message.objects.using(DB)
+        .filter(Q(pk=message_id) & Q(conversation_id=conversation_id))
+        .first()
+    )

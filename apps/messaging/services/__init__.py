@@ -1,0 +1,1 @@
+"""messaging's writes: conversations and members, messages."""

@@ -1,0 +1,194 @@
+"""Conversations and their members."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.messaging.error_codes import ConversationNotFound, InvalidMembers, NotAGroup, NotOwner
+from apps.messaging.models import Conversation, Member
+from apps.messaging.services.frames import conversation_stream
+from cleave.contracts.registry import client
+from cleave.databases import database_for
+from cleave.events import publish
+from cleave.realtime import push, subscribe, unsubscribe
+from contracts.identity import IDENTITY, IdentityService, UsersGet
+from contracts.messaging import ConversationCreated, MemberAdded, MemberRemoved, MessagesRead
+
+DB = database_for("messaging")
+MAX_GROUP = 256
+
+
+def _active_users(user_ids: set[int]) -> None:
+    """Refuse ids that are not active accounts (asked of identity through its contract)."""
+    identity = client(IDENTITY, IdentityService)
+    known = {
+        p.id for p in identity.users_get(UsersGet(user_ids=sorted(user_ids))).users if p.is_active
+    }
+    missing = sorted(user_ids - known)
+    if missing:
+        raise InvalidMembers(
+            details={"reason": f"unknown or inactive users: {missing}", "user_ids": missing}
+        )
+
+
+def conversation_create(
+    *, creator_id: int, kind: str, member_ids: list[int], title: str = ""
+) -> tuple[Conversation, bool]:
+    """Create a conversation (a direct one is returned as is if the pair already has one)."""
+    everyone = {creator_id, *member_ids}
+    if kind == Conversation.Kind.DIRECT and len(everyone) != 2:
+        raise InvalidMembers(
+            details={"reason": "a direct conversation has exactly one other member"}
+        )
+    if kind == Conversation.Kind.GROUP and len(everyone) > MAX_GROUP:
+        raise InvalidMembers(details={"reason": f"a group has at most {MAX_GROUP} members"})
+    _active_users(everyone)
+    direct_key = (
+        ":".join(str(u) for u in sorted(everyone)) if kind == Conversation.Kind.DIRECT else None
+    )
+    if direct_key:
+        existing = Conversation.objects.using(DB).filter(direct_key=direct_key).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic(using=DB):
+            conversation = Conversation.objects.using(DB).create(
+                kind=kind, title=title.strip(), created_by=creator_id, direct_key=direct_key
+            )
+            owner = Member.Role.OWNER if kind == Conversation.Kind.GROUP else Member.Role.MEMBER
+            Member.objects.using(DB).bulk_create(
+                Member(
+                    conversation=conversation,
+                    user_id=user_id,
+                    role=owner if user_id == creator_id else Member.Role.MEMBER,
+                )
+                for user_id in sorted(everyone)
+            )
+            publish(
+                ConversationCreated(
+                    aggregate_id=str(conversation.pk),
+                    conversation_id=conversation.pk,
+                    kind=kind,
+                    title=conversation.title,
+                    member_ids=sorted(everyone),
+                    created_by=creator_id,
+                )
+            )
+            stream = conversation_stream(conversation.pk)
+            transaction.on_commit(
+                lambda: [subscribe(u, stream) for u in sorted(everyone)], using=DB
+            )
+    except IntegrityError:  # the same pair raced us to it
+        return Conversation.objects.using(DB).get(direct_key=direct_key), False
+    return conversation, True
+
+
+def locked_membership(conversation_id: int, user_id: int) -> tuple[Conversation, Member]:
+    """Lock the conversation; the caller holds a transaction. Non-members get not-found."""
+    conversation = (
+        Conversation.objects.using(DB).select_for_update().filter(pk=conversation_id).first()
+    )
+    member = (
+        Member.objects.using(DB).filter(conversation_id=conversation_id, user_id=user_id).first()
+        if conversation
+        else None
+    )
+    if conversation is None or member is None:
+        raise ConversationNotFound()
+    return conversation, member
+
+
+def member_add(*, conversation_id: int, actor_id: int, user_id: int) -> Member:
+    with transaction.atomic(using=DB):
+        conversation, actor = locked_membership(conversation_id, actor_id)
+        if conversation.kind != Conversation.Kind.GROUP:
+            raise NotAGroup()
+        if actor.role != Member.Role.OWNER:
+            raise NotOwner()
+        existing = (
+            Member.objects.using(DB).filter(conversation=conversation, user_id=user_id).first()
+        )
+        if existing:
+            return existing
+        _active_users({user_id})
+        member = Member.objects.using(DB).create(conversation=conversation, user_id=user_id)
+        publish(
+            MemberAdded(
+                aggregate_id=str(conversation.pk),
+                conversation_id=conversation.pk,
+                user_id=user_id,
+                added_by=actor_id,
+            )
+        )
+        stream = conversation_stream(conversation.pk)
+        change = {"user_id": user_id, "by": actor_id}
+        transaction.on_commit(
+            lambda: (subscribe(user_id, stream), push(stream, "member.added", change)), using=DB
+        )
+    return member
+
+
+def member_remove(*, conversation_id: int, actor_id: int, user_id: int) -> None:
+    """The owner removes a member, or a member leaves; a leaving owner hands over ownership."""
+    with transaction.atomic(using=DB):
+        conversation, actor = locked_membership(conversation_id, actor_id)
+        if conversation.kind != Conversation.Kind.GROUP:
+            raise NotAGroup()
+        if actor_id != user_id and actor.role != Member.Role.OWNER:
+            raise NotOwner()
+        member = Member.objects.using(DB).filter(conversation=conversation, user_id=user_id).first()
+        if member is None:
+            raise ConversationNotFound()
+        member.delete()
+        if member.role == Member.Role.OWNER:
+            heir = (
+                Member.objects.using(DB)
+                .filter(conversation=conversation)
+                .order_by("joined_at", "pk")
+                .first()
+            )
+            if heir:
+                heir.role = Member.Role.OWNER
+                heir.save(using=DB, update_fields=["role"])
+        member_removed(conversation, user_id=user_id, by=actor_id)
+
+
+def member_removed(conversation: Conversation, *, user_id: int, by: int) -> None:
+    """Publish and push a membership's end; the caller holds a transaction."""
+    publish(
+        MemberRemoved(
+            aggregate_id=str(conversation.pk),
+            conversation_id=conversation.pk,
+            user_id=user_id,
+            removed_by=by,
+        )
+    )
+    stream = conversation_stream(conversation.pk)
+    change = {"user_id": user_id, "by": by}
+    transaction.on_commit(
+        lambda: (push(stream, "member.removed", change), unsubscribe(user_id, stream)), using=DB
+    )
+
+
+def conversation_read(*, conversation_id: int, user_id: int, seq: int) -> int:
+    """Move the user's read mark forward (never back); returns the mark."""
+    with transaction.atomic(using=DB):
+        conversation, member = locked_membership(conversation_id, user_id)
+        mark = min(seq, conversation.last_seq)
+        if mark <= member.last_read_seq:
+            return member.last_read_seq
+        member.last_read_seq = mark
+        member.save(using=DB, update_fields=["last_read_seq"])
+        publish(
+            MessagesRead(
+                aggregate_id=str(conversation.pk),
+                conversation_id=conversation.pk,
+                user_id=user_id,
+                last_read_seq=mark,
+            )
+        )
+        stream = conversation_stream(conversation.pk)
+        receipt = {"user_id": user_id, "last_read_seq": mark, "at": timezone.now().isoformat()}
+        transaction.on_commit(lambda: push(stream, "messages.read", receipt), using=DB)
+    return mark

@@ -1,0 +1,180 @@
+"""Messages: send (idempotent by client_msg_id), edit, delete (tombstone kept in sequence)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.messaging.error_codes import MessageDeletedError, MessageNotFound, NotSender
+from apps.messaging.models import Member, Message
+from apps.messaging.services.conversations import locked_membership, member_removed
+from apps.messaging.services.frames import conversation_stream, message_data
+from cleave.databases import database_for
+from cleave.errors import ValidationFailed
+from cleave.events import publish
+from cleave.realtime import push
+from contracts.messaging import MessageDeleted, MessageEdited, MessageSent
+
+DB = database_for("messaging")
+
+
+def _check_text(text: str) -> str:
+    if not text.strip():
+        raise ValidationFailed(
+            details=[{"loc": ["body", "text"], "msg": "a message needs text", "type": "empty"}]
+        )
+    if len(text.encode()) > Message.MAX_TEXT:
+        raise ValidationFailed(
+            details=[
+                {
+                    "loc": ["body", "text"],
+                    "msg": f"at most {Message.MAX_TEXT} bytes",
+                    "type": "too_long",
+                }
+            ]
+        )
+    return text
+
+
+def message_send(
+    *, conversation_id: int, sender_id: int, text: str, client_msg_id: str
+) -> tuple[Message, bool]:
+    """Append a message; sending the same `client_msg_id` again returns the first message."""
+    _check_text(text)
+    with transaction.atomic(using=DB):
+        conversation, _ = locked_membership(conversation_id, sender_id)
+        existing = (
+            Message.objects.using(DB)
+            .filter(conversation=conversation, sender_id=sender_id, client_msg_id=client_msg_id)
+            .first()
+        )
+        if existing:
+            return existing, False
+        conversation.last_seq += 1
+        conversation.last_message_at = timezone.now()
+        conversation.save(using=DB, update_fields=["last_seq", "last_message_at"])
+        message = Message.objects.using(DB).create(
+            conversation=conversation,
+            seq=conversation.last_seq,
+            sender_id=sender_id,
+            client_msg_id=client_msg_id,
+            text=text,
+            created_at=conversation.last_message_at,
+        )
+        recipients = list(
+            Member.objects.using(DB)
+            .filter(conversation=conversation)
+            .exclude(user_id=sender_id)
+            .values_list("user_id", flat=True)
+        )
+        publish(
+            MessageSent(
+                aggregate_id=str(conversation.pk),
+                conversation_id=conversation.pk,
+                message_id=message.pk,
+                seq=message.seq,
+                sender_id=sender_id,
+                recipient_ids=sorted(recipients),
+                preview=text[:140],
+            )
+        )
+        data = message_data(message)
+        transaction.on_commit(
+            lambda: push(conversation_stream(conversation_id), "message.sent", data), using=DB
+        )
+    return message, True
+
+
+def _own_live_message(conversation_id: int, message_id: int, user_id: int) -> Message:
+    message = (
+        Message.objects.using(DB)
+        .select_for_update()
+        .filter(pk=message_id, conversation_id=conversation_id)
+        .first()
+    )
+    if message is None:
+        raise MessageNotFound()
+    if message.sender_id != user_id:
+        raise NotSender()
+    if message.deleted_at is not None:
+        raise MessageDeletedError()
+    return message
+
+
+def message_edit(*, conversation_id: int, message_id: int, editor_id: int, text: str) -> Message:
+    _check_text(text)
+    with transaction.atomic(using=DB):
+        locked_membership(conversation_id, editor_id)
+        message = _own_live_message(conversation_id, message_id, editor_id)
+        message.text, message.edited_at = text, timezone.now()
+        message.save(using=DB, update_fields=["text", "edited_at"])
+        publish(
+            MessageEdited(
+                aggregate_id=str(conversation_id),
+                conversation_id=conversation_id,
+                message_id=message.pk,
+                seq=message.seq,
+            )
+        )
+        data = message_data(message)
+        transaction.on_commit(
+            lambda: push(conversation_stream(conversation_id), "message.edited", data), using=DB
+        )
+    return message
+
+
+def message_delete(*, conversation_id: int, message_id: int, user_id: int | None) -> Message:
+    """Tombstone a message (its seq stays). `user_id` None: staff moderation, any message."""
+    with transaction.atomic(using=DB):
+        if user_id is None:
+            message = (
+                Message.objects.using(DB)
+                .select_for_update()
+                .filter(pk=message_id, conversation_id=conversation_id)
+                .first()
+            )
+            if message is None:
+                raise MessageNotFound()
+        else:
+            locked_membership(conversation_id, user_id)
+            message = _own_live_message(conversation_id, message_id, user_id)
+        if message.deleted_at is None:
+            _tombstone(message)
+    return message
+
+
+def _tombstone(message: Message) -> None:
+    """The caller holds a transaction."""
+    message.text, message.deleted_at = "", timezone.now()
+    message.save(using=DB, update_fields=["text", "deleted_at"])
+    conversation_id = message.conversation_id
+    publish(
+        MessageDeleted(
+            aggregate_id=str(conversation_id),
+            conversation_id=conversation_id,
+            message_id=message.pk,
+            seq=message.seq,
+        )
+    )
+    data = message_data(message)
+    transaction.on_commit(
+        lambda: push(conversation_stream(conversation_id), "message.deleted", data), using=DB
+    )
+
+
+def user_erase(*, user_id: int) -> int:
+    """An account was deleted: tombstone its messages and take it out of every conversation."""
+    with transaction.atomic(using=DB):
+        messages = list(
+            Message.objects.using(DB)
+            .select_for_update()
+            .filter(sender_id=user_id, deleted_at__isnull=True)
+        )
+        for message in messages:
+            _tombstone(message)
+        for member in (
+            Member.objects.using(DB).select_related("conversation").filter(user_id=user_id)
+        ):
+            member.delete()
+            member_removed(member.conversation, user_id=user_id, by=user_id)
+    return len(messages)

@@ -1,0 +1,111 @@
+"""Two users chat over real sockets (embedded server): send, receive, miss 50, resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
+from tests.e2e.test_realtime import http, recv, signed_in, socket_for
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    env = embedded_env(tmp_path_factory.mktemp("chat"))
+    with running_server(embedded_server_command(port), port=port, env=env) as base:
+        yield base
+
+
+def _until(socket: Any, kind: str, event: str | None = None) -> dict[str, Any]:
+    while True:
+        frame = recv(socket)
+        if frame["type"] == kind and (event is None or frame.get("event") == event):
+            return frame
+
+
+def test_two_users_chat_and_a_reconnecting_phone_misses_nothing(server: str) -> None:
+    ada, bob = signed_in(server), signed_in(server)
+    with (
+        socket_for(server, ada["access"]) as ada_socket,
+        socket_for(server, bob["access"]) as bob_socket,
+    ):
+        created = http(
+            server,
+            "POST",
+            "/api/v1/conversations",
+            {"kind": "direct", "members": [bob["user"]["id"]]},
+            ada["access"],
+        )
+        stream = f"conv:{created['id']}"
+        joined = _until(bob_socket, "event", "stream.joined")
+        assert joined["data"] == {"stream": stream}
+        _until(ada_socket, "event", "stream.joined")
+
+        ada_socket.send(
+            json.dumps(
+                {
+                    "type": "message.send",
+                    "id": "s1",
+                    "conversation_id": created["id"],
+                    "text": "hi bob",
+                    "client_msg_id": "m1",
+                }
+            )
+        )
+        ack = _until(ada_socket, "ack")
+        assert (ack["id"], ack["created"], ack["message"]["seq"]) == ("s1", True, 1)
+        got = _until(bob_socket, "event", "message.sent")
+        assert (got["stream"], got["seq"], got["data"]["text"]) == (stream, 1, "hi bob")
+
+    for n in range(50):  # bob is in a tunnel
+        http(
+            server,
+            "POST",
+            f"/api/v1/conversations/{created['id']}/messages",
+            {"text": f"m{n}", "client_msg_id": f"r{n}"},
+            ada["access"],
+        )
+    with socket_for(server, bob["access"]) as bob_socket:
+        bob_socket.send(json.dumps({"type": "resume", "id": "r", "streams": {stream: 1}}))
+        frames = [recv(bob_socket) for _ in range(51)]
+    assert [f["seq"] for f in frames[:50]] == list(range(2, 52))
+    assert [f["data"]["text"] for f in frames[:50]] == [f"m{n}" for n in range(50)]
+    assert frames[50]["streams"][stream]["recovered"] is True
+
+
+def test_a_socket_cannot_resume_a_conversation_it_is_not_in(server: str) -> None:
+    ada, bob, eve = signed_in(server), signed_in(server), signed_in(server)
+    created = http(
+        server,
+        "POST",
+        "/api/v1/conversations",
+        {"kind": "direct", "members": [bob["user"]["id"]]},
+        ada["access"],
+    )
+    with socket_for(server, eve["access"]) as eve_socket:
+        eve_socket.send(
+            json.dumps({"type": "resume", "id": 1, "streams": {f"conv:{created['id']}": 0}})
+        )
+        answer = recv(eve_socket)
+        eve_socket.send(
+            json.dumps(
+                {
+                    "type": "message.send",
+                    "id": 2,
+                    "conversation_id": created["id"],
+                    "text": "x",
+                    "client_msg_id": "e",
+                }
+            )
+        )
+        refused = recv(eve_socket)
+    assert answer["streams"][f"conv:{created['id']}"] == {"recovered": False, "reason": "forbidden"}
+    assert (refused["type"], refused["id"], refused["error"]["code"]) == (
+        "error",
+        2,
+        "conversation_not_found",
+    )
