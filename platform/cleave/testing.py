@@ -93,6 +93,8 @@ def realtime_server_command(port: int) -> list[str]:
         "--lifespan",
         "off",
         "--no-access-log",
+        "--ws-per-message-deflate",
+        "false",  # as the Procfile runs it
     ]
 
 

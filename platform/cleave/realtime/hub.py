@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import defaultdict
 from typing import Any, Protocol
 
@@ -45,6 +46,9 @@ class Hub:
         self._queue: asyncio.Queue[tuple[str, str, int, str]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = threading.Lock()
+        # bench/realtime: how long handing one frame to every local socket took (server side).
+        path = getattr(settings, "CLEAVE_REALTIME_STATS_PATH", None)
+        self._stats = open(path, "a") if path else None  # noqa: SIM115 - lives with the process
 
     # -- sockets -------------------------------------------------------------------------------
     def attach(self, stream: str, socket: Socket) -> None:
@@ -104,8 +108,14 @@ class Hub:
             kind, stream, seq, frame = await queue.get()
             try:
                 if kind == "event":
-                    for socket in list(self.sockets.get(stream, ())):
+                    started = time.perf_counter()
+                    sockets = list(self.sockets.get(stream, ()))
+                    for socket in sockets:
                         await socket.deliver(stream, seq, frame)
+                    if self._stats is not None:
+                        elapsed_ms = (time.perf_counter() - started) * 1000
+                        self._stats.write(f"{len(sockets)} {elapsed_ms:.3f}\n")
+                        self._stats.flush()
                 elif kind == "revoke":
                     for socket in {s for members in self.sockets.values() for s in members}:
                         if socket.session_id == stream:

@@ -31,4 +31,7 @@ class Command(BaseCommand):
             lifespan="off",
             log_config=None,  # keep Django's LOGGING (request ids, JSON in real mode)
             access_log=False,
+            # Compression keeps two zlib contexts per socket: ~35 KiB of a socket's memory and
+            # a third of the fan-out time (bench/realtime); mobile frames are small JSON.
+            ws_per_message_deflate=False,
         )
