@@ -47,6 +47,11 @@ def _send(principal: Principal, frame: dict[str, Any]) -> dict[str, Any]:
     return {"message": message_data(message), "created": created}
 
 
+def _members(stream: str) -> list[int]:
+    _, _, raw_id = stream.partition(":")
+    return selectors.member_ids(conversation_id=int(raw_id)) if raw_id.isdigit() else []
+
+
 def register() -> None:
-    register_streams("conv", initial=_initial, may_read=_may_read)
+    register_streams("conv", initial=_initial, may_read=_may_read, members=_members)
     register_frame_handler("message.send", _send)

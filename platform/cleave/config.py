@@ -58,6 +58,7 @@ class Config:
     password_reset_url: str = "cleave://password-reset"  # noqa: S105 - a URL, not a secret
     trusted_proxies: int = 0
     realtime_auth_seconds: float = 5.0
+    presence_grace_seconds: float = 15.0
 
     @property
     def email_settings(self) -> dict[str, Any]:
@@ -121,6 +122,7 @@ def load(env: Mapping[str, str]) -> Config:
         password_reset_url=env.get("CLEAVE_PASSWORD_RESET_URL", "cleave://password-reset"),
         trusted_proxies=_int(env, "CLEAVE_TRUSTED_PROXIES", 0),
         realtime_auth_seconds=float(_int(env, "CLEAVE_REALTIME_AUTH_MS", 5000)) / 1000,
+        presence_grace_seconds=float(_int(env, "CLEAVE_PRESENCE_GRACE_MS", 15000)) / 1000,
         context_databases={
             name.removeprefix("DATABASE_URL_").lower(): _parse_database_url(name, url)
             for name, url in env.items()

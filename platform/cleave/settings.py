@@ -213,6 +213,8 @@ CLEAVE_REALTIME_HISTORY_SECONDS = 24 * 3600
 CLEAVE_REALTIME_RESUME_CAP = 500
 CLEAVE_REALTIME_FRAMES_PER_SECOND = 20
 CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
+# How long a user stays "online" after their last socket closes (a phone changing networks).
+CLEAVE_REALTIME_PRESENCE_GRACE_SECONDS = CONFIG.presence_grace_seconds
 # Benchmarks only: append "<sockets> <ms>" per fan-out to this file (see bench/realtime).
 CLEAVE_REALTIME_STATS_PATH = os.environ.get("CLEAVE_REALTIME_STATS_PATH") or None
 

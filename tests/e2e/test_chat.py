@@ -15,15 +15,17 @@ from tests.e2e.test_realtime import http, recv, signed_in, socket_for
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    env = embedded_env(tmp_path_factory.mktemp("chat"))
+    env = {**embedded_env(tmp_path_factory.mktemp("chat")), "CLEAVE_PRESENCE_GRACE_MS": "300"}
     with running_server(embedded_server_command(port), port=port, env=env) as base:
         yield base
 
 
-def _until(socket: Any, kind: str, event: str | None = None) -> dict[str, Any]:
+def _until(socket: Any, kind: str, event: str | None = None, **match: Any) -> dict[str, Any]:
     while True:
         frame = recv(socket)
-        if frame["type"] == kind and (event is None or frame.get("event") == event):
+        if frame["type"] != kind or (event is not None and frame.get("event") != event):
+            continue
+        if all(frame.get(key) == value for key, value in match.items()):
             return frame
 
 
@@ -109,3 +111,41 @@ def test_a_socket_cannot_resume_a_conversation_it_is_not_in(server: str) -> None
         2,
         "conversation_not_found",
     )
+
+
+def test_typing_and_presence_reach_the_other_member_and_are_not_stored(server: str) -> None:
+    ada, bob = signed_in(server), signed_in(server)
+    created = http(
+        server,
+        "POST",
+        "/api/v1/conversations",
+        {"kind": "direct", "members": [bob["user"]["id"]]},
+        ada["access"],
+    )
+    stream = f"conv:{created['id']}"
+    with socket_for(server, bob["access"]) as bob_socket:
+        with socket_for(server, ada["access"]) as ada_socket:
+            came = _until(bob_socket, "presence", user_id=ada["user"]["id"])
+            assert (came["stream"], came["user_id"], came["online"]) == (
+                stream,
+                ada["user"]["id"],
+                True,
+            )
+            ada_socket.send(json.dumps({"type": "typing", "stream": stream}))
+            typing = _until(bob_socket, "typing")
+            assert (typing["stream"], typing["user_id"]) == (stream, ada["user"]["id"])
+            assert "seq" not in typing
+            bob_socket.send(json.dumps({"type": "presence", "id": "p", "stream": stream}))
+            answer = _until(bob_socket, "ack")
+            assert sorted(answer["online"]) == sorted([ada["user"]["id"], bob["user"]["id"]])
+            ada_socket.send(json.dumps({"type": "typing", "stream": "conv:999999"}))
+            assert _until(ada_socket, "error")["error"]["code"] == "stream_not_joined"
+        gone = _until(bob_socket, "presence", online=False)  # after the grace period
+        assert (gone["user_id"], gone["online"]) == (ada["user"]["id"], False)
+        bob_socket.send(json.dumps({"type": "resume", "id": "r", "streams": {stream: 0}}))
+        replay = _until(bob_socket, "ack")
+    assert replay["streams"][stream] == {
+        "recovered": True,
+        "seq": 0,
+        "epoch": None,
+    }  # nothing stored

@@ -56,6 +56,14 @@ def recv(socket: ClientConnection) -> dict[str, Any]:
     return json.loads(socket.recv(timeout=5))
 
 
+def next_event(socket: ClientConnection) -> dict[str, Any]:
+    """The next stored event frame, past signals (presence, typing) that may come first."""
+    while True:
+        frame = recv(socket)
+        if frame["type"] == "event":
+            return frame
+
+
 @contextmanager
 def socket_for(base: str, token: str) -> Iterator[ClientConnection]:
     with connect(ws_url(base), additional_headers={"Authorization": f"Bearer {token}"}) as socket:

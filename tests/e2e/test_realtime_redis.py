@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from cleave.testing import free_port, realtime_server_command, running_server, web_server_command
-from tests.e2e.test_realtime import http, recv, rename, signed_in, socket_for
+from tests.e2e.test_realtime import http, next_event, recv, rename, signed_in, socket_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,7 +108,7 @@ def test_a_message_sent_on_web_reaches_the_members_socket_on_realtime(
             {"text": "across processes", "client_msg_id": "x1"},
             ada["access"],
         )
-        frame = recv(socket)
+        frame = next_event(socket)
     assert (frame["stream"], frame["event"], frame["data"]["text"]) == (
         f"conv:{created['id']}",
         "message.sent",

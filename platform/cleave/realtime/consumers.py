@@ -26,6 +26,7 @@ from cleave.errors import CleaveError
 from cleave.realtime import registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
 from cleave.realtime.hub import hub, store
+from cleave.realtime.presence import grace_seconds, presence, signal
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
@@ -43,6 +44,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "cleave-gateway-sockets-use-the-hub"
     principal: Principal | None = None
     session_id = ""
+    presence_id = ""
 
     async def connect(self) -> None:
         self.cursors: dict[str, int] = {}
@@ -64,7 +66,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.auth_deadline is not None:
             self.auth_deadline.cancel()
+        streams = hub.streams_of(self)
         hub.detach(self)
+        if self.principal is not None and self.presence_id:
+            user_id = self.principal.user_id
+            await presence.disconnected(user_id, self.presence_id)
+            # Offline only if no other socket of the user shows up within the grace period.
+            asyncio.get_running_loop().create_task(_announce_offline_later(user_id, streams))
 
     # -- authentication ------------------------------------------------------------------------
     async def _expire_unauthenticated(self) -> None:
@@ -86,6 +94,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         streams += await sync_to_async(registry.initial_streams, thread_sensitive=False)(principal)
         for stream in streams:
             hub.attach(stream, self)
+        self.presence_id, came_online = await presence.connected(principal.user_id)
+        if came_online:
+            await _announce(principal.user_id, streams, online=True)
         await self.send(
             text_data=json.dumps(
                 {"type": "ready", "id": frame_id, "user_id": principal.user_id, "streams": streams}
@@ -139,10 +150,33 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             raise FrameError("unauthorized", "Send an auth frame first.", frame_id)
         elif kind == "resume":
             await self._resume(frame)
+        elif kind == "typing":
+            await self._typing(frame)
+        elif kind == "presence":
+            await self._presence(frame)
         elif kind in registry.frame_handlers:
             await self._delegate(registry.frame_handlers[kind], frame)
         else:
             raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", frame_id)
+
+    def _joined(self, stream: Any, frame_id: Any) -> str:
+        if not isinstance(stream, str) or self not in hub.sockets.get(stream, ()):
+            raise FrameError("stream_not_joined", "Name a stream this socket is on.", frame_id)
+        return stream
+
+    async def _typing(self, frame: dict[str, Any]) -> None:
+        """`{"type": "typing", "stream": "conv:42"}`: others on the stream see it; not stored."""
+        stream = self._joined(frame.get("stream"), frame.get("id"))
+        assert self.principal is not None  # noqa: S101 - handle() checked it
+        await signal(stream, {"type": "typing", "user_id": self.principal.user_id})
+
+    async def _presence(self, frame: dict[str, Any]) -> None:
+        """`{"type": "presence", "id", "stream": "conv:42"}` → who of its members is online."""
+        frame_id = frame.get("id")
+        stream = self._joined(frame.get("stream"), frame_id)
+        members = await sync_to_async(registry.stream_members, thread_sensitive=False)(stream)
+        online = await presence.online_among(members)
+        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, "online": online}))
 
     async def _delegate(self, handler: registry.FrameHandler, frame: dict[str, Any]) -> None:
         """A context's frame type: its handler runs off the loop; the answer is an ack."""
@@ -162,7 +196,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         return bool(await check(self.principal, stream))
 
     async def deliver(self, stream: str, seq: int, frame: str) -> None:
-        """Called by the hub for each live event: skip what was sent, hold during a resume."""
+        """Called by the hub for each live event: skip what was sent, hold during a resume.
+        Signals (seq 0: typing, presence) are never stored, so they pass straight through."""
+        if seq == 0:
+            with contextlib.suppress(Exception):
+                await self.base_send({"type": "websocket.send", "text": frame})
+            return
         if stream in self.resuming:
             self.resuming[stream].append((seq, frame))
             return
@@ -234,6 +273,18 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             "epoch": replay.epoch,
             **({"reason": replay.reason} if replay.reason else {}),
         }
+
+
+async def _announce(user_id: int, streams: list[str], *, online: bool) -> None:
+    for stream in streams:
+        if not stream.startswith("user:"):
+            await signal(stream, {"type": "presence", "user_id": user_id, "online": online})
+
+
+async def _announce_offline_later(user_id: int, streams: list[str]) -> None:
+    await asyncio.sleep(grace_seconds() + 0.5)
+    if not await presence.online(user_id):
+        await _announce(user_id, streams, online=False)
 
 
 def _position(position: Any, frame_id: Any) -> tuple[int, str | None]:

@@ -61,6 +61,9 @@ class Hub:
             if not self.sockets[stream]:
                 del self.sockets[stream]
 
+    def streams_of(self, socket: Socket) -> list[str]:
+        return [stream for stream, members in self.sockets.items() if socket in members]
+
     def detach_from(self, stream: str, socket: Socket) -> None:
         members = self.sockets.get(stream)
         if members is not None:

@@ -27,6 +27,7 @@ class StreamFamily:
     prefix: str
     initial: Callable[[Principal], list[str]]  # the streams a socket joins when it connects
     may_read: Callable[[Principal, str], bool]  # may this principal resume this stream?
+    members: Callable[[str], list[int]] | None = None  # user ids on the stream, for presence
 
 
 stream_families: dict[str, StreamFamily] = {}
@@ -38,8 +39,9 @@ def register_streams(
     *,
     initial: Callable[[Principal], list[str]],
     may_read: Callable[[Principal, str], bool],
+    members: Callable[[str], list[int]] | None = None,
 ) -> None:
-    stream_families[prefix] = StreamFamily(prefix, initial, may_read)
+    stream_families[prefix] = StreamFamily(prefix, initial, may_read, members)
 
 
 def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
@@ -57,6 +59,15 @@ def may_read(principal: Principal, stream: str) -> bool:
         return True
     family = stream_families.get(stream.split(":", 1)[0])
     return family is not None and family.may_read(principal, stream)
+
+
+def stream_members(stream: str) -> list[int]:
+    """User ids on a stream (for presence): the user of `user:<id>`, or what the family says."""
+    prefix, _, rest = stream.partition(":")
+    if prefix == "user":
+        return [int(rest)] if rest.isdigit() else []
+    family = stream_families.get(prefix)
+    return family.members(stream) if family is not None and family.members else []
 
 
 def subscribe(user_id: int, stream: str) -> None:
