@@ -21,7 +21,12 @@ CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 
 # Bounded contexts, one Django app each; `cleave` is the shared kernel. A process hosts all of
 # them unless CLEAVE_CONTEXTS names some (a context's tests run with it alone, too).
-CLEAVE_ALL_CONTEXTS = ["apps.identity", "apps.messaging", *_config.EXTRA_CONTEXT_APPS]
+CLEAVE_ALL_CONTEXTS = [
+    "apps.identity",
+    "apps.messaging",
+    "apps.notifications",
+    *_config.EXTRA_CONTEXT_APPS,
+]
 CLEAVE_CONTEXTS = CONFIG.hosted(CLEAVE_ALL_CONTEXTS)
 _CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
 
@@ -215,6 +220,8 @@ CLEAVE_REALTIME_FRAMES_PER_SECOND = 20
 CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
 # How long a user stays "online" after their last socket closes (a phone changing networks).
 CLEAVE_REALTIME_PRESENCE_GRACE_SECONDS = CONFIG.presence_grace_seconds
+# Where pushes go: "log" records them (embedded default); FCM and APNs come with their config.
+CLEAVE_PUSH_PROVIDER = os.environ.get("CLEAVE_PUSH_PROVIDER", "log")
 # Benchmarks only: append "<sockets> <ms>" per fan-out to this file (see bench/realtime).
 CLEAVE_REALTIME_STATS_PATH = os.environ.get("CLEAVE_REALTIME_STATS_PATH") or None
 

@@ -49,7 +49,7 @@ def test_the_admin_revoke_action_signs_a_session_out(staff: Client) -> None:
 def test_permissions_come_from_role_groups_and_are_required_by_the_dependency() -> None:
     moderator = user_create(email="mod@example.com", roles=("moderator",))
     plain = user_create(email="plain@example.com")
-    perm = Permission.objects.get(codename="view_device")
+    perm = Permission.objects.get(codename="view_device", content_type__app_label="identity")
     Group.objects.get(name="moderator").permissions.add(perm)
     forget_permissions(moderator.pk)
     assert "identity.view_device" in permissions_of(moderator.pk)

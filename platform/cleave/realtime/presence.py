@@ -109,3 +109,21 @@ async def signal(stream: str, frame: dict[str, Any]) -> None:
         hub.submit("event", stream, 0, text)
     else:
         await client.publish(FANOUT_CHANNEL, f"{stream}\n0\n{text}")
+
+
+def online_now(user_ids: list[int]) -> list[int]:
+    """The same answer as `presence.online_among`, for synchronous code (subscribers, tasks)."""
+    now = time.time()
+    if not settings.CONFIG.redis_url:
+        memory = presence._memory  # noqa: SLF001 - the one process of embedded mode
+        return [u for u in user_ids if any(t > now for t in memory.get(u, {}).values())]
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=2
+    )
+    with client.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.zcount(f"cleave:rt:presence:{user_id}", now, "+inf")
+        counts = pipe.execute()
+    return [u for u, count in zip(user_ids, counts, strict=True) if count]

@@ -1,0 +1,114 @@
+"""The in-app inbox and notification preferences under /api/v1/notifications."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.pagination import paginate
+from pydantic import Field
+
+from apps.notifications import selectors, services
+from apps.notifications.models import InboxItem
+from cleave.api import RequestSchema
+from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.errors import NotFound
+from cleave.pagination import CursorPagination
+
+router = Router(auth=bearer, tags=["notifications"])
+
+
+class InboxItemOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    data: dict[str, object]
+    created_at: datetime.datetime
+    read: bool
+
+    @staticmethod
+    def resolve_read(item: InboxItem) -> bool:
+        return item.read_at is not None
+
+
+class BadgeOut(Schema):
+    unread: int
+
+
+class PreferencesOut(Schema):
+    timezone: str
+    quiet_start: datetime.time | None
+    quiet_end: datetime.time | None
+    muted_conversations: list[int]
+
+
+class PreferencesIn(RequestSchema):
+    quiet_start: datetime.time | None = None
+    quiet_end: datetime.time | None = None
+    mute: list[int] = Field(default_factory=list, max_length=500)
+    unmute: list[int] = Field(default_factory=list, max_length=500)
+
+
+class ItemNotFound(NotFound):
+    code = "notification_not_found"
+    message_template = "No such notification."
+
+
+@router.get("", response=list[InboxItemOut])
+@paginate(CursorPagination, ordering=("-created_at", "-id"))
+def inbox_list(request: HttpRequest) -> QuerySet[InboxItem]:
+    return selectors.inbox(user_id=principal_of(request).user_id)
+
+
+@router.get("/badge", response=BadgeOut)
+def badge(request: HttpRequest) -> BadgeOut:
+    unread = InboxItem.objects.filter(
+        user_id=principal_of(request).user_id, read_at__isnull=True
+    ).count()
+    return BadgeOut(unread=unread)
+
+
+@router.post("/read-all", response=BadgeOut)
+def read_all(request: HttpRequest) -> BadgeOut:
+    services.inbox_read(user_id=principal_of(request).user_id, item_id=None)
+    return BadgeOut(unread=0)
+
+
+@router.post("/{item_id}/read", response=BadgeOut)
+def read_one(request: HttpRequest, item_id: int) -> BadgeOut:
+    user_id = principal_of(request).user_id
+    if not selectors.inbox_item_exists(user_id=user_id, item_id=item_id):
+        raise ItemNotFound()
+    services.inbox_read(user_id=user_id, item_id=item_id)
+    return BadgeOut(unread=selectors.unread_count(user_id=user_id))
+
+
+def _preferences_out(user_id: int) -> PreferencesOut:
+    prefs, muted = selectors.preferences(user_id=user_id)
+    return PreferencesOut(
+        timezone=prefs.timezone if prefs else "UTC",
+        quiet_start=prefs.quiet_start if prefs else None,
+        quiet_end=prefs.quiet_end if prefs else None,
+        muted_conversations=muted,
+    )
+
+
+@router.get("/preferences", response=PreferencesOut)
+def preferences_get(request: HttpRequest) -> PreferencesOut:
+    return _preferences_out(principal_of(request).user_id)
+
+
+@router.patch("/preferences", response=PreferencesOut)
+def preferences_update(request: HttpRequest, payload: PreferencesIn) -> PreferencesOut:
+    user_id = principal_of(request).user_id
+    services.preferences_update(
+        user_id=user_id,
+        quiet_start=payload.quiet_start,
+        quiet_end=payload.quiet_end,
+        mute=payload.mute,
+        unmute=payload.unmute,
+    )
+    return _preferences_out(user_id)

@@ -1,0 +1,160 @@
+"""notifications' writes: the device read model, the inbox, pushes, preferences."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.notifications.models import Burst, DeliveryAttempt, Device, InboxItem, Mute, Preferences
+from apps.notifications.providers import Push, provider_for
+from cleave.databases import database_for
+from cleave.realtime import push as socket_push
+from cleave.realtime.presence import online_now
+
+logger = logging.getLogger(__name__)
+DB = database_for("notifications")
+BURST_WINDOW = timedelta(seconds=60)
+
+
+def device_upsert(*, user_id: int, device_id: str, platform: str, push_token: str | None) -> None:
+    with transaction.atomic(using=DB):
+        device, _ = (
+            Device.objects.using(DB)
+            .select_for_update()
+            .get_or_create(user_id=user_id, device_id=device_id, defaults={"platform": platform})
+        )
+        device.platform = platform
+        if push_token is not None:
+            device.push_token, device.token_valid = push_token, bool(push_token)
+        device.updated_at = timezone.now()
+        device.save(using=DB)
+
+
+def timezone_set(*, user_id: int, timezone_name: str) -> None:
+    Preferences.objects.using(DB).update_or_create(
+        user_id=user_id, defaults={"timezone": timezone_name}
+    )
+
+
+def user_erase(*, user_id: int) -> None:
+    with transaction.atomic(using=DB):
+        for model in (Device, InboxItem, Mute, Burst, Preferences):
+            model.objects.using(DB).filter(user_id=user_id).delete()
+
+
+def _in_quiet_hours(prefs: Preferences | None, at: datetime) -> bool:
+    if prefs is None or prefs.quiet_start is None or prefs.quiet_end is None:
+        return False
+    local = at.astimezone(zoneinfo.ZoneInfo(prefs.timezone)).time()
+    start, end = prefs.quiet_start, prefs.quiet_end
+    return start <= local < end if start <= end else (local >= start or local < end)
+
+
+def message_notify(
+    *, conversation_id: int, sender_id: int, recipient_ids: list[int], preview: str, seq: int
+) -> None:
+    """A message arrived: an inbox item for each recipient, and a push to those not connected."""
+    online = set(online_now(recipient_ids))
+    for user_id in recipient_ids:
+        with transaction.atomic(using=DB):
+            item = InboxItem.objects.using(DB).create(
+                user_id=user_id,
+                kind="message",
+                title="New message",
+                body=preview,
+                data={"conversation_id": conversation_id, "seq": seq, "sender_id": sender_id},
+            )
+            payload = {"id": item.pk, "kind": item.kind, "body": item.body, "data": item.data}
+            transaction.on_commit(
+                lambda u=user_id, p=payload: socket_push(f"user:{u}", "notification.new", p),
+                using=DB,
+            )
+            if user_id in online:
+                continue  # the app is open on a socket: the frame is enough
+            count = _burst_count(user_id, conversation_id)
+        if count:
+            _push_to_devices(user_id, conversation_id, preview, count)
+
+
+def _burst_count(user_id: int, conversation_id: int) -> int:
+    """How many messages this push speaks for, or 0 inside a burst window (just counted)."""
+    now = timezone.now()
+    if Mute.objects.using(DB).filter(user_id=user_id, conversation_id=conversation_id).exists():
+        return 0
+    if _in_quiet_hours(Preferences.objects.using(DB).filter(user_id=user_id).first(), now):
+        return 0
+    burst, created = (
+        Burst.objects.using(DB)
+        .select_for_update()
+        .get_or_create(
+            user_id=user_id,
+            conversation_id=conversation_id,
+            defaults={"window_started_at": now, "pending": 0},
+        )
+    )
+    if not created and now - burst.window_started_at < BURST_WINDOW:
+        burst.pending += 1
+        burst.save(using=DB, update_fields=["pending"])
+        return 0
+    count = burst.pending + 1
+    burst.window_started_at, burst.pending = now, 0
+    burst.save(using=DB, update_fields=["window_started_at", "pending"])
+    return count
+
+
+def _push_to_devices(user_id: int, conversation_id: int, preview: str, count: int) -> None:
+    provider = provider_for(settings.CLEAVE_PUSH_PROVIDER)
+    body = preview if count == 1 else f"{count} new messages"
+    push = Push(title="New message", body=body, data={"conversation_id": str(conversation_id)})
+    devices = (
+        Device.objects.using(DB).filter(user_id=user_id, token_valid=True).exclude(push_token="")
+    )
+    for device in devices:
+        outcome = provider.send(platform=device.platform, token=device.push_token, push=push)
+        DeliveryAttempt.objects.using(DB).create(
+            device=device,
+            provider=provider.name,
+            title=push.title,
+            body=push.body,
+            ok=outcome.ok,
+            status=outcome.status,
+            response=outcome.response[:2000],
+        )
+        if outcome.token_invalid:
+            Device.objects.using(DB).filter(pk=device.pk).update(token_valid=False)
+            logger.info(
+                "push token of device %s refused by %s: deactivated",
+                device.device_id,
+                provider.name,
+            )
+
+
+def inbox_read(*, user_id: int, item_id: int | None) -> int:
+    """Mark one item (or all, with None) read; returns how many changed."""
+    items = InboxItem.objects.using(DB).filter(user_id=user_id, read_at__isnull=True)
+    if item_id is not None:
+        items = items.filter(pk=item_id)
+    return items.update(read_at=timezone.now())
+
+
+def preferences_update(
+    *,
+    user_id: int,
+    quiet_start: time | None,
+    quiet_end: time | None,
+    mute: list[int],
+    unmute: list[int],
+) -> Preferences:
+    with transaction.atomic(using=DB):
+        prefs, _ = Preferences.objects.using(DB).select_for_update().get_or_create(user_id=user_id)
+        prefs.quiet_start, prefs.quiet_end = quiet_start, quiet_end
+        prefs.save(using=DB, update_fields=["quiet_start", "quiet_end"])
+        for conversation_id in mute:
+            Mute.objects.using(DB).get_or_create(user_id=user_id, conversation_id=conversation_id)
+        Mute.objects.using(DB).filter(user_id=user_id, conversation_id__in=unmute).delete()
+    return prefs
