@@ -108,18 +108,7 @@ def message_edit(*, conversation_id: int, message_id: int, editor_id: int, text:
         message = _own_live_message(conversation_id, message_id, editor_id)
         message.text, message.edited_at = text, timezone.now()
         message.save(using=DB, update_fields=["text", "edited_at"])
-        publish(
-            MessageEdited(
-                aggregate_id=str(conversation_id),
-                conversation_id=conversation_id,
-                message_id=message.pk,
-                seq=message.seq,
-            )
-        )
-        data = message_data(message)
-        transaction.on_commit(
-            lambda: push(conversation_stream(conversation_id), "message.edited", data), using=DB
-        )
+        _changed(message, MessageEdited, "message.edited")
     return message
 
 
@@ -147,9 +136,16 @@ def _tombstone(message: Message) -> None:
     """The caller holds a transaction."""
     message.text, message.deleted_at = "", timezone.now()
     message.save(using=DB, update_fields=["text", "deleted_at"])
+    _changed(message, MessageDeleted, "message.deleted")
+
+
+def _changed(
+    message: Message, event: type[MessageEdited] | type[MessageDeleted], frame_event: str
+) -> None:
+    """Publish a message's change and, after commit, push it to the conversation's sockets."""
     conversation_id = message.conversation_id
     publish(
-        MessageDeleted(
+        event(
             aggregate_id=str(conversation_id),
             conversation_id=conversation_id,
             message_id=message.pk,
@@ -158,7 +154,7 @@ def _tombstone(message: Message) -> None:
     )
     data = message_data(message)
     transaction.on_commit(
-        lambda: push(conversation_stream(conversation_id), "message.deleted", data), using=DB
+        lambda: push(conversation_stream(conversation_id), frame_event, data), using=DB
     )
 
 
