@@ -36,7 +36,22 @@ def provider_for(name: str) -> Provider:
 
     if name == "log":
         return LogProvider()
+    if name == "native":
+        return _native()
     if "." in name:
         provider: Provider = import_string(name)()
         return provider
-    raise ValueError(f"unknown push provider {name!r} (known: log, or a dotted class path)")
+    raise ValueError(f"unknown push provider {name!r} (known: log, native, or a class path)")
+
+
+_native_provider: Provider | None = None
+
+
+def _native() -> Provider:
+    # One per process: it keeps HTTP connections and auth tokens warm.
+    global _native_provider  # noqa: PLW0603 - a process-wide client, built on first use
+    if _native_provider is None:
+        from apps.notifications.providers.native import NativeProvider
+
+        _native_provider = NativeProvider()
+    return _native_provider
