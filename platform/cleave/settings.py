@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "ninja",
     "channels",
+    "waffle",
     "cleave",
     *CLEAVE_CONTEXTS,
 ]
@@ -197,6 +198,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",
 }
+# Feature flags (cleave.flags) on django-waffle, with our flag model; the deployment's name.
+WAFFLE_FLAG_MODEL = "cleave.Flag"
+WAFFLE_CREATE_MISSING_FLAGS = False
+CLEAVE_ENVIRONMENT = os.environ.get("CLEAVE_ENVIRONMENT", "dev" if CONFIG.embedded else "prod")
+
 # Cursor pagination of every mobile list endpoint (cleave.pagination): default and maximum.
 CLEAVE_PAGE_SIZE = 20
 CLEAVE_MAX_PAGE_SIZE = 100

@@ -1,0 +1,54 @@
+"""Flags: waffle's flag with mobile targeting, and the audit log of every change."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.utils.timezone import now
+from waffle.models import AbstractUserFlag
+
+
+class Flag(AbstractUserFlag):
+    """WAFFLE_FLAG_MODEL. Waffle's `everyone` (on/off/unset), `percent`, `users` and `groups`
+    keep their meaning; the fields below target mobile clients. Empty lists mean "no condition".
+    (Waffle needs the users/groups relations; Cleave's own targeting reads ids and roles.)"""
+
+    client_visible = models.BooleanField(
+        default=False, help_text="Sent to apps by GET /api/v1/flags."
+    )
+    platforms = models.JSONField(default=list, blank=True, help_text='e.g. ["ios", "android"]')
+    min_app_version = models.CharField(max_length=32, blank=True, help_text="Semver, inclusive.")
+    max_app_version = models.CharField(max_length=32, blank=True, help_text="Semver, exclusive.")
+    user_ids = models.JSONField(default=list, blank=True, help_text="Always on for these user ids.")
+    roles = models.JSONField(default=list, blank=True, help_text="Always on for these roles.")
+    environments = models.JSONField(
+        default=list, blank=True, help_text="Only in these environments."
+    )
+    variants = models.JSONField(
+        default=list, blank=True, help_text='[{"name": "a", "weight": 50}, …]'
+    )
+
+    class Meta(AbstractUserFlag.Meta):
+        app_label = "cleave"
+        verbose_name = "flag"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlagChange(models.Model):
+    """Who changed which flag, when, from what to what (admin, ops API)."""
+
+    flag_name = models.CharField(max_length=100, db_index=True)
+    actor = models.CharField(max_length=254, help_text="The staff account (email) or process.")
+    changed_at = models.DateTimeField(default=now)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        app_label = "cleave"
+        ordering: ClassVar[list[str]] = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.flag_name} by {self.actor} at {self.changed_at:%Y-%m-%d %H:%M:%S}"
