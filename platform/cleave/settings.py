@@ -200,6 +200,7 @@ REST_FRAMEWORK = {
 }
 # Feature flags (cleave.flags) on django-waffle, with our flag model; the deployment's name.
 WAFFLE_FLAG_MODEL = "cleave.Flag"
+MIGRATION_MODULES = {"waffle": "cleave.waffle_migrations"}  # see that package's docstring
 WAFFLE_CREATE_MISSING_FLAGS = False
 CLEAVE_ENVIRONMENT = os.environ.get("CLEAVE_ENVIRONMENT", "dev" if CONFIG.embedded else "prod")
 
