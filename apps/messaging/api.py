@@ -30,6 +30,7 @@ from apps.messaging.services import conversations, messages
 from apps.messaging.services.frames import message_data
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.contracts.registry import client
+from cleave.flags.client import FeatureDisabled, is_active
 from cleave.pagination import CursorPagination
 from contracts.identity import IDENTITY, IdentityService, UsersGet
 
@@ -155,6 +156,9 @@ def message_send(
 def message_edit(
     request: HttpRequest, conversation_id: int, message_id: int, payload: MessageEditIn
 ) -> dict[str, Any]:
+    """Edit your message; behind the flag `messaging.edit` (on unless an operator turns it off)."""
+    if not is_active("messaging.edit", principal_of(request), default=True):
+        raise FeatureDisabled()
     message = messages.message_edit(
         conversation_id=conversation_id,
         message_id=message_id,

@@ -1,16 +1,23 @@
-"""Admin screens for the event bus: outbox, inbox, failed deliveries and dead letters."""
+"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters) and flags."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from waffle.admin import FlagAdmin as WaffleFlagAdmin
+from waffle.admin import SwitchAdmin as WaffleSwitchAdmin
+from waffle.models import Switch
 
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 from cleave.events.retries import replay
+from cleave.flags.changes import announce, snapshot
+from cleave.flags.models import Flag, FlagChange
 
 
 def _age(moment: timezone.datetime) -> str:
@@ -85,3 +92,37 @@ class FailedDeliveryAdmin(_ReadOnly):
         self.message_user(
             request, f"{count} dead letter(s) queued for redelivery.", messages.SUCCESS
         )
+
+
+class AuditedFlagAdmin(WaffleFlagAdmin):
+    """Waffle's flag admin, but every save is audited and announced (caches, sockets)."""
+
+    def save_model(self, request: HttpRequest, obj: Flag, form: Any, change: bool) -> None:
+        before = snapshot(Flag.objects.filter(pk=obj.pk).first()) if obj.pk else None
+        super().save_model(request, obj, form, change)
+        actor = getattr(request.user, "email", "") or str(request.user)
+        FlagChange.objects.create(
+            flag_name=obj.name, actor=actor, before=before, after=snapshot(obj)
+        )
+        transaction.on_commit(announce)
+
+
+class AnnouncedSwitchAdmin(WaffleSwitchAdmin):
+    """Kill switches (`kill:<flag>`) act at once: a save announces the change."""
+
+    def save_model(self, request: HttpRequest, obj: Switch, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(announce)
+
+
+# WAFFLE_ENABLE_ADMIN_PAGES is off: waffle would register its own (swapped-out) Flag model.
+admin.site.register(Flag, AuditedFlagAdmin)
+admin.site.register(Switch, AnnouncedSwitchAdmin)
+
+
+@admin.register(FlagChange)
+class FlagChangeAdmin(_ReadOnly):
+    list_display = ("changed_at", "flag_name", "actor")
+    list_filter = ("flag_name",)
+    search_fields = ("flag_name", "actor")
+    readonly_fields = ("flag_name", "actor", "changed_at", "before", "after")

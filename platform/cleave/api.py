@@ -35,9 +35,16 @@ def build_api(*, title: str, urls_namespace: str) -> NinjaAPI:
 public_api = build_api(title="Cleave mobile API", urls_namespace="api-v1")
 
 
+_mounted: set[int] = set()
+
+
 def register_router(prefix: str, router: Router) -> None:
-    """Mount a context's router at /api/v1/<prefix>; call from the context's AppConfig.ready()."""
+    """Mount a context's router at /api/v1/<prefix>; call from the context's AppConfig.ready().
+    Idempotent: ready() runs again when tests build an isolated app registry."""
+    if id(router) in _mounted:
+        return
     public_api.add_router(prefix, router)
+    _mounted.add(id(router))
 
 
 class RequestSchema(Schema):

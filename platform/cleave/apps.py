@@ -18,3 +18,16 @@ class CleaveConfig(AppConfig):
         admin.site.index_title = "Contexts"
         # Each context declares its subscribers in `subscribers.py`; importing registers them.
         autodiscover_modules("subscribers")
+        self._flags()
+
+    def _flags(self) -> None:
+        from cleave.api import register_router
+        from cleave.flags.changes import FLAGS_STREAM
+        from cleave.flags.views import router
+        from cleave.realtime import register_streams
+
+        register_router("/flags", router)
+        # Every socket hears flags.changed, so apps refetch /api/v1/flags at once.
+        register_streams(
+            FLAGS_STREAM, initial=lambda principal: [FLAGS_STREAM], may_read=lambda p, s: True
+        )

@@ -8,6 +8,8 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from cleave.flags.ops import FlagDetail, FlagKill, FlagList
+
 
 class OpsRoot(APIView):
     """Index of the operations API; contexts add their staff endpoints here."""
@@ -18,8 +20,14 @@ class OpsRoot(APIView):
                 "name": "cleave-ops",
                 "health": reverse("healthz", request=request),
                 "readiness": reverse("readyz", request=request),
+                "flags": reverse("ops-flags", request=request),
             }
         )
 
 
-urlpatterns = [path("", OpsRoot.as_view(), name="ops-root")]
+urlpatterns = [
+    path("", OpsRoot.as_view(), name="ops-root"),
+    path("flags/", FlagList.as_view(), name="ops-flags"),
+    path("flags/<str:name>/", FlagDetail.as_view(), name="ops-flag"),
+    path("flags/<str:name>/kill/", FlagKill.as_view(), name="ops-flag-kill"),
+]

@@ -192,7 +192,10 @@ WHITENOISE_USE_FINDERS = CONFIG.embedded or DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cleave.gateway.drf_auth.BearerAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -202,6 +205,7 @@ REST_FRAMEWORK = {
 WAFFLE_FLAG_MODEL = "cleave.Flag"
 MIGRATION_MODULES = {"waffle": "cleave.waffle_migrations"}  # see that package's docstring
 WAFFLE_CREATE_MISSING_FLAGS = False
+WAFFLE_ENABLE_ADMIN_PAGES = False  # cleave.admin registers flags and switches itself
 CLEAVE_ENVIRONMENT = os.environ.get("CLEAVE_ENVIRONMENT", "dev" if CONFIG.embedded else "prod")
 
 # Cursor pagination of every mobile list endpoint (cleave.pagination): default and maximum.

@@ -11,11 +11,14 @@ import pytest
 from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
 from tests.e2e.test_realtime import http, recv, signed_in, socket_for
 
+server_env: dict[str, str] = {}
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {**embedded_env(tmp_path_factory.mktemp("chat")), "CLEAVE_PRESENCE_GRACE_MS": "300"}
+    server_env.update(env)
     with running_server(embedded_server_command(port), port=port, env=env) as base:
         yield base
 
@@ -149,3 +152,44 @@ def test_typing_and_presence_reach_the_other_member_and_are_not_stored(server: s
         "seq": 0,
         "epoch": None,
     }  # nothing stored
+
+
+def test_a_flag_change_through_the_ops_api_reaches_a_live_socket(
+    server: str, tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+
+    from cleave.testing import ROOT, process_env
+
+    env = dict(server_env)
+    env.update(
+        DJANGO_SUPERUSER_EMAIL="ops-rt@example.com", DJANGO_SUPERUSER_PASSWORD="pw-ops-12345"
+    )
+    subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", "createsuperuser", "--noinput"],
+        cwd=ROOT,
+        env=process_env(env),
+        check=True,
+        capture_output=True,
+    )
+    login = {
+        "email": "ops-rt@example.com",
+        "password": "pw-ops-12345",
+        "device": {"device_id": "ops", "platform": "web", "app_version": "1.0"},
+    }
+    ops = http(server, "POST", "/api/v1/auth/login", login)
+    user = signed_in(server)
+    with socket_for(server, user["access"]) as socket:
+        http(
+            server,
+            "PUT",
+            "/api/ops/flags/new-composer/",
+            {"percent": 5, "client_visible": True},
+            ops["access"],
+        )
+        changed = _until(socket, "event", "flags.changed")
+    assert changed["stream"] == "flags"
+    assert changed["data"]["version"] >= 2
+    flags = http(server, "GET", "/api/v1/flags", token=user["access"])
+    assert "new-composer" in flags["flags"]

@@ -98,3 +98,17 @@ def test_a_deleted_account_leaves_tombstones_and_its_conversations(chat: Any) ->
         (2, "from bob", False),
     ]
     assert [m["user_id"] for m in bob.call("get", f"/{cid}").json()["members"]] == [2]
+
+
+def test_editing_is_behind_a_flag_an_operator_can_turn_off(chat: Any) -> None:
+    from cleave.flags.changes import flag_save
+    from cleave.flags.definitions import forget_definitions
+
+    ada, _, cid = chat
+    message = ada.call("post", f"/{cid}/messages", {"text": "v1", "client_msg_id": "c1"}).json()
+    path = f"/{cid}/messages/{message['id']}"
+    assert ada.call("patch", path, {"text": "v2"}).status_code == 200  # no flag: on
+    flag_save(name="messaging.edit", changes={"everyone": False}, actor="test")
+    forget_definitions()
+    refused = ada.call("patch", path, {"text": "v3"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "feature_disabled")

@@ -276,8 +276,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
 
 async def _announce(user_id: int, streams: list[str], *, online: bool) -> None:
+    """Presence goes to streams with members (conversations), not to broadcast streams."""
     for stream in streams:
-        if not stream.startswith("user:"):
+        if registry.has_members(stream):
             await signal(stream, {"type": "presence", "user_id": user_id, "online": online})
 
 

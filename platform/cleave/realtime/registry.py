@@ -61,6 +61,11 @@ def may_read(principal: Principal, stream: str) -> bool:
     return family is not None and family.may_read(principal, stream)
 
 
+def has_members(stream: str) -> bool:
+    family = stream_families.get(stream.split(":", 1)[0])
+    return family is not None and family.members is not None
+
+
 def stream_members(stream: str) -> list[int]:
     """User ids on a stream (for presence): the user of `user:<id>`, or what the family says."""
     prefix, _, rest = stream.partition(":")

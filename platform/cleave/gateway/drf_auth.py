@@ -1,0 +1,31 @@
+"""DRF authentication with Cleave's access tokens, so pipelines can call the ops API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from cleave.auth.tokens import verify_access_token
+from cleave.errors import CleaveError
+
+
+class BearerAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        try:
+            principal = verify_access_token(token.strip())
+        except CleaveError as error:
+            raise AuthenticationFailed(error.message, code=error.code) from None
+        user = get_user_model().objects.filter(pk=principal.user_id, is_active=True).first()
+        if user is None:
+            raise AuthenticationFailed("No such account.")
+        return user, principal
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
