@@ -42,12 +42,14 @@ def test_an_offline_recipient_gets_one_push_for_a_burst_of_messages() -> None:
     ada, bob = _register("ada@example.com", "fcm-ada"), _register("bob@example.com", "fcm-bob")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {ada['access']}"}
     client = Client()
-    conversation = client.post(
+    created = client.post(
         "/api/v1/conversations",
         {"kind": "direct", "members": [bob["user"]["id"]]},
         content_type="application/json",
         **auth,
-    ).json()
+    )
+    assert created.status_code == 201, created.content
+    conversation = created.json()
     for n in range(5):
         client.post(
             f"/api/v1/conversations/{conversation['id']}/messages",

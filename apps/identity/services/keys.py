@@ -108,8 +108,15 @@ def signing_keys_prune() -> int:
     return deleted
 
 
-def access_token_issue(*, user_id: int, session_id: str, roles: frozenset[str]) -> tuple[str, int]:
-    """A signed access token for the session, and its lifetime in seconds."""
+def access_token_issue(
+    *,
+    user_id: int,
+    session_id: str,
+    roles: frozenset[str],
+    device: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    """A signed access token for the session, and its lifetime in seconds. `device` (platform,
+    app_version) rides along so any service can target flags without asking identity."""
     signer = _active.get()
     now = int(time.time())
     lifetime = settings.CLEAVE_ACCESS_TOKEN_SECONDS
@@ -122,6 +129,8 @@ def access_token_issue(*, user_id: int, session_id: str, roles: frozenset[str]) 
         "iat": now,
         "exp": now + lifetime,
     }
+    if device:
+        claims["dev"] = device
     token = jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})
     return token, lifetime
 

@@ -154,3 +154,23 @@ def test_a_process_without_identity_verifies_tokens_with_the_jwks(tmp_path: Path
         )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(tokens["user"]["id"]), tokens["session_id"], "['user']"]
+
+
+def test_tokens_carry_the_sessions_device_so_flags_can_target_it() -> None:
+    from cleave.flags.changes import flag_save
+    from cleave.flags.definitions import forget_definitions
+
+    user_create(email="ada@example.com")
+    signed = login("ada@example.com")  # an iOS device, app 1.4.2 (factories.device)
+    claims = jwt.decode(signed.access, options={"verify_signature": False})
+    assert claims["dev"] == {"platform": "ios", "app_version": "1.4.2"}
+    flag_save(
+        name="ios-new",
+        changes={"platforms": ["ios"], "min_app_version": "1.4.0", "client_visible": True},
+        actor="t",
+    )
+    forget_definitions()
+    flags = (
+        Client().get("/api/v1/flags", HTTP_AUTHORIZATION=f"Bearer {signed.access}").json()["flags"]
+    )
+    assert flags["ios-new"] == {"value": True, "variant": None, "reason": "TARGETING_MATCH"}

@@ -13,6 +13,8 @@ class Principal:
     session_id: str
     roles: frozenset[str]
     expires_at: int  # unix seconds: the access token's `exp`
+    platform: str | None = None  # the session's device, as identity saw it at login
+    app_version: str | None = None
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

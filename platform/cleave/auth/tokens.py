@@ -87,11 +87,14 @@ def _verify_signature(token: str) -> Principal:
     except jwt.PyJWTError:
         raise TokenInvalid() from None
     try:
+        device = claims.get("dev") if isinstance(claims.get("dev"), dict) else {}
         return Principal(
             user_id=int(claims["sub"]),
             session_id=str(claims["sid"]),
             roles=frozenset(claims.get("roles", [])),
             expires_at=int(claims["exp"]),
+            platform=device.get("platform"),
+            app_version=device.get("app_version"),
         )
     except (TypeError, ValueError):
         raise TokenInvalid() from None

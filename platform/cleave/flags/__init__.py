@@ -1,1 +1,9 @@
-"""Feature flags: Unleash-compatible evaluation, kept free of Django so it can be tested alone."""
+"""Feature flags: Unleash-compatible evaluation on django-waffle (see docs/flags.md).
+
+from cleave.flags import is_active, variant
+is_active("messaging.reactions", principal, default=False)
+"""
+
+from cleave.flags.client import FeatureDisabled, details, is_active, variant
+
+__all__ = ["FeatureDisabled", "details", "is_active", "variant"]

@@ -28,8 +28,9 @@ def context_for(
     return FlagContext(
         user_id=principal.user_id if principal else None,
         device_id=device_id,
-        platform=platform,
-        app_version=app_version,
+        # The app may say what it runs now; else what its session's device said at login.
+        platform=platform or (principal.platform if principal else None),
+        app_version=app_version or (principal.app_version if principal else None),
         roles=principal.roles if principal else frozenset(),
         environment=settings.CLEAVE_ENVIRONMENT,
     )

@@ -130,3 +130,31 @@ def test_a_broken_rule_is_an_error_not_an_exception() -> None:
     _flag("broken", everyone=True, variants=[{"weight": 5}])  # a variant without a name
     result = evaluate("broken", FlagContext(user_id=1), default=True)
     assert (result.value, result.reason, result.error_code) == (True, "ERROR", "GENERAL")
+
+
+def test_the_same_user_gets_the_same_bucket_in_another_process() -> None:
+    import subprocess
+    import sys
+
+    from cleave.flags.bucketing import gradual_rollout
+    from cleave.testing import ROOT, process_env
+
+    script = (
+        "from cleave.flags.bucketing import gradual_rollout as g\n"
+        "print(''.join('1' if g(percentage=30, identifier=str(u), group_id='x') else '0'"
+        " for u in range(500)))"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    here = "".join(
+        "1" if gradual_rollout(percentage=30, identifier=str(u), group_id="x") else "0"
+        for u in range(500)
+    )
+    assert there == here
+    assert 100 < here.count("1") < 200
