@@ -127,3 +127,18 @@ def online_now(user_ids: list[int]) -> list[int]:
             pipe.zcount(f"cleave:rt:presence:{user_id}", now, "+inf")
         counts = pipe.execute()
     return [u for u, count in zip(user_ids, counts, strict=True) if count]
+
+
+_sync: Any = None
+
+
+def _sync_client() -> Any:
+    """One connection pool per process for synchronous callers (subscribers on workers)."""
+    global _sync  # noqa: PLW0603 - built on first use, then shared
+    if _sync is None:
+        import redis
+
+        _sync = redis.Redis.from_url(
+            settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=2
+        )
+    return _sync
