@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.pagination import paginate
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from apps.notifications import selectors, services
 from apps.notifications.models import InboxItem
@@ -45,11 +46,22 @@ class PreferencesOut(Schema):
     muted_conversations: list[int]
 
 
+Id = Annotated[int, Field(gt=0, lt=2**63)]
+
+
 class PreferencesIn(RequestSchema):
-    quiet_start: datetime.time | None = None
-    quiet_end: datetime.time | None = None
-    mute: list[int] = Field(default_factory=list, max_length=500)
-    unmute: list[int] = Field(default_factory=list, max_length=500)
+    quiet_start: datetime.time | None = Field(default=None, description="Local time, no offset.")
+    quiet_end: datetime.time | None = Field(default=None, description="Local time, no offset.")
+    mute: list[Id] = Field(default_factory=list, max_length=500)
+    unmute: list[Id] = Field(default_factory=list, max_length=500)
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _local(cls, value: datetime.time | None) -> datetime.time | None:
+        # Quiet hours are wall-clock times in the user's own time zone.
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("a local time without an offset, e.g. 22:00")
+        return value
 
 
 class ItemNotFound(NotFound):

@@ -197,3 +197,25 @@ def test_the_inbox_api_lists_counts_and_marks_read() -> None:
         "quiet_end": "07:00:00",
         "muted_conversations": [7],
     }
+
+
+def test_quiet_hours_are_local_times_and_ids_are_bounded() -> None:
+    with token_signer() as sign:
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
+        with_offset = Client().patch(
+            "/api/v1/notifications/preferences",
+            {"quiet_start": "22:00:00+02:00"},
+            content_type="application/json",
+            **auth,
+        )
+        huge = Client().patch(
+            "/api/v1/notifications/preferences",
+            {"mute": [2**70]},
+            content_type="application/json",
+            **auth,
+        )
+    assert (with_offset.status_code, with_offset.json()["error"]["code"]) == (
+        422,
+        "validation_error",
+    )
+    assert huge.status_code == 422
