@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.identity.models import Device, Session, SigningKey, User
+from cleave.api import ID_MAX
 from cleave.auth.principal import ROLES
 from cleave.databases import database_for
 
@@ -21,12 +22,20 @@ PROFILE_MEMO_SECONDS = 1.0
 _recent_profiles: dict[int, tuple[dict[str, Any], float]] = {}
 
 
+def _storable(user_id: int) -> bool:
+    # Ids beyond the column's range name nobody; some databases raise on them instead.
+    return 0 < user_id <= ID_MAX
+
+
 def user_get(*, user_id: int) -> User | None:
+    if not _storable(user_id):
+        return None
     return User.objects.using(DB).filter(pk=user_id).first()
 
 
 def users_get(*, user_ids: list[int]) -> list[User]:
-    found = {user.pk: user for user in User.objects.using(DB).filter(pk__in=user_ids)}
+    storable = [user_id for user_id in user_ids if _storable(user_id)]
+    found = {user.pk: user for user in User.objects.using(DB).filter(pk__in=storable)}
     return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
 
 

@@ -28,6 +28,7 @@ from apps.messaging.schemas import (
 )
 from apps.messaging.services import conversations, messages
 from apps.messaging.services.frames import message_data
+from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.contracts.registry import client
 from cleave.flags.client import FeatureDisabled, is_active
@@ -67,7 +68,7 @@ def _detail(conversation: Conversation) -> ConversationDetailOut:
     )
 
 
-def _member_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+def _member_conversation(request: HttpRequest, conversation_id: Id) -> Conversation:
     conversation = selectors.conversation_for_member(
         conversation_id=conversation_id, user_id=_me(request)
     )
@@ -96,13 +97,13 @@ def conversation_create(
 
 
 @router.get("/{conversation_id}", response=ConversationDetailOut)
-def conversation_get(request: HttpRequest, conversation_id: int) -> ConversationDetailOut:
+def conversation_get(request: HttpRequest, conversation_id: Id) -> ConversationDetailOut:
     return _detail(_member_conversation(request, conversation_id))
 
 
 @router.post("/{conversation_id}/members", response=ConversationDetailOut)
 def member_add(
-    request: HttpRequest, conversation_id: int, payload: MemberAddIn
+    request: HttpRequest, conversation_id: Id, payload: MemberAddIn
 ) -> ConversationDetailOut:
     conversations.member_add(
         conversation_id=conversation_id, actor_id=_me(request), user_id=payload.user_id
@@ -111,7 +112,7 @@ def member_add(
 
 
 @router.delete("/{conversation_id}/members/{user_id}", response={204: None})
-def member_remove(request: HttpRequest, conversation_id: int, user_id: int) -> Status[None]:
+def member_remove(request: HttpRequest, conversation_id: Id, user_id: Id) -> Status[None]:
     """The owner removes a member; anyone removes themself (leaves)."""
     conversations.member_remove(
         conversation_id=conversation_id, actor_id=_me(request), user_id=user_id
@@ -121,7 +122,7 @@ def member_remove(request: HttpRequest, conversation_id: int, user_id: int) -> S
 
 @router.get("/{conversation_id}/messages", response=MessagePageOut)
 def message_list(
-    request: HttpRequest, conversation_id: int, page: Query[MessagePageIn]
+    request: HttpRequest, conversation_id: Id, page: Query[MessagePageIn]
 ) -> dict[str, Any]:
     """Messages in seq order: after `after_seq`, or the latest (before `before_seq`)."""
     _member_conversation(request, conversation_id)
@@ -140,7 +141,7 @@ def message_list(
 
 @router.post("/{conversation_id}/messages", response={200: MessageOut, 201: MessageOut})
 def message_send(
-    request: HttpRequest, conversation_id: int, payload: MessageSendIn
+    request: HttpRequest, conversation_id: Id, payload: MessageSendIn
 ) -> Status[dict[str, Any]]:
     """Send; a retry with the same client_msg_id returns the first message (200), never a copy."""
     message, created = messages.message_send(
@@ -154,7 +155,7 @@ def message_send(
 
 @router.patch("/{conversation_id}/messages/{message_id}", response=MessageOut)
 def message_edit(
-    request: HttpRequest, conversation_id: int, message_id: int, payload: MessageEditIn
+    request: HttpRequest, conversation_id: Id, message_id: Id, payload: MessageEditIn
 ) -> dict[str, Any]:
     """Edit your message; behind the flag `messaging.edit` (on unless an operator turns it off)."""
     if not is_active("messaging.edit", principal_of(request), default=True):
@@ -169,7 +170,7 @@ def message_edit(
 
 
 @router.delete("/{conversation_id}/messages/{message_id}", response={204: None})
-def message_delete(request: HttpRequest, conversation_id: int, message_id: int) -> Status[None]:
+def message_delete(request: HttpRequest, conversation_id: Id, message_id: Id) -> Status[None]:
     messages.message_delete(
         conversation_id=conversation_id, message_id=message_id, user_id=_me(request)
     )
@@ -177,7 +178,7 @@ def message_delete(request: HttpRequest, conversation_id: int, message_id: int) 
 
 
 @router.post("/{conversation_id}/read", response=ReadOut)
-def conversation_read(request: HttpRequest, conversation_id: int, payload: ReadIn) -> ReadOut:
+def conversation_read(request: HttpRequest, conversation_id: Id, payload: ReadIn) -> ReadOut:
     mark = conversations.conversation_read(
         conversation_id=conversation_id, user_id=_me(request), seq=payload.seq
     )

@@ -8,17 +8,17 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
-from cleave.api import RequestSchema
+from cleave.api import Id, RequestSchema
 
 
 class ConversationCreateIn(RequestSchema):
     kind: Literal["direct", "group"]
-    members: list[int] = Field(min_length=1, max_length=255, description="User ids besides you.")
+    members: list[Id] = Field(min_length=1, max_length=255, description="User ids besides you.")
     title: str = Field(default="", max_length=120)
 
 
 class MemberAddIn(RequestSchema):
-    user_id: int = Field(gt=0)
+    user_id: Id
 
 
 class MessageSendIn(RequestSchema):

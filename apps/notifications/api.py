@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,7 +12,7 @@ from pydantic import Field, field_validator
 
 from apps.notifications import selectors, services
 from apps.notifications.models import InboxItem
-from cleave.api import RequestSchema
+from cleave.api import Id, RequestSchema
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.errors import NotFound
 from cleave.pagination import CursorPagination
@@ -44,9 +43,6 @@ class PreferencesOut(Schema):
     quiet_start: datetime.time | None
     quiet_end: datetime.time | None
     muted_conversations: list[int]
-
-
-Id = Annotated[int, Field(gt=0, lt=2**63)]
 
 
 class PreferencesIn(RequestSchema):
@@ -90,7 +86,7 @@ def read_all(request: HttpRequest) -> BadgeOut:
 
 
 @router.post("/{item_id}/read", response=BadgeOut)
-def read_one(request: HttpRequest, item_id: int) -> BadgeOut:
+def read_one(request: HttpRequest, item_id: Id) -> BadgeOut:
     user_id = principal_of(request).user_id
     if not selectors.inbox_item_exists(user_id=user_id, item_id=item_id):
         raise ItemNotFound()

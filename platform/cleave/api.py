@@ -6,10 +6,12 @@ never imports a context.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import NinjaAPI, Router, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from cleave.gateway.ninja_errors import StrictJsonParser, install_error_handlers
 
@@ -45,6 +47,12 @@ def register_router(prefix: str, router: Router) -> None:
         return
     public_api.add_router(prefix, router)
     _mounted.add(id(router))
+
+
+# The largest id a database column holds (bigint): larger ones are refused as invalid input,
+# never passed to a query that would overflow.
+ID_MAX = 2**63 - 1
+Id = Annotated[int, Field(gt=0, le=ID_MAX)]
 
 
 class RequestSchema(Schema):

@@ -9,13 +9,14 @@ from apps.identity import selectors
 from apps.identity.error_codes import UserNotFoundError
 from apps.identity.schemas import ProfileOut
 from apps.identity.services import accounts
+from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, require_role
 
 router = Router()
 
 
 @router.get("/{user_id}", response=ProfileOut, auth=bearer)
-def user_profile(request: HttpRequest, user_id: int) -> ProfileOut:
+def user_profile(request: HttpRequest, user_id: Id) -> ProfileOut:
     user = selectors.user_get(user_id=user_id)
     if user is None or not user.is_active:
         raise UserNotFoundError()
@@ -25,7 +26,7 @@ def user_profile(request: HttpRequest, user_id: int) -> ProfileOut:
 @router.post(
     "/{user_id}/deactivate", response={204: None}, auth=require_role("moderator", "staff", "admin")
 )
-def user_deactivate(request: HttpRequest, user_id: int) -> Status[None]:
+def user_deactivate(request: HttpRequest, user_id: Id) -> Status[None]:
     """Suspend an account (moderation): it can no longer log in; its sessions end now."""
     if selectors.user_get(user_id=user_id) is None:
         raise UserNotFoundError()

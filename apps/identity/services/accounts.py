@@ -14,7 +14,13 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from apps.identity import selectors
-from apps.identity.error_codes import EmailTaken, ResetTokenInvalid, WeakPassword, WrongPassword
+from apps.identity.error_codes import (
+    EmailTaken,
+    ResetTokenInvalid,
+    UserNotFoundError,
+    WeakPassword,
+    WrongPassword,
+)
 from apps.identity.models import Device, User
 from apps.identity.services.sessions import (
     DeviceInfo,
@@ -31,6 +37,16 @@ from contracts.identity import UserDeleted, UserRegistered, UserUpdated
 
 logger = logging.getLogger(__name__)
 DB = database_for("identity")
+
+
+def _locked_account(user_id: int) -> User:
+    """The active account, locked; the caller holds a transaction. A token can outlive its
+    account's row (a restored database, a token from another environment): that is not-found,
+    never a server error."""
+    user = User.objects.using(DB).select_for_update().filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise UserNotFoundError()
+    return user
 
 
 def _check_password(password: str, user: User | None = None) -> None:
@@ -74,7 +90,7 @@ def user_update(
             details=[{"loc": ["body", "timezone"], "msg": "unknown time zone", "type": "timezone"}]
         )
     with transaction.atomic(using=DB):
-        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        user = _locked_account(user_id)
         if display_name is not None:
             user.display_name = display_name.strip()
         if locale is not None:
@@ -106,7 +122,7 @@ def user_update(
 def user_password_change(*, user_id: int, session_id: str, current: str, new: str) -> None:
     """Change the password; every other session is signed out."""
     with transaction.atomic(using=DB):
-        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        user = _locked_account(user_id)
         if not user.check_password(current):
             raise WrongPassword()
         _check_password(new, user)
@@ -150,7 +166,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
 def user_delete(*, user_id: int) -> None:
     """Deactivate and anonymise the account, sign it out everywhere, tell every context."""
     with transaction.atomic(using=DB):
-        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        user = _locked_account(user_id)
         sessions_revoke_all(user_id=user.pk, reason="account_deleted")
         Device.objects.using(DB).filter(user=user).delete()
         user.email = f"deleted-{user.pk}@deleted.invalid"
@@ -169,9 +185,11 @@ def user_delete(*, user_id: int) -> None:
 def user_deactivate(*, user_id: int) -> None:
     """Suspend an account: it cannot log in and its sessions end now (moderation)."""
     with transaction.atomic(using=DB):
-        user = User.objects.using(DB).select_for_update().get(pk=user_id)
+        user = User.objects.using(DB).select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise UserNotFoundError()
         if not user.is_active:
-            return
+            return  # already suspended: nothing to do
         user.is_active = False
         user.save(using=DB, update_fields=["is_active"])
         sessions_revoke_all(user_id=user.pk, reason="deactivated")

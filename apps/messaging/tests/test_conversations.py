@@ -98,3 +98,11 @@ def test_the_list_shows_unread_counts_and_is_paginated(as_user: Any) -> None:
     bob.call("post", f"/{direct}/read", {"seq": 2})
     after = {c["id"]: c["unread"] for c in bob.call("get", "").json()["items"]}
     assert after[direct] == 1
+
+
+def test_ids_beyond_the_database_range_are_invalid_input_not_errors(as_user: Any) -> None:
+    ada = as_user(1)
+    huge = 2**64
+    assert ada.call("post", "", {"kind": "direct", "members": [huge]}).status_code == 422
+    assert ada.call("get", f"/{huge}").status_code == 422
+    assert ada.call("get", f"/{huge}/messages").status_code == 422
