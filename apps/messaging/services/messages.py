@@ -85,7 +85,8 @@ def message_send(
     return message, True
 
 
-def _own_live_message(conversation_id: int, message_id: int, user_id: int) -> Message:
+def _locked_message(conversation_id: int, message_id: int) -> Message:
+    """The message, row-locked; the caller holds a transaction."""
     message = (
         Message.objects.using(DB)
         .select_for_update()
@@ -94,6 +95,11 @@ def _own_live_message(conversation_id: int, message_id: int, user_id: int) -> Me
     )
     if message is None:
         raise MessageNotFound()
+    return message
+
+
+def _own_live_message(conversation_id: int, message_id: int, user_id: int) -> Message:
+    message = _locked_message(conversation_id, message_id)
     if message.sender_id != user_id:
         raise NotSender()
     if message.deleted_at is not None:
@@ -116,14 +122,7 @@ def message_delete(*, conversation_id: int, message_id: int, user_id: int | None
     """Tombstone a message (its seq stays). `user_id` None: staff moderation, any message."""
     with transaction.atomic(using=DB):
         if user_id is None:
-            message = (
-                Message.objects.using(DB)
-                .select_for_update()
-                .filter(pk=message_id, conversation_id=conversation_id)
-                .first()
-            )
-            if message is None:
-                raise MessageNotFound()
+            message = _locked_message(conversation_id, message_id)
         else:
             locked_membership(conversation_id, user_id)
             message = _own_live_message(conversation_id, message_id, user_id)
