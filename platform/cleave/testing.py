@@ -71,13 +71,18 @@ def running_server(
             ) from exc
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, timeout=10)
         log.close()
+
+
+def _stop(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Ask a process to stop; kill it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def embedded_server_command(port: int) -> list[str]:
@@ -153,12 +158,7 @@ def celery_worker(
             raise RuntimeError(f"worker exited: {log_path.read_text(errors='replace')[-4000:]}")
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, timeout=15)
         log.close()
 
 
