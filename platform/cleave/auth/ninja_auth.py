@@ -14,7 +14,7 @@ from ninja.security import HttpBearer
 
 from cleave.auth.errors import TokenMissing
 from cleave.auth.principal import Principal
-from cleave.auth.tokens import verify_access_token
+from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import Forbidden
 
 
@@ -27,11 +27,10 @@ class BearerAuth(HttpBearer):
 
     def __call__(self, request: HttpRequest) -> Principal | None:
         # META, not request.headers: building the headers mapping parses every header.
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
             raise TokenMissing()
-        return self.authenticate(request, token.strip())
+        return self.authenticate(request, token)
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal:
         principal = verify_access_token(token)

@@ -51,6 +51,13 @@ class _VerifiedTokens:
 verified = _VerifiedTokens(_REMEMBERED)
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, or None."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def verify_access_token(token: str) -> Principal:
     """The principal of a valid, unexpired token of a live session; else a 401 error."""
     principal = verified.get(token)

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from cleave.auth.principal import Principal
-from cleave.auth.tokens import verify_access_token
+from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import ValidationFailed
 from cleave.flags.client import context_for
 from cleave.flags.definitions import current_version, definitions
@@ -39,10 +39,8 @@ class FlagsOut(Schema):
 
 
 def _principal(request: HttpRequest) -> Principal | None:
-    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return (
-        verify_access_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    )
+    token = bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+    return verify_access_token(token) if token else None
 
 
 @router.get("", response=FlagsOut, auth=None)

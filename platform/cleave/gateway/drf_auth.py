@@ -9,17 +9,17 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from cleave.auth.tokens import verify_access_token
+from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import CleaveError
 
 
 class BearerAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
             return None
         try:
-            principal = verify_access_token(token.strip())
+            principal = verify_access_token(token)
         except CleaveError as error:
             raise AuthenticationFailed(error.message, code=error.code) from None
         user = get_user_model().objects.filter(pk=principal.user_id, is_active=True).first()

@@ -21,7 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from cleave.auth.principal import Principal
-from cleave.auth.tokens import verify_access_token
+from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import CleaveError
 from cleave.realtime import registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
@@ -57,9 +57,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             await self._refuse("token_in_url", "Send the token in a header or an auth frame.")
             return
         header = dict(self.scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            await self._authenticate(token.strip(), frame_id=None)
+        token = bearer_token(header)
+        if token:
+            await self._authenticate(token, frame_id=None)
         else:
             self.auth_deadline = asyncio.create_task(self._expire_unauthenticated())
 
