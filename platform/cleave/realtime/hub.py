@@ -202,11 +202,8 @@ def push(stream: str, event: str, data: dict[str, Any]) -> None:
 
 def close_session(session_id: str) -> None:
     """Close every socket of a revoked session, in every realtime process."""
-    if isinstance(store(), RedisStreamStore):
-        import redis
-
-        redis.Redis.from_url(settings.CONFIG.redis_url, socket_timeout=2).publish(
-            CONTROL_CHANNEL, session_id
-        )
+    streams = store()
+    if isinstance(streams, RedisStreamStore):
+        streams.redis.publish(CONTROL_CHANNEL, session_id)
     else:
         hub.submit("revoke", session_id, 0, "")

@@ -117,28 +117,14 @@ def online_now(user_ids: list[int]) -> list[int]:
     if not settings.CONFIG.redis_url:
         memory = presence._memory  # noqa: SLF001 - the one process of embedded mode
         return [u for u in user_ids if any(t > now for t in memory.get(u, {}).values())]
-    import redis
+    from cleave.realtime.hub import store
+    from cleave.realtime.streams import RedisStreamStore
 
-    client = redis.Redis.from_url(
-        settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=2
-    )
-    with client.pipeline(transaction=False) as pipe:
+    streams = store()
+    if not isinstance(streams, RedisStreamStore):
+        raise RuntimeError("real mode without a Redis stream store")
+    with streams.redis.pipeline(transaction=False) as pipe:
         for user_id in user_ids:
             pipe.zcount(f"cleave:rt:presence:{user_id}", now, "+inf")
         counts = pipe.execute()
     return [u for u, count in zip(user_ids, counts, strict=True) if count]
-
-
-_sync: Any = None
-
-
-def _sync_client() -> Any:
-    """One connection pool per process for synchronous callers (subscribers on workers)."""
-    global _sync  # noqa: PLW0603 - built on first use, then shared
-    if _sync is None:
-        import redis
-
-        _sync = redis.Redis.from_url(
-            settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=2
-        )
-    return _sync

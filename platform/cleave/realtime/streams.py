@@ -135,8 +135,9 @@ class RedisStreamStore:
     def __init__(self, url: str, *, history: int, history_seconds: float) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        self._append = self._redis.register_script(_APPEND)
+        # This process's one synchronous pool for realtime (also used by presence and revocation).
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._append = self.redis.register_script(_APPEND)
         self._history = history
         self._ttl = int(history_seconds)
 
@@ -159,7 +160,7 @@ class RedisStreamStore:
 
     def since(self, stream: str, seq: int, epoch: str | None, *, cap: int) -> Replay:
         seq_key, epoch_key, log_key = self._keys(stream)
-        with self._redis.pipeline(transaction=False) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(seq_key)
             pipe.get(epoch_key)
             pipe.xrange(log_key, min=f"{seq + 1}-0", max="+", count=cap + 1)
