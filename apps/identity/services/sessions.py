@@ -160,7 +160,7 @@ def session_refresh(*, refresh: str) -> IssuedTokens:
         row = (
             RefreshToken.objects.using(DB)
             .select_for_update()
-            .select_related("session", "session__user")
+            .select_related("session", "session__user", "session__device")
             .filter(token_hash=_hash(refresh))
             .first()
         )
