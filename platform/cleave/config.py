@@ -59,6 +59,15 @@ class Config:
     trusted_proxies: int = 0
     realtime_auth_seconds: float = 5.0
     presence_grace_seconds: float = 15.0
+    # Split mode (cleave.remote): this service's name, its private signing key for service
+    # tokens, the public keys of the services allowed to call it, and how long a call may take.
+    service_name: str | None = None
+    service_key: str | None = None
+    service_jwks: str | None = None
+    remote_timeout_seconds: float = 5.0
+    # The Celery queue of this service's own tasks: services sharing a broker must not take
+    # each other's tasks (a worker would not know them).
+    task_queue: str = "celery"
 
     @property
     def email_settings(self) -> dict[str, Any]:
@@ -83,6 +92,12 @@ class Config:
                 f"CLEAVE_CONTEXTS names unknown context(s) {unknown}; known: {sorted(labels)}."
             )
         return [path for label, path in labels.items() if label in self.contexts]
+
+    @staticmethod
+    def service_urls(env: Mapping[str, str], labels: list[str]) -> dict[str, str]:
+        """Where the services hosting other contexts answer: CLEAVE_<CONTEXT>_URL by context."""
+        urls = {label: env.get(f"CLEAVE_{label.upper()}_URL", "").rstrip("/") for label in labels}
+        return {label: url for label, url in urls.items() if url}
 
 
 def load(env: Mapping[str, str]) -> Config:
@@ -123,6 +138,11 @@ def load(env: Mapping[str, str]) -> Config:
         trusted_proxies=_int(env, "CLEAVE_TRUSTED_PROXIES", 0),
         realtime_auth_seconds=float(_int(env, "CLEAVE_REALTIME_AUTH_MS", 5000)) / 1000,
         presence_grace_seconds=float(_int(env, "CLEAVE_PRESENCE_GRACE_MS", 15000)) / 1000,
+        service_name=env.get("CLEAVE_SERVICE_NAME") or None,
+        service_key=env.get("CLEAVE_SERVICE_KEY") or None,
+        service_jwks=env.get("CLEAVE_SERVICE_JWKS") or None,
+        remote_timeout_seconds=float(_int(env, "CLEAVE_REMOTE_TIMEOUT_MS", 5000)) / 1000,
+        task_queue=env.get("CLEAVE_TASK_QUEUE") or "celery",
         context_databases={
             name.removeprefix("DATABASE_URL_").lower(): _parse_database_url(name, url)
             for name, url in env.items()

@@ -36,5 +36,8 @@ def build_logging(*, fmt: str, level: str) -> dict[str, Any]:
             # Django logs every 4xx as a warning; our envelope already says what went wrong.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
+            # One line per contract call over HTTP is noise; cleave.remote logs what goes wrong.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }

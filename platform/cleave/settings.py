@@ -29,6 +29,31 @@ CLEAVE_ALL_CONTEXTS = [
 ]
 CLEAVE_CONTEXTS = CONFIG.hosted(CLEAVE_ALL_CONTEXTS)
 _CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
+_ALL_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_ALL_CONTEXTS]
+
+# --- Split mode (cleave.remote) ----------------------------------------------------------------
+# A contract whose context this process does not host is called over HTTP at the URL the
+# environment gives (CLEAVE_<CONTEXT>_URL; a DNS name under Kubernetes), with a short-lived
+# service token signed by CLEAVE_SERVICE_KEY; /internal/ accepts only tokens signed by a key
+# in CLEAVE_SERVICE_JWKS whose audience is the called context.
+CLEAVE_SERVICE_NAME = CONFIG.service_name or (
+    "monolith" if CONFIG.contexts is None else "+".join(sorted(_CONTEXT_LABELS))
+)
+CLEAVE_SERVICE_URLS = CONFIG.service_urls(
+    os.environ, [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS]
+)
+CLEAVE_SERVICE_KEY = CONFIG.service_key
+CLEAVE_SERVICE_JWKS = CONFIG.service_jwks
+CLEAVE_SERVICE_TOKEN_SECONDS = 60
+CLEAVE_REMOTE_TIMEOUT_SECONDS = CONFIG.remote_timeout_seconds
+CLEAVE_REMOTE_CONNECT_TIMEOUT_SECONDS = 1.0
+# Idempotent calls only: attempts after the first, and the back-off before each (doubling).
+CLEAVE_REMOTE_RETRIES = 2
+CLEAVE_REMOTE_RETRY_BACKOFF_SECONDS = 0.05
+# A target's breaker opens after this many failures in a row, and lets one call through
+# (half-open) after the reset time.
+CLEAVE_BREAKER_FAIL_MAX = 5
+CLEAVE_BREAKER_RESET_SECONDS = 10.0
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -171,8 +196,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message whose worker died is redelivered after the visibility timeout: event batches are
 # short, so keep it short too (the inbox absorbs the rare duplicate).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, **_REDIS_TIMEOUTS}
-CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = [Queue("celery"), *(Queue(f"events.{label}") for label in _CONTEXT_LABELS)]
+CELERY_TASK_DEFAULT_QUEUE = CONFIG.task_queue
+CELERY_TASK_QUEUES = [
+    Queue(CONFIG.task_queue),
+    *(Queue(f"events.{label}") for label in _CONTEXT_LABELS),
+]
 CELERY_BEAT_SCHEDULE = {
     "events-sweep-outbox": {"task": "cleave.events.sweep_outbox", "schedule": 5.0},
     "events-retry-due": {"task": "cleave.events.retry_due", "schedule": 2.0},

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -160,6 +161,34 @@ def celery_worker(
     finally:
         _stop(process, timeout=15)
         log.close()
+
+
+@contextmanager
+def threaded_wsgi_server() -> Iterator[str]:
+    """This process's Django WSGI app on a loopback port, served from a thread: real HTTP, with
+    the test's settings (and overrides) and in-memory state visible to both ends."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            pass
+
+    server = make_server(
+        "127.0.0.1", 0, WSGIHandler(), server_class=Server, handler_class=QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def clear_cache() -> None:

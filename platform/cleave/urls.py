@@ -1,4 +1,5 @@
-"""Root URLs: health, the public API (ninja), the ops API (DRF), the admin."""
+"""Root URLs: health, the public API (ninja), the ops API (DRF), the admin, and /internal/
+(contract calls from other services; never routed by the public gateway)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from django.urls import include, path
 
 from cleave import health
 from cleave.api import public_api
+from cleave.remote.server import PREFIX as INTERNAL_PREFIX
+from cleave.remote.server import build_internal_api
 from cleave.routing import context_urlpatterns
 
 urlpatterns = [
@@ -15,5 +18,6 @@ urlpatterns = [
     path("api/v1/", public_api.urls),
     path("api/ops/", include("cleave.ops")),
     path("admin/", admin.site.urls),
+    path(INTERNAL_PREFIX, build_internal_api().urls),
     *context_urlpatterns,
 ]

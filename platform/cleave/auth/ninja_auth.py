@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from cleave.auth.errors import TokenMissing
-from cleave.auth.principal import Principal
+from cleave.auth.principal import Principal, current_principal
 from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import Forbidden
 
@@ -37,6 +37,8 @@ class BearerAuth(HttpBearer):
         if self.roles and not principal.has_role(*self.roles):
             raise Forbidden(details={"required_roles": sorted(self.roles)})
         request.principal = principal  # type: ignore[attr-defined]  # read by throttles and logs
+        # Reset by RequestIdMiddleware when the request ends (threads serve many requests).
+        current_principal.set(principal)
         return principal
 
 

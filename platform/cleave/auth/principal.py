@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 ROLES = ("user", "moderator", "staff", "admin")
@@ -18,3 +21,17 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
+
+
+# The end user on whose behalf this code runs (set by the bearer auth, the socket's frame
+# handlers and the internal API), so a contract call can carry them to the callee.
+current_principal: ContextVar[Principal | None] = ContextVar("cleave_principal", default=None)
+
+
+@contextmanager
+def acting_as(principal: Principal | None) -> Iterator[None]:
+    token = current_principal.set(principal)
+    try:
+        yield
+    finally:
+        current_principal.reset(token)

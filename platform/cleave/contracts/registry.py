@@ -8,7 +8,8 @@ mutable state crosses, and only declared errors surface, as the contract's own t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar, cast
 
 from cleave.contracts.base import (
@@ -21,6 +22,9 @@ from cleave.contracts.base import (
 from cleave.errors import CleaveError
 
 S = TypeVar("S")
+logger = logging.getLogger(__name__)
+# What a caller may return instead when a call cannot be made: fallback(argument, error).
+Fallback = Callable[[ContractModel, CleaveError], ContractModel]
 
 
 class ContractUnavailable(CleaveError):
@@ -41,6 +45,7 @@ class ContractRegistry:
         self.providers: dict[str, object] = {}
         self._transports: dict[str, Callable[[Contract], Transport]] = {
             "inprocess": lambda contract: InProcessTransport(self, contract),
+            "routed": lambda contract: RoutedTransport(self, contract),
         }
 
     def provide(self, contract: Contract, implementation: object) -> None:
@@ -60,26 +65,46 @@ class ContractRegistry:
     def add_transport(self, name: str, factory: Callable[[Contract], Transport]) -> None:
         self._transports[name] = factory
 
-    def client(self, contract: Contract, service: type[S], *, transport: str = "inprocess") -> S:
-        """A client of `contract` typed as its service Protocol `service`."""
+    def client(
+        self,
+        contract: Contract,
+        service: type[S],
+        *,
+        transport: str = "routed",
+        fallbacks: Mapping[str, Fallback] | None = None,
+    ) -> S:
+        """A client of `contract` typed as its service Protocol `service`.
+
+        `fallbacks` maps a call's name to `fallback(argument, error)`, whose result is used
+        when the call cannot be made (no provider reachable, breaker open, the callee failed
+        unexpectedly) — never instead of a typed error the contract declares.
+        """
         if service is not contract.service:
             raise TypeError(
                 f"{service.__name__} is not the service of the {contract.context} contract"
             )
+        unknown = sorted(set(fallbacks or {}) - set(contract.calls))
+        if unknown:
+            raise TypeError(f"fallbacks for unknown calls of {contract.context}: {unknown}")
         self.contracts.setdefault(contract.context, contract)
-        return cast(S, ContractClient(contract, self._transports[transport](contract)))
+        chosen = self._transports[transport](contract)
+        return cast(S, ContractClient(contract, chosen, dict(fallbacks or {})))
 
 
 class ContractClient:
     """Exposes one method per call; each validates through the contract on the way in and out."""
 
-    def __init__(self, contract: Contract, transport: Transport) -> None:
+    def __init__(
+        self, contract: Contract, transport: Transport, fallbacks: dict[str, Fallback]
+    ) -> None:
         self._contract = contract
         self._transport = transport
         for name, spec in contract.calls.items():
-            setattr(self, name, self._bind(spec))
+            setattr(self, name, self._bind(spec, fallbacks.get(name)))
 
-    def _bind(self, spec: CallSpec) -> Callable[[ContractModel], ContractModel]:
+    def _bind(
+        self, spec: CallSpec, fallback: Fallback | None
+    ) -> Callable[[ContractModel], ContractModel]:
         contract, transport = self._contract, self._transport
 
         def invoke(argument: ContractModel) -> ContractModel:
@@ -88,7 +113,24 @@ class ContractClient:
                     f"{contract.context}.{spec.name} takes {spec.argument.__name__}, "
                     f"not {type(argument).__name__}"
                 )
-            return transport.invoke(contract, spec, argument)
+            if fallback is None:
+                return transport.invoke(contract, spec, argument)
+            try:
+                return transport.invoke(contract, spec, argument)
+            except (ContractUnavailable, UnexpectedContractError) as error:
+                logger.warning(
+                    "%s.%s failed (%s); using the caller's fallback",
+                    contract.context,
+                    spec.name,
+                    error.code,
+                )
+                result = fallback(argument, error)
+                if type(result) is not spec.result:
+                    raise TypeError(
+                        f"the fallback of {contract.context}.{spec.name} must return "
+                        f"{spec.result.__name__}"
+                    ) from error
+                return result
 
         invoke.__name__ = spec.name
         return invoke
@@ -132,6 +174,33 @@ class InProcessTransport:
         return error_type(wire["message"], details=wire["details"])
 
 
+class RoutedTransport:
+    """In process when this process provides the contract, else over HTTP to the service the
+    environment names (CLEAVE_<CONTEXT>_URL). Chosen per call, so a client built at import
+    time, before the providers register, still finds them."""
+
+    def __init__(self, registry: ContractRegistry, contract: Contract) -> None:
+        self._registry = registry
+        self._local = InProcessTransport(registry, contract)
+        self._remote: Transport | None = None
+
+    def invoke(self, contract: Contract, spec: CallSpec, argument: ContractModel) -> ContractModel:
+        if contract.context in self._registry.providers:
+            return self._local.invoke(contract, spec, argument)
+        return self._remote_for(contract).invoke(contract, spec, argument)
+
+    def _remote_for(self, contract: Contract) -> Transport:
+        if self._remote is None:
+            from django.conf import settings
+
+            if not getattr(settings, "CLEAVE_SERVICE_URLS", {}).get(contract.context):
+                raise ContractUnavailable(details={"context": contract.context})
+            from cleave.remote.transport import http_transport
+
+            self._remote = http_transport(contract)
+        return self._remote
+
+
 def _unexpected(contract: Contract, spec: CallSpec) -> UnexpectedContractError:
     return UnexpectedContractError(details={"context": contract.context, "call": spec.name})
 
@@ -140,20 +209,20 @@ registry = ContractRegistry()
 provide = registry.provide
 
 
-def client(contract: Contract, service: type[S]) -> S:
-    """A client of another context's contract, on the transport configured for it."""
-    from django.conf import settings
-
-    transports: dict[str, str] = getattr(settings, "CLEAVE_CONTRACT_TRANSPORTS", {})
-    return registry.client(
-        contract, service, transport=transports.get(contract.context, "inprocess")
-    )
+def client(
+    contract: Contract, service: type[S], *, fallbacks: Mapping[str, Fallback] | None = None
+) -> S:
+    """A client of another context's contract: in process in the monolith, over HTTP when the
+    context is hosted by another service. The calling code cannot tell which."""
+    return registry.client(contract, service, fallbacks=fallbacks)
 
 
 __all__ = [
     "ContractClient",
     "ContractRegistry",
     "ContractUnavailable",
+    "Fallback",
+    "RoutedTransport",
     "client",
     "provide",
     "registry",

@@ -10,6 +10,8 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+from cleave.auth.principal import current_principal
+
 HEADER = "X-Request-ID"
 _META_KEY = "HTTP_X_REQUEST_ID"
 # A client-chosen id ends up in logs: accept only short, plain tokens so it cannot forge lines.
@@ -39,9 +41,12 @@ class RequestIdMiddleware:
         request_id = request_id_from(request.META.get(_META_KEY))
         request.request_id = request_id  # type: ignore[attr-defined]  # read by error handlers
         token = current_request_id.set(request_id)
+        # The request's principal, once authenticated, must not outlive it on this thread.
+        principal_token = current_principal.set(None)
         try:
             response = self.get_response(request)
         finally:
+            current_principal.reset(principal_token)
             current_request_id.reset(token)
         response[HEADER] = request_id
         return response

@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from cleave.auth.principal import Principal
+from cleave.auth.principal import Principal, acting_as
 from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import CleaveError
 from cleave.realtime import registry
@@ -182,7 +182,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         """A context's frame type: its handler runs off the loop; the answer is an ack."""
         frame_id = frame.get("id")
         try:
-            result = await sync_to_async(handler, thread_sensitive=False)(self.principal, frame)
+            result = await sync_to_async(_handle_as, thread_sensitive=False)(
+                handler, self.principal, frame
+            )
         except CleaveError as error:
             raise FrameError(error.code, error.message, frame_id) from None
         await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, **result}))
@@ -298,3 +300,11 @@ def _position(position: Any, frame_id: Any) -> tuple[int, str | None]:
     raise FrameError(
         "invalid_frame", 'Each stream maps to a seq or {"seq": …, "epoch": …}.', frame_id
     )
+
+
+def _handle_as(
+    handler: registry.FrameHandler, principal: Principal, frame: dict[str, Any]
+) -> dict[str, Any]:
+    # The handler's contract calls carry the socket's user, as an HTTP request's would.
+    with acting_as(principal):
+        return handler(principal, frame)
