@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cleave.events.models import OutboxEvent
+from cleave.events.routes import consumers_of
 from cleave.events.subscribers import subscribers
 
 logger = logging.getLogger(__name__)
@@ -72,11 +73,20 @@ def relay_all(alias: str, *, max_rounds: int = 100) -> int:
     return total
 
 
+def destinations(event_type: str) -> set[str]:
+    """The contexts to hand `event_type` to: this process's subscribers and, through queues,
+    every context the deployment's routing table names (hosted here or not)."""
+    local = subscribers.contexts_for(event_type)
+    if settings.CLEAVE_EVENTS_INPROCESS:
+        return local  # one process: nobody else could consume it
+    return local | consumers_of(event_type)
+
+
 def _batches(rows: list[OutboxEvent]) -> dict[str, list[dict[str, Any]]]:
     # Publish order (outbox id) is kept inside each context's batch.
     batches: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        for context in sorted(subscribers.contexts_for(row.event_type)):
+        for context in sorted(destinations(row.event_type)):
             batches.setdefault(context, []).append(
                 {"envelope": row.envelope, "headers": row.headers}
             )

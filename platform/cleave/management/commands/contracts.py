@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cleave.contracts import compat, docs, snapshot
+from cleave.events import routes
 from cleave.events.subscribers import subscribers
 
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         for name, text in (
             ("check", "classify changes vs. the snapshot; fail on unversioned breaks"),
-            ("snapshot", "rewrite contracts/snapshot.json from the code"),
+            ("snapshot", "rewrite contracts/snapshot.json and subscriptions.json from the code"),
         ):
             action_parser = sub.add_parser(name, help=text)
             action_parser.add_argument("--snapshot", type=Path, default=snapshot.SNAPSHOT_PATH)
@@ -28,12 +29,16 @@ class Command(BaseCommand):
         docs_parser.add_argument("--check", action="store_true", help="fail if the file is stale")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
-        current = snapshot.build(snapshot.published_contracts())
+        published = snapshot.published_contracts()
+        current = snapshot.build(published)
+        table = routes.render(routes.build(published, subscribers.all()))
         if action == "snapshot":
             options["snapshot"].write_text(snapshot.render(current))
-            self.stdout.write(f"wrote {options['snapshot']}")
+            routes.ROUTES_PATH.write_text(table)
+            self.stdout.write(f"wrote {options['snapshot']} and {routes.ROUTES_PATH}")
         elif action == "check":
             self._check(snapshot.load(options["snapshot"]), current)
+            self._check_routes(table)
         else:
             self._docs(check=options["check"])
 
@@ -52,6 +57,15 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("contracts match the snapshot")
+
+    def _check_routes(self, table: str) -> None:
+        # Needs every context installed: a process hosting some sees only their subscribers.
+        if not routes.ROUTES_PATH.exists() or routes.ROUTES_PATH.read_text() != table:
+            raise CommandError(
+                "contracts/subscriptions.json is stale (event routes of the split topology): "
+                "run `manage.py contracts snapshot` with every context installed"
+            )
+        self.stdout.write("event routes match contracts/subscriptions.json")
 
     def _docs(self, *, check: bool) -> None:
         text = docs.render(snapshot.published_contracts(), subscribers.all(), docs.callers())
