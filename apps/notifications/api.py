@@ -112,10 +112,11 @@ def preferences_get(request: HttpRequest) -> PreferencesOut:
 @router.patch("/preferences", response=PreferencesOut)
 def preferences_update(request: HttpRequest, payload: PreferencesIn) -> PreferencesOut:
     user_id = principal_of(request).user_id
+    # PATCH: quiet hours change only when the body names them (either end: they are a pair).
+    touched = {"quiet_start", "quiet_end"} & payload.model_fields_set
     services.preferences_update(
         user_id=user_id,
-        quiet_start=payload.quiet_start,
-        quiet_end=payload.quiet_end,
+        quiet_hours=(payload.quiet_start, payload.quiet_end) if touched else None,
         mute=payload.mute,
         unmute=payload.unmute,
     )

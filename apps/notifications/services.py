@@ -145,15 +145,16 @@ def inbox_read(*, user_id: int, item_id: int | None) -> int:
 def preferences_update(
     *,
     user_id: int,
-    quiet_start: time | None,
-    quiet_end: time | None,
+    quiet_hours: tuple[time | None, time | None] | None,
     mute: list[int],
     unmute: list[int],
 ) -> Preferences:
+    """`quiet_hours`: (start, end) to set, (None, None) to clear, None to leave as they are."""
     with transaction.atomic(using=DB):
         prefs, _ = Preferences.objects.using(DB).select_for_update().get_or_create(user_id=user_id)
-        prefs.quiet_start, prefs.quiet_end = quiet_start, quiet_end
-        prefs.save(using=DB, update_fields=["quiet_start", "quiet_end"])
+        if quiet_hours is not None:
+            prefs.quiet_start, prefs.quiet_end = quiet_hours
+            prefs.save(using=DB, update_fields=["quiet_start", "quiet_end"])
         for conversation_id in mute:
             Mute.objects.using(DB).get_or_create(user_id=user_id, conversation_id=conversation_id)
         Mute.objects.using(DB).filter(user_id=user_id, conversation_id__in=unmute).delete()

@@ -130,7 +130,7 @@ def test_mutes_and_quiet_hours_silence_pushes(recording: list[Any], settings: An
     _phone(3, "fcm-3")
     from apps.notifications.services import preferences_update
 
-    preferences_update(user_id=2, quiet_start=None, quiet_end=None, mute=[7], unmute=[])
+    preferences_update(user_id=2, quiet_hours=None, mute=[7], unmute=[])
     _apply(
         on_user_updated,
         UserUpdated(
@@ -144,7 +144,7 @@ def test_mutes_and_quiet_hours_silence_pushes(recording: list[Any], settings: An
     now_there = timezone.now().astimezone(datetime.timezone(datetime.timedelta(hours=14)))
     start = (now_there - datetime.timedelta(hours=1)).time()
     end = (now_there + datetime.timedelta(hours=1)).time()
-    preferences_update(user_id=3, quiet_start=start, quiet_end=end, mute=[], unmute=[])
+    preferences_update(user_id=3, quiet_hours=(start, end), mute=[], unmute=[])
     _message(1, recipients=(2, 3))
     assert recording == []
 
