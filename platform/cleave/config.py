@@ -96,8 +96,8 @@ class Config:
     @staticmethod
     def service_urls(env: Mapping[str, str], labels: list[str]) -> dict[str, str]:
         """Where the services hosting other contexts answer: CLEAVE_<CONTEXT>_URL by context."""
-        urls = {label: env.get(f"CLEAVE_{label.upper()}_URL", "").rstrip("/") for label in labels}
-        return {label: url for label, url in urls.items() if url}
+        urls = {label: _http_url(env, f"CLEAVE_{label.upper()}_URL") for label in labels}
+        return {label: url.rstrip("/") for label, url in urls.items() if url}
 
 
 def load(env: Mapping[str, str]) -> Config:
@@ -131,7 +131,7 @@ def load(env: Mapping[str, str]) -> Config:
         db_pool_max=_int(env, "DB_POOL_MAX", 10),
         csrf_trusted_origins=_list(env, "CSRF_TRUSTED_ORIGINS", default=[]),
         contexts=frozenset(_list(env, "CLEAVE_CONTEXTS", default=[])) or None,
-        jwks_url=env.get("CLEAVE_JWKS_URL") or None,
+        jwks_url=_http_url(env, "CLEAVE_JWKS_URL"),
         default_from_email=env.get("DEFAULT_FROM_EMAIL", "Cleave <no-reply@localhost>"),
         email_url=env.get("EMAIL_URL") or None,
         password_reset_url=env.get("CLEAVE_PASSWORD_RESET_URL", "cleave://password-reset"),
@@ -205,6 +205,14 @@ def _parse_database_url(name: str, url: str) -> dict[str, Any]:
     raise ImproperlyConfigured(
         f"{name} must point at PostgreSQL (postgres://…) or SQLite; got {url.split(':')[0]}."
     )
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    # Fetched with urllib, which would also open file:// and ftp:// URLs: refuse those here.
+    url = env.get(name) or None
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"{name} must be an http(s):// URL, not {url!r}.")
+    return url
 
 
 def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:

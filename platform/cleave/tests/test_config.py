@@ -82,6 +82,7 @@ def test_real_mode_with_debug_on_accepts_a_development_secret() -> None:
             {"CLEAVE_MODE": "real", "REDIS_URL": "redis://x", "SECRET_KEY": GOOD_SECRET},
             "DATABASE_URL",
         ),
+        ({**REAL, "CLEAVE_JWKS_URL": "file:///etc/passwd"}, "CLEAVE_JWKS_URL must be an http"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:
@@ -113,3 +114,14 @@ def test_cleave_contexts_chooses_the_hosted_contexts() -> None:
     assert load({"CLEAVE_CONTEXTS": "messaging"}).hosted(available) == ["apps.messaging"]
     with pytest.raises(ImproperlyConfigured, match="unknown context"):
         load({"CLEAVE_CONTEXTS": "billing"}).hosted(available)
+
+
+def test_service_urls_are_read_for_contexts_only_and_must_be_http() -> None:
+    from cleave.config import Config
+
+    env = {"CLEAVE_IDENTITY_URL": "http://identity:8000/", "CLEAVE_WEBSOCKET_URL": "ws://x"}
+    assert Config.service_urls(env, ["identity", "messaging"]) == {
+        "identity": "http://identity:8000"
+    }
+    with pytest.raises(ImproperlyConfigured, match="CLEAVE_MESSAGING_URL must be an http"):
+        Config.service_urls({"CLEAVE_MESSAGING_URL": "messaging:8000"}, ["messaging"])
