@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean
+.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop
 
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -47,6 +47,15 @@ real-setup: $(STAMP) var
 
 procfile: real-setup
 	PATH=$(BIN):$$PATH $(BIN)/honcho start
+
+# The split topology on loopback: a service per context, realtime, workers and nginx on
+# 127.0.0.1:$(GATEWAY_PORT), against the local PostgreSQL and Redis (docs/extraction.md).
+GATEWAY_PORT ?= 8080
+split: $(STAMP) var
+	GATEWAY_PORT=$(GATEWAY_PORT) $(BIN)/python manage.py split start
+
+split-stop: $(STAMP)
+	$(BIN)/python manage.py split stop
 
 bench-serving: $(STAMP)
 	$(BIN)/python bench/serving/run.py

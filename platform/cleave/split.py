@@ -1,0 +1,354 @@
+"""`make split`: the split topology on loopback — one service per context, behind nginx.
+
+Each context runs as its own service: a `web` process (granian) and a Celery worker for its
+own queues (its tasks and `events.<context>`, beat embedded), on its own PostgreSQL database
+(`<SPLIT_DATABASE_PREFIX>_<service>`, default `cleave_split_<service>`, created if missing).
+A `realtime` process hosts the WebSocket endpoint (with messaging, whose streams and frames it
+serves). They share one Redis (broker, cache and channel layer). nginx listens on
+127.0.0.1:$GATEWAY_PORT and routes by the URL configuration (cleave.extraction.gateway).
+`SPLIT_LAYOUT=monolith` runs the same shape with one service hosting every context, so the two
+can be compared. Everything lives under var/split/: service keys, logs, nginx files, and the
+pids `make split-stop` ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleave.extraction.gateway import GatewayLimits, NginxPaths, render_nginx_conf
+from cleave.remote.service_tokens import generate_key
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CONTEXTS = ("identity", "messaging", "notifications")
+REALTIME_CONTEXTS = ("messaging",)  # whose streams and frame handlers the sockets need
+# Which service hosts which contexts. "monolith" is the same shape with one service for all
+# of them (same nginx, realtime and workers), so the two can be measured against each other.
+LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "split": {context: (context,) for context in CONTEXTS},
+    "monolith": {"monolith": CONTEXTS},
+}
+ADMIN_EMAIL = "split-admin@example.com"
+
+
+class SplitError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Topology:
+    folder: Path
+    gateway_port: int
+    base_port: int
+    database_url: str  # server URL without a database name
+    database_prefix: str  # each service's database is <prefix>_<service>
+    redis_url: str
+    layout: str = "split"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Topology:
+        return cls(
+            folder=ROOT / "var" / "split",
+            gateway_port=int(env.get("GATEWAY_PORT", "8080")),
+            base_port=int(env.get("SPLIT_BASE_PORT", "8100")),
+            database_url=env.get("SPLIT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432"),
+            database_prefix=env.get("SPLIT_DATABASE_PREFIX", "cleave_split"),
+            redis_url=env.get("SPLIT_REDIS_URL", "redis://127.0.0.1:6379/5"),
+            layout=_layout(env.get("SPLIT_LAYOUT", "split")),
+        )
+
+    @property
+    def services(self) -> dict[str, tuple[str, ...]]:
+        """Every service and the contexts it hosts, realtime last."""
+        web = LAYOUTS[self.layout]
+        realtime = REALTIME_CONTEXTS if self.layout == "split" else CONTEXTS
+        return {**web, "realtime": realtime}
+
+    def host_of(self, context: str) -> str:
+        return next(name for name, hosted in LAYOUTS[self.layout].items() if context in hosted)
+
+    def port(self, service: str) -> int:
+        return self.base_port + 1 + list(self.services).index(service)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    def database(self, service: str) -> str:
+        # realtime shares the database of the service hosting its contexts.
+        owner = self.host_of(self.services[service][0])
+        return f"{self.database_url.rstrip('/')}/{self.database_prefix}_{owner}"
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+
+def _layout(name: str) -> str:
+    if name not in LAYOUTS:
+        raise SplitError(f"SPLIT_LAYOUT must be one of {sorted(LAYOUTS)}, not {name!r}")
+    return name
+
+
+def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[str, str]:
+    """The environment of one service: what `manage.py extract` writes for a real cluster."""
+    hosted = topology.services[service]
+    owner = topology.host_of(hosted[0])
+    env = {
+        "CLEAVE_MODE": "real",
+        "DEBUG": "false",
+        "SECRET_KEY": keys["secret_key"],
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": topology.database(service),
+        "REDIS_URL": topology.redis_url,
+        "CLEAVE_CONTEXTS": ",".join(hosted),
+        "CLEAVE_SERVICE_NAME": service,
+        "CLEAVE_SERVICE_KEY": keys[service],
+        "CLEAVE_SERVICE_JWKS": str(topology.folder / "service-jwks.json"),
+        "CLEAVE_TASK_QUEUE": f"celery.{owner}",
+        "CLEAVE_TRUSTED_PROXIES": "1",  # nginx sets X-Forwarded-For
+        "CLEAVE_ENVIRONMENT": "split",
+        "LOG_FORMAT": "text",
+    }
+    for context in CONTEXTS:
+        if context not in hosted:
+            env[f"CLEAVE_{context.upper()}_URL"] = topology.url(topology.host_of(context))
+    if "identity" not in hosted:
+        env["CLEAVE_JWKS_URL"] = topology.url(topology.host_of("identity"))
+        env["CLEAVE_JWKS_URL"] += "/.well-known/jwks.json"
+    return env
+
+
+def _keys(topology: Topology) -> dict[str, str]:
+    """Service keys, the JWKS every service trusts, and a SECRET_KEY: made once, then kept."""
+    path = topology.folder / "keys.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        if set(topology.services) <= set(loaded):
+            return loaded
+    keys, jwks = {"secret_key": secrets.token_urlsafe(64)}, []
+    for service in (*LAYOUTS["split"], *LAYOUTS["monolith"], "realtime"):
+        keys[service], jwk = generate_key(service)
+        jwks.append(jwk)
+    (topology.folder / "service-jwks.json").write_text(json.dumps({"keys": jwks}, indent=2))
+    path.write_text(json.dumps(keys))
+    path.chmod(0o600)
+    return keys
+
+
+def _create_databases(topology: Topology) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{topology.database_url.rstrip('/')}/postgres", autocommit=True) as db:
+        existing = {row[0] for row in db.execute("SELECT datname FROM pg_database")}
+        for service in LAYOUTS[topology.layout]:
+            name = f"{topology.database_prefix}_{service}"
+            if name not in existing:
+                db.execute(f'CREATE DATABASE "{name}"')
+
+
+def _flush_redis(topology: Topology) -> None:
+    # The topology's own Redis database: a fresh start forgets queues, streams, rate-limit
+    # counters and revocations of the last run (the PostgreSQL data is kept).
+    import redis
+
+    client = redis.Redis.from_url(topology.redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _run(command: list[str], env: Mapping[str, str], *, check: bool = True) -> int:
+    result = subprocess.run(  # noqa: S603 - our own manage.py
+        command, cwd=ROOT, env={**_base_env(), **env}, capture_output=True, text=True, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise SplitError(f"{' '.join(command[1:3])} failed:\n{result.stdout}\n{result.stderr}")
+    return result.returncode
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEAVE_", "DATABASE_URL"))}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
+    return env
+
+
+def _commands(topology: Topology, service: str) -> dict[str, list[str]]:
+    port = str(topology.port(service))
+    queues = ",".join([f"celery.{service}", *(f"events.{c}" for c in topology.services[service])])
+    if service == "realtime":
+        return {
+            "realtime": [
+                str(BIN / "uvicorn"), "cleave.asgi:application", "--host", "127.0.0.1",
+                "--port", port, "--lifespan", "off", "--no-access-log",
+                "--ws-per-message-deflate", "false",
+            ]
+        }  # fmt: skip
+    return {
+        f"{service}-web": [
+            str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", port,
+            "--workers", "1", "--blocking-threads", "4", "--no-ws", "cleave.wsgi:application",
+        ],
+        f"{service}-worker": [
+            str(BIN / "celery"), "-A", "cleave.celery", "worker", "--beat", "--pool", "solo",
+            "--queues", queues, "--hostname", f"{service}@%h",
+            "--schedule", str(topology.folder / f"beat-{service}"), "--loglevel", "INFO",
+        ],
+    }  # fmt: skip
+
+
+def start(topology: Topology) -> dict[str, int]:
+    """Start everything, wait until the gateway and every service answer; return the pids."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SplitError("nginx is not installed (Debian: apt-get install nginx-light)")
+    if (topology.folder / "pids.json").exists():
+        raise SplitError("the split topology is already running: `make split-stop` first")
+    (topology.folder / "logs").mkdir(parents=True, exist_ok=True)
+    _create_databases(topology)
+    _flush_redis(topology)
+    keys = _keys(topology)
+    envs = {service: service_env(topology, service, keys) for service in topology.services}
+    web_services = list(LAYOUTS[topology.layout])
+    for service in web_services:
+        _run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], envs[service])
+    edge = envs[topology.host_of("identity")]
+    _run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], edge)
+    _ensure_admin(topology, edge)
+    pids: dict[str, int] = {}
+    try:
+        for service, env in envs.items():
+            for name, command in _commands(topology, service).items():
+                pids[name] = _spawn(topology, name, command, env)
+        pids["gateway"] = _spawn(topology, "gateway", _nginx(topology, nginx), {})
+        (topology.folder / "pids.json").write_text(json.dumps(pids, indent=2))
+        for service in topology.services:
+            _wait_ready(topology.url(service) + "/readyz", topology, service)
+        _wait_ready(topology.gateway + "/readyz", topology, "gateway")
+        _wait_workers(topology)
+    except BaseException:
+        stop(topology)
+        raise
+    return pids
+
+
+def _ensure_admin(topology: Topology, env: dict[str, str]) -> None:
+    path = topology.folder / "admin.env"
+    if not path.exists():
+        password = secrets.token_urlsafe(18)
+        path.write_text(
+            f"CLEAVE_E2E_ADMIN_EMAIL={ADMIN_EMAIL}\nCLEAVE_E2E_ADMIN_PASSWORD={password}\n"
+        )
+        path.chmod(0o600)
+    values = dict(line.split("=", 1) for line in path.read_text().split())
+    admin_env = {
+        **env,
+        "DJANGO_SUPERUSER_EMAIL": values["CLEAVE_E2E_ADMIN_EMAIL"],
+        "DJANGO_SUPERUSER_PASSWORD": values["CLEAVE_E2E_ADMIN_PASSWORD"],
+    }
+    # Fails harmlessly when the account exists from an earlier start.
+    _run([sys.executable, "manage.py", "createsuperuser", "--no-input"], admin_env, check=False)
+
+
+def _nginx(topology: Topology, nginx: str) -> list[str]:
+    paths = NginxPaths.under(topology.folder / "nginx")
+    paths.create()
+    conf = topology.folder / "nginx" / "nginx.conf"
+    conf.write_text(
+        render_nginx_conf(
+            upstreams={
+                context: f"127.0.0.1:{topology.port(topology.host_of(context))}"
+                for context in CONTEXTS
+            },
+            realtime=f"127.0.0.1:{topology.port('realtime')}",
+            listen=f"127.0.0.1:{topology.gateway_port}",
+            paths=paths,
+            daemon=False,
+            # One loopback client runs whole test suites: a roomier per-IP budget than the
+            # generated default for a public gateway.
+            limits=GatewayLimits(rate="200r/s", burst=400),
+        )
+    )
+    return [nginx, "-c", str(conf), "-p", str(topology.folder / "nginx")]
+
+
+def _spawn(topology: Topology, name: str, command: list[str], env: dict[str, str]) -> int:
+    log = (topology.folder / "logs" / f"{name}.log").open("ab")
+    process = subprocess.Popen(  # noqa: S603 - our own commands
+        command,
+        cwd=ROOT,
+        env={**_base_env(), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stop() ends it with its children
+    )
+    log.close()
+    return process.pid
+
+
+def _wait_ready(url: str, topology: Topology, name: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our loopback services
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise SplitError(f"{name} not ready at {url} after {timeout:.0f}s; see {topology.folder}/logs")
+
+
+def _wait_workers(topology: Topology, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    logs = [topology.folder / "logs" / f"{name}-worker.log" for name in LAYOUTS[topology.layout]]
+    while time.monotonic() < deadline:
+        if all(b" ready." in log.read_bytes() for log in logs if log.exists()):
+            return
+        time.sleep(0.2)
+    raise SplitError(f"workers not ready after {timeout:.0f}s; see {topology.folder}/logs")
+
+
+def stop(topology: Topology, timeout: float = 15.0) -> list[str]:
+    """End every process of the topology (TERM, then KILL); return the names stopped."""
+    path = topology.folder / "pids.json"
+    if not path.exists():
+        return []
+    pids: dict[str, int] = json.loads(path.read_text())
+    for pid in pids.values():
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
+        time.sleep(0.1)
+    for pid in pids.values():
+        _signal_group(pid, signal.SIGKILL)
+    path.unlink()
+    return sorted(pids)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its dead parent) counts as gone.
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")

@@ -1,0 +1,45 @@
+"""What `make split` gives each service: its contexts, its database, where the others are.
+
+The topology itself runs in CI (.ci/run starts it and passes the black-box e2e suite through
+its nginx); these tests pin the wiring that suite relies on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cleave.config import load
+from cleave.split import SplitError, Topology, service_env
+
+KEYS = {name: "k" for name in ("identity", "messaging", "notifications", "monolith", "realtime")}
+KEYS["secret_key"] = "split-topology-test-secret-" + "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def test_each_context_is_its_own_service_and_finds_the_others_by_url() -> None:
+    topology = Topology.from_env({"SPLIT_BASE_PORT": "9000", "SPLIT_DATABASE_PREFIX": "t"})
+    messaging = service_env(topology, "messaging", KEYS)
+    assert messaging["CLEAVE_CONTEXTS"] == "messaging"
+    assert messaging["DATABASE_URL"].endswith("/t_messaging")
+    assert messaging["CLEAVE_IDENTITY_URL"] == "http://127.0.0.1:9001"
+    assert messaging["CLEAVE_NOTIFICATIONS_URL"] == "http://127.0.0.1:9003"
+    assert messaging["CLEAVE_JWKS_URL"] == "http://127.0.0.1:9001/.well-known/jwks.json"
+    assert messaging["CLEAVE_TASK_QUEUE"] == "celery.messaging"
+    assert "CLEAVE_MESSAGING_URL" not in messaging
+    realtime = service_env(topology, "realtime", KEYS)
+    assert (realtime["CLEAVE_CONTEXTS"], realtime["DATABASE_URL"]) == (
+        "messaging",
+        messaging["DATABASE_URL"],  # it serves messaging's streams from messaging's data
+    )
+    # Every generated environment is one the settings accept.
+    for service in topology.services:
+        load(service_env(topology, service, KEYS))
+
+
+def test_the_monolith_layout_is_the_same_shape_with_one_service() -> None:
+    topology = Topology.from_env({"SPLIT_LAYOUT": "monolith"})
+    assert list(topology.services) == ["monolith", "realtime"]
+    env = service_env(topology, "monolith", KEYS)
+    assert env["CLEAVE_CONTEXTS"] == "identity,messaging,notifications"
+    assert not [key for key in env if key.endswith("_URL") and key.startswith("CLEAVE_")]
+    with pytest.raises(SplitError, match="SPLIT_LAYOUT"):
+        Topology.from_env({"SPLIT_LAYOUT": "mesh"})
