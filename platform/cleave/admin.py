@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
@@ -115,14 +116,16 @@ class AnnouncedSwitchAdmin(WaffleSwitchAdmin):
         transaction.on_commit(announce)
 
 
-# WAFFLE_ENABLE_ADMIN_PAGES is off: waffle would register its own (swapped-out) Flag model.
-admin.site.register(Flag, AuditedFlagAdmin)
-admin.site.register(Switch, AnnouncedSwitchAdmin)
-
-
-@admin.register(FlagChange)
 class FlagChangeAdmin(_ReadOnly):
     list_display = ("changed_at", "flag_name", "actor")
     list_filter = ("flag_name",)
     search_fields = ("flag_name", "actor")
     readonly_fields = ("flag_name", "actor", "changed_at", "before", "after")
+
+
+# WAFFLE_ENABLE_ADMIN_PAGES is off: waffle would register its own (swapped-out) Flag model.
+# Flags are edited where their tables live (the flags home): elsewhere they would be ignored.
+if settings.CLEAVE_FLAGS_HOME:
+    admin.site.register(Flag, AuditedFlagAdmin)
+    admin.site.register(Switch, AnnouncedSwitchAdmin)
+    admin.site.register(FlagChange, FlagChangeAdmin)

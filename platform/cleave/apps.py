@@ -21,10 +21,18 @@ class CleaveConfig(AppConfig):
         self._flags()
 
     def _flags(self) -> None:
+        from django.conf import settings
+
         from cleave.api import register_router
+        from cleave.contracts.registry import provide
         from cleave.flags.changes import FLAGS_STREAM
+        from cleave.flags.provider import FlagsProvider
         from cleave.flags.views import router
         from cleave.realtime import register_streams
+        from contracts.flags import FLAGS
+
+        if settings.CLEAVE_FLAGS_HOME:
+            provide(FLAGS, FlagsProvider())
 
         register_router("/flags", router)
         # Every socket hears flags.changed, so apps refetch /api/v1/flags at once.

@@ -40,8 +40,11 @@ CLEAVE_SERVICE_NAME = CONFIG.service_name or (
     "monolith" if CONFIG.contexts is None else "+".join(sorted(_CONTEXT_LABELS))
 )
 CLEAVE_SERVICE_URLS = CONFIG.service_urls(
-    os.environ, [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS]
+    os.environ, [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS] + ["flags"]
 )
+# The flag tables live with one service (the edge); the others load definitions from it
+# through the flags contract (CLEAVE_FLAGS_URL) and evaluate locally.
+CLEAVE_FLAGS_HOME = "flags" not in CLEAVE_SERVICE_URLS
 CLEAVE_SERVICE_KEY = CONFIG.service_key
 CLEAVE_SERVICE_JWKS = CONFIG.service_jwks
 CLEAVE_SERVICE_TOKEN_SECONDS = 60

@@ -118,6 +118,9 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         "CLEAVE_SERVICE_KEY": keys[service],
         "CLEAVE_SERVICE_JWKS": str(topology.folder / "service-jwks.json"),
         "CLEAVE_TASK_QUEUE": f"celery.{owner}",
+        # Encryption at rest: keys of the database's owner (realtime shares messaging's).
+        "CLEAVE_ENCRYPTION_KEYS": f"split1:{keys[f'{owner}.encryption']}",
+        "CLEAVE_HASH_KEY": keys[f"{owner}.hash"],
         "CLEAVE_TRUSTED_PROXIES": "1",  # nginx sets X-Forwarded-For
         "CLEAVE_ENVIRONMENT": "split",
         "LOG_FORMAT": "text",
@@ -126,8 +129,9 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         if context not in hosted:
             env[f"CLEAVE_{context.upper()}_URL"] = topology.url(topology.host_of(context))
     if "identity" not in hosted:
-        env["CLEAVE_JWKS_URL"] = topology.url(topology.host_of("identity"))
-        env["CLEAVE_JWKS_URL"] += "/.well-known/jwks.json"
+        edge = topology.url(topology.host_of("identity"))
+        env["CLEAVE_JWKS_URL"] = f"{edge}/.well-known/jwks.json"
+        env["CLEAVE_FLAGS_URL"] = edge  # flags live with the edge service
     return env
 
 
@@ -136,12 +140,14 @@ def _keys(topology: Topology) -> dict[str, str]:
     path = topology.folder / "keys.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
-        if set(topology.services) <= set(loaded):
+        if "monolith.hash" in loaded:  # written by this version
             return loaded
     keys, jwks = {"secret_key": secrets.token_urlsafe(64)}, []
     for service in (*LAYOUTS["split"], *LAYOUTS["monolith"], "realtime"):
         keys[service], jwk = generate_key(service)
         jwks.append(jwk)
+        keys[f"{service}.encryption"] = secrets.token_urlsafe(32)  # 32 random bytes, base64url
+        keys[f"{service}.hash"] = secrets.token_urlsafe(32)
     (topology.folder / "service-jwks.json").write_text(json.dumps({"keys": jwks}, indent=2))
     path.write_text(json.dumps(keys))
     path.chmod(0o600)

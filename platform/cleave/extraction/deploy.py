@@ -92,6 +92,8 @@ def config_env(service: Service) -> dict[str, str]:
         env[f"CLEAVE_{other.upper()}_URL"] = service.url_of(other)
     if service.context != "identity" and "identity" in service.others:
         env["CLEAVE_JWKS_URL"] = f"{service.url_of('identity')}/.well-known/jwks.json"
+        # Flag tables live with the edge (identity's) service; others load definitions there.
+        env["CLEAVE_FLAGS_URL"] = service.url_of("identity")
     return dict(sorted(env.items()))
 
 

@@ -49,7 +49,9 @@ class _Definitions:
             with self._lock:
                 current = current_version()
                 if current != self._version:
-                    self._flags, self._version = _load(), current
+                    loaded = _load()
+                    if loaded is not None:
+                        self._flags, self._version = loaded, current
                 self._checked = now
         return self._flags
 
@@ -85,7 +87,19 @@ def bump_version() -> int:
     return version
 
 
-def _load() -> dict[str, FlagDefinition]:
+def _load() -> dict[str, FlagDefinition] | None:
+    """The definitions from the flag tables here, or from the flags home; None when the home
+    cannot answer (the last definitions stay in use, and the next check tries again)."""
+    from django.conf import settings
+
+    if settings.CLEAVE_FLAGS_HOME:
+        return load_local()
+    from cleave.flags.provider import load_remote
+
+    return load_remote()
+
+
+def load_local() -> dict[str, FlagDefinition]:
     from waffle.models import Switch
 
     from cleave.flags.models import Flag

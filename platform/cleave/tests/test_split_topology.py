@@ -11,7 +11,9 @@ import pytest
 from cleave.config import load
 from cleave.split import SplitError, Topology, service_env
 
-KEYS = {name: "k" for name in ("identity", "messaging", "notifications", "monolith", "realtime")}
+SERVICES = ("identity", "messaging", "notifications", "monolith", "realtime")
+KEYS = {name: "k" for name in SERVICES}
+KEYS |= {f"{name}.{kind}": f"{name}-{kind}" for name in SERVICES for kind in ("encryption", "hash")}
 KEYS["secret_key"] = "split-topology-test-secret-" + "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -24,12 +26,14 @@ def test_each_context_is_its_own_service_and_finds_the_others_by_url() -> None:
     assert messaging["CLEAVE_NOTIFICATIONS_URL"] == "http://127.0.0.1:9003"
     assert messaging["CLEAVE_JWKS_URL"] == "http://127.0.0.1:9001/.well-known/jwks.json"
     assert messaging["CLEAVE_TASK_QUEUE"] == "celery.messaging"
+    assert messaging["CLEAVE_FLAGS_URL"] == "http://127.0.0.1:9001"  # the edge holds the flags
     assert "CLEAVE_MESSAGING_URL" not in messaging
     realtime = service_env(topology, "realtime", KEYS)
     assert (realtime["CLEAVE_CONTEXTS"], realtime["DATABASE_URL"]) == (
         "messaging",
         messaging["DATABASE_URL"],  # it serves messaging's streams from messaging's data
     )
+    assert realtime["CLEAVE_HASH_KEY"] == messaging["CLEAVE_HASH_KEY"] == "messaging-hash"
     # Every generated environment is one the settings accept.
     for service in topology.services:
         load(service_env(topology, service, KEYS))

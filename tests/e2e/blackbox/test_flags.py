@@ -84,3 +84,34 @@ def test_flags_before_login_need_a_device_id(api: Api) -> None:
     refused = error_of(api.get("/api/v1/flags"), 422)
     assert refused["code"] == "validation_error"
     assert [d["loc"] for d in refused["details"]] == [["query", "device_id"]]
+
+
+def test_a_kill_switch_reaches_the_service_that_evaluates_the_flag(
+    api: Api, admin: Api, alice: User, bob: User
+) -> None:
+    """`messaging.edit` is evaluated by messaging's own code; in a split deployment the flag
+    tables live with the edge service, so this proves the definitions reach messaging. The
+    switch is off again at the end (editing is on by default)."""
+    as_alice = api.as_(alice)
+    opened = as_alice.post("/api/v1/conversations", {"kind": "direct", "members": [bob.id]})
+    conversation = expect(opened, opened.status_code if opened.status_code == 200 else 201)
+    message = as_alice.send(conversation["id"], "first draft")
+    edit_path = f"/api/v1/conversations/{conversation['id']}/messages/{message['id']}"
+    expect(admin.put("/api/ops/flags/messaging.edit/", {"everyone": True}), 200)
+    try:
+        expect(admin.post("/api/ops/flags/messaging.edit/kill/", {"killed": True}), 200)
+        poll(
+            lambda: as_alice.patch(edit_path, {"text": "second draft"}).status_code == 403 or None,
+            what="messaging to see messaging.edit killed",
+        )
+        refused = error_of(as_alice.patch(edit_path, {"text": "third draft"}), 403)
+        assert refused["code"] == "feature_disabled"
+    finally:
+        expect(admin.post("/api/ops/flags/messaging.edit/kill/", {"killed": False}), 200)
+
+    def edit_once_allowed() -> dict[str, Any] | None:
+        response = as_alice.patch(edit_path, {"text": "final"})
+        return response.json() if response.status_code == 200 else None
+
+    edited = poll(edit_once_allowed, what="messaging to see messaging.edit back on")
+    assert edited["text"] == "final"
