@@ -16,6 +16,7 @@ from apps.identity import selectors
 from apps.identity.models import Device, Session, SigningKey, User
 from apps.identity.services import accounts, sessions
 from cleave.auth.permissions import forget_permissions
+from cleave.crypto import mask
 
 
 @admin.register(User)
@@ -75,11 +76,17 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ("platform",)
     search_fields = ("device_id", "user__email")
     list_select_related = ("user",)
-    readonly_fields = ("user", "device_id", "created_at", "last_seen_at")
+    # The push token is a credential (encrypted at rest): shown masked, set only by the app.
+    exclude = ("push_token",)
+    readonly_fields = ("user", "device_id", "push_token_tail", "created_at", "last_seen_at")
 
     @admin.display(boolean=True, description="push token")
     def has_push_token(self, device: Device) -> bool:
         return bool(device.push_token)
+
+    @admin.display(description="push token")
+    def push_token_tail(self, device: Device) -> str:
+        return mask(device.push_token)
 
 
 _SESSION_FIELDS = (

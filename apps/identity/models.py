@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
+from cleave.crypto import EncryptedTextField
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -66,7 +68,7 @@ class Device(models.Model):
     device_id = models.CharField(max_length=128)
     platform = models.CharField(max_length=16, choices=Platform.choices)
     app_version = models.CharField(max_length=32)
-    push_token = models.CharField(max_length=512, blank=True)
+    push_token = EncryptedTextField(max_length=512, blank=True)  # a credential: encrypted at rest
     created_at = models.DateTimeField(default=now)
     last_seen_at = models.DateTimeField(default=now)
 
@@ -127,7 +129,7 @@ class SigningKey(models.Model):
     """An Ed25519 key pair signing access tokens; published in the JWKS until its tokens expire."""
 
     kid = models.CharField(max_length=64, unique=True)
-    private_key_pem = models.TextField()
+    private_key_pem = EncryptedTextField()  # encrypted at rest (cleave.crypto)
     public_jwk = models.JSONField()
     created_at = models.DateTimeField(default=now)
     retired_at = models.DateTimeField(null=True, blank=True, help_text="Stopped signing.")

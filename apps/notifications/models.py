@@ -7,6 +7,8 @@ from typing import ClassVar
 from django.db import models
 from django.utils.timezone import now
 
+from cleave.crypto import EncryptedTextField
+
 
 class Device(models.Model):
     """identity's devices as this context learned them from events (never read from identity)."""
@@ -14,7 +16,7 @@ class Device(models.Model):
     user_id = models.BigIntegerField()
     device_id = models.CharField(max_length=128)
     platform = models.CharField(max_length=16)
-    push_token = models.CharField(max_length=512, blank=True)
+    push_token = EncryptedTextField(max_length=512, blank=True)  # a credential: encrypted at rest
     token_valid = models.BooleanField(default=True, help_text="False once a provider refused it.")
     updated_at = models.DateTimeField(default=now)
 

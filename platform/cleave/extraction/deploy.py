@@ -101,6 +101,8 @@ def secret_env(service: Service) -> dict[str, str]:
     """Placeholders for the Secret: never real values."""
     db = f"cleave_{service.context}"
     return {
+        "CLEAVE_ENCRYPTION_KEYS": f"k1:{PLACEHOLDER}-base64-of-32-random-bytes",
+        "CLEAVE_HASH_KEY": f"{PLACEHOLDER}-base64-of-32-other-random-bytes",
         "CLEAVE_SERVICE_KEY": f"{PLACEHOLDER}-base64url-of-the-32-byte-ed25519-private-key",
         "DATABASE_URL": f"postgres://{db}:{PLACEHOLDER}@postgres:5432/{db}",
         # Shared by every service: the event queues and realtime fan-out cross services there.

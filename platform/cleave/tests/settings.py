@@ -9,3 +9,8 @@ from cleave.settings import *  # noqa: E402, F403 - the real settings, with the 
 # Hashing at production cost (Argon2id, 19 MiB) would dominate the suite's run time; the
 # production hasher has its own test (apps/identity/tests/test_passwords.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Fixed encryption-at-rest keys, so real-mode runs need no extra environment (tests that are
+# about keys override these).
+CLEAVE_ENCRYPTION_KEYS = "test:HjGnMGwM7hvGXxwi0hVAfg9EjI8eFsPAVGf-TcAfoWw"  # 32 bytes
+CLEAVE_HASH_KEY = "LNYniGScq6s2vS0Cq5REefFUlVboEiX4fatArNM4sPg"

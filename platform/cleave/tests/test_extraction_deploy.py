@@ -63,31 +63,34 @@ def test_env_names_the_service_and_the_others_by_cluster_dns(bundle: Path) -> No
     assert env["DATABASE_URL"].endswith("/cleave_messaging")
 
 
+SECRETS = {
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CLEAVE_SERVICE_KEY",
+    "CLEAVE_ENCRYPTION_KEYS",
+    "CLEAVE_HASH_KEY",
+}
+
+
 def test_secrets_are_placeholders_and_only_in_the_secret_template(bundle: Path) -> None:
     env = _env(bundle / "messaging.env")
-    for key in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CLEAVE_SERVICE_KEY"):
+    for key in SECRETS:
         assert "CHANGE_ME" in env[key], key
     everything = "".join(p.read_text() for p in bundle.rglob("*") if p.is_file())
     assert settings.SECRET_KEY not in everything
     (configmap,) = _docs(bundle / "k8s" / "configmap.yaml")
-    assert not {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CLEAVE_SERVICE_KEY"} & set(
-        configmap["data"]
-    )
+    assert not SECRETS & set(configmap["data"])
     (secret,) = _docs(bundle / "k8s" / "secret.example.yaml")
     assert secret["kind"] == "Secret"
-    assert set(secret["stringData"]) == {
-        "SECRET_KEY",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "CLEAVE_SERVICE_KEY",
-    }
+    assert set(secret["stringData"]) == SECRETS
 
 
 def test_configmap_holds_exactly_the_env_files_non_secret_values(bundle: Path) -> None:
     (configmap,) = _docs(bundle / "k8s" / "configmap.yaml")
     env = _env(bundle / "messaging.env")
     assert configmap["data"] == {k: v for k, v in env.items() if k in configmap["data"]}
-    assert len(configmap["data"]) + 4 == len(env)
+    assert len(configmap["data"]) + len(SECRETS) == len(env)
 
 
 def test_every_manifest_is_valid_yaml_with_probes_resources_and_autoscaling(bundle: Path) -> None:
