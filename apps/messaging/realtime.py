@@ -7,6 +7,7 @@ from typing import Any
 from apps.messaging import selectors
 from apps.messaging.services.frames import conversation_stream, message_data
 from apps.messaging.services.messages import message_send
+from cleave.api import ID_MAX
 from cleave.auth.principal import Principal
 from cleave.errors import ValidationFailed
 from cleave.realtime import register_frame_handler, register_streams
@@ -18,10 +19,20 @@ def _initial(principal: Principal) -> list[str]:
     ]
 
 
-def _may_read(principal: Principal, stream: str) -> bool:
+def _conversation_id(stream: str) -> int | None:
+    """The id in "conv:<id>", or None for anything a client made up (not ASCII digits — "²"
+    is a digit to isdigit() but not to int() — or beyond a bigint)."""
     _, _, raw_id = stream.partition(":")
-    return raw_id.isdigit() and selectors.is_member(
-        conversation_id=int(raw_id), user_id=principal.user_id
+    if not (raw_id.isascii() and raw_id.isdigit()):
+        return None
+    conversation_id = int(raw_id)
+    return conversation_id if 0 < conversation_id <= ID_MAX else None
+
+
+def _may_read(principal: Principal, stream: str) -> bool:
+    conversation_id = _conversation_id(stream)
+    return conversation_id is not None and selectors.is_member(
+        conversation_id=conversation_id, user_id=principal.user_id
     )
 
 
@@ -48,8 +59,8 @@ def _send(principal: Principal, frame: dict[str, Any]) -> dict[str, Any]:
 
 
 def _members(stream: str) -> list[int]:
-    _, _, raw_id = stream.partition(":")
-    return selectors.member_ids(conversation_id=int(raw_id)) if raw_id.isdigit() else []
+    conversation_id = _conversation_id(stream)
+    return selectors.member_ids(conversation_id=conversation_id) if conversation_id else []
 
 
 def register() -> None:

@@ -79,11 +79,13 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PREFIX)
+    # /internal/ is an API too (other services call it): its 404s and 405s are envelopes.
+    return path.startswith((API_PREFIX, "/internal/"))
 
 
 class ErrorEnvelopeMiddleware:
-    """Puts every error response under /api/ into the envelope, whoever produced it."""
+    """Puts every error response under /api/ and /internal/ into the envelope, whoever
+    produced it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -27,6 +27,8 @@ def parse_frame(text: str | None, raw: bytes | None) -> dict[str, Any]:
         frame = json.loads(text)
     except ValueError:
         raise FrameError("malformed_json", "The frame is not valid JSON.") from None
+    except RecursionError:  # valid JSON, nested deeper than the parser goes
+        raise FrameError("invalid_frame", "The frame is nested too deeply.") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError(
             "invalid_frame",
