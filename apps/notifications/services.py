@@ -12,9 +12,11 @@ from django.utils import timezone
 
 from apps.notifications.models import Burst, DeliveryAttempt, Device, InboxItem, Mute, Preferences
 from apps.notifications.providers import Push, provider_for
+from cleave.contracts.registry import client
 from cleave.databases import database_for
 from cleave.realtime import push as socket_push
 from cleave.realtime.presence import online_now
+from contracts.identity import IDENTITY, IdentityService, UserGet, UserNotFound, UserProfile
 
 logger = logging.getLogger(__name__)
 DB = database_for("notifications")
@@ -58,14 +60,16 @@ def _in_quiet_hours(prefs: Preferences | None, at: datetime) -> bool:
 def message_notify(
     *, conversation_id: int, sender_id: int, recipient_ids: list[int], preview: str, seq: int
 ) -> None:
-    """A message arrived: an inbox item for each recipient, and a push to those not connected."""
+    """A message arrived: an inbox item for each recipient, and a push to those not connected.
+    Both are titled with the sender's name (from identity; "New message" when it is unknown)."""
     online = set(online_now(recipient_ids))
+    title = _sender_name(sender_id) or "New message"
     for user_id in recipient_ids:
         with transaction.atomic(using=DB):
             item = InboxItem.objects.using(DB).create(
                 user_id=user_id,
                 kind="message",
-                title="New message",
+                title=title,
                 body=preview,
                 data={"conversation_id": conversation_id, "seq": seq, "sender_id": sender_id},
             )
@@ -78,7 +82,22 @@ def message_notify(
                 continue  # the app is open on a socket: the frame is enough
             count = _burst_count(user_id, conversation_id)
         if count:
-            _push_to_devices(user_id, conversation_id, preview, count)
+            _push_to_devices(user_id, conversation_id, title, preview, count)
+
+
+def _unknown_sender(query: UserGet, error: Exception) -> UserProfile:
+    # identity unreachable: notify anyway, untitled, rather than hold every notification back.
+    return UserProfile(id=query.user_id, email="", display_name="", is_active=True)
+
+
+_identity = client(IDENTITY, IdentityService, fallbacks={"user_get": _unknown_sender})
+
+
+def _sender_name(sender_id: int) -> str:
+    try:
+        return _identity.user_get(UserGet(user_id=sender_id)).display_name
+    except UserNotFound:
+        return ""  # an account deleted since: its messages are still delivered
 
 
 def _burst_count(user_id: int, conversation_id: int) -> int:
@@ -107,10 +126,12 @@ def _burst_count(user_id: int, conversation_id: int) -> int:
     return count
 
 
-def _push_to_devices(user_id: int, conversation_id: int, preview: str, count: int) -> None:
+def _push_to_devices(
+    user_id: int, conversation_id: int, title: str, preview: str, count: int
+) -> None:
     provider = provider_for(settings.CLEAVE_PUSH_PROVIDER)
     body = preview if count == 1 else f"{count} new messages"
-    push = Push(title="New message", body=body, data={"conversation_id": str(conversation_id)})
+    push = Push(title=title, body=body, data={"conversation_id": str(conversation_id)})
     devices = (
         Device.objects.using(DB).filter(user_id=user_id, token_valid=True).exclude(push_token="")
     )

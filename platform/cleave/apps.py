@@ -13,12 +13,21 @@ class CleaveConfig(AppConfig):
         import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
 
+        self._observability()
         admin.site.site_header = "Cleave administration"
         admin.site.site_title = "Cleave admin"
         admin.site.index_title = "Contexts"
         # Each context declares its subscribers in `subscribers.py`; importing registers them.
         autodiscover_modules("subscribers")
         self._flags()
+
+    def _observability(self) -> None:
+        from django.conf import settings
+
+        from cleave.observability import tracing
+
+        # Before any WSGI handler loads its middleware: Django's instrumentation adds one.
+        tracing.configure_from_env(settings.CLEAVE_SERVICE_NAME)
 
     def _flags(self) -> None:
         from django.conf import settings

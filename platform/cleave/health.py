@@ -14,6 +14,8 @@ from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 
+from cleave.observability import metrics
+
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -26,12 +28,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     """Every dependency reachable → 200; otherwise 503 naming each failing part."""
-    results = {name: _run(check) for name, check in CHECKS.items()}
+    results = run_checks()
     failing = sorted(name for name, result in results.items() if result["status"] != "ok")
     body = {"status": "ok" if not failing else "unavailable", "checks": results}
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=200 if not failing else 503)
+
+
+def run_checks() -> dict[str, dict[str, object]]:
+    """Every readiness check's result, also recorded in the cleave_ready gauge."""
+    results = {name: _run(check) for name, check in CHECKS.items()}
+    for name, result in results.items():
+        metrics.readiness.labels(name).set(1 if result["status"] == "ok" else 0)
+    return results
 
 
 def _run(check: Callable[[], None]) -> dict[str, object]:

@@ -1,11 +1,14 @@
-"""Logging: readable lines in embedded mode, JSON lines in real mode, a request id on each."""
+"""Logging: readable lines in embedded mode, JSON lines in real mode; each line carries the
+request id and the trace and span ids ("-" where there are none)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_TEXT = "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"
-_JSON = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+_TEXT = (
+    "%(asctime)s %(levelname)-7s [%(request_id)s %(trace_id)s/%(span_id)s] %(name)s: %(message)s"
+)
+_JSON = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s %(span_id)s"
 
 
 def build_logging(*, fmt: str, level: str) -> dict[str, Any]:
@@ -22,13 +25,16 @@ def build_logging(*, fmt: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "cleave.gateway.request_id.RequestIdLogFilter"}},
+        "filters": {
+            "request_id": {"()": "cleave.gateway.request_id.RequestIdLogFilter"},
+            "trace": {"()": "cleave.observability.tracing.TraceLogFilter"},
+        },
         "formatters": {"cleave": formatter},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "cleave",
-                "filters": ["request_id"],
+                "filters": ["request_id", "trace"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -89,12 +90,18 @@ MIDDLEWARE = [
 # The mobile API and health endpoints run a lean prefix of MIDDLEWARE (cleave.wsgi): they
 # authenticate with tokens, so sessions, CSRF, messages and frame options are browser-only.
 CLEAVE_API_MIDDLEWARE = [
+    "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
 CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
+
+# Request metrics (cleave.observability) can be switched off, e.g. to measure their cost.
+if os.environ.get("CLEAVE_METRICS", "true").lower() in {"0", "false", "no", "off"}:
+    MIDDLEWARE.remove("cleave.observability.http.MetricsMiddleware")
+    CLEAVE_API_MIDDLEWARE.remove("cleave.observability.http.MetricsMiddleware")
 
 ROOT_URLCONF = "cleave.urls"
 DATABASE_ROUTERS = ["cleave.databases.ContextRouter"]
@@ -301,6 +308,11 @@ EMAIL_BACKEND = (
 globals().update(CONFIG.email_settings)  # EMAIL_HOST, EMAIL_PORT, … when EMAIL_URL is set
 # Proxies in front of the app (load balancer, gateway): X-Forwarded-For is trusted this deep.
 CLEAVE_TRUSTED_PROXIES = CONFIG.trusted_proxies
+# Encryption at rest (cleave.crypto): `kid:base64key,…` (the first encrypts, all decrypt) and
+# the keyed-hash key of searchable fields; see docs/security-encryption.md. Real mode with DEBUG
+# off refuses to start without them (check cleave.E010).
+CLEAVE_ENCRYPTION_KEYS = os.environ.get("CLEAVE_ENCRYPTION_KEYS") or None
+CLEAVE_HASH_KEY = os.environ.get("CLEAVE_HASH_KEY") or None
 # Largest JSON body the API reads (bigger → 413 payload_too_large).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

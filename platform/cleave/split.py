@@ -118,6 +118,8 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         "CLEAVE_SERVICE_KEY": keys[service],
         "CLEAVE_SERVICE_JWKS": str(topology.folder / "service-jwks.json"),
         "CLEAVE_TASK_QUEUE": f"celery.{owner}",
+        # The service's Celery worker serves /metrics here (web and realtime on their own port).
+        "CLEAVE_METRICS_PORT": str(topology.port(service) + 10),
         # Encryption at rest: keys of the database's owner (realtime shares messaging's).
         "CLEAVE_ENCRYPTION_KEYS": f"split1:{keys[f'{owner}.encryption']}",
         "CLEAVE_HASH_KEY": keys[f"{owner}.hash"],
@@ -125,6 +127,8 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         "CLEAVE_ENVIRONMENT": "split",
         "LOG_FORMAT": "text",
     }
+    if service == "realtime":
+        env["CLEAVE_METRICS_EVENT_BUS"] = "false"  # its database's backlog is messaging's to report
     for context in CONTEXTS:
         if context not in hosted:
             env[f"CLEAVE_{context.upper()}_URL"] = topology.url(topology.host_of(context))

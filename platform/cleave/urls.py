@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from cleave import health
 from cleave.api import public_api
+from cleave.observability.http import metrics_view
 from cleave.remote.server import PREFIX as INTERNAL_PREFIX
 from cleave.remote.server import build_internal_api
 from cleave.routing import context_urlpatterns
@@ -15,6 +16,7 @@ from cleave.routing import context_urlpatterns
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", public_api.urls),
     path("api/ops/", include("cleave.ops")),
     path("admin/", admin.site.urls),

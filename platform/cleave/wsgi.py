@@ -22,6 +22,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 StartResponse = Callable[..., Any]
 
 
+def metrics_wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    from cleave.observability.http import metrics_wsgi as serve
+
+    return serve(environ, start_response)
+
+
 class _HandlerWithMiddleware(WSGIHandler):
     """Django's WSGI handler, built with the given middleware list instead of MIDDLEWARE."""
 
@@ -52,6 +58,8 @@ class PathDispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return metrics_wsgi(environ, start_response)
         handler = self.browser if path.startswith(self.browser_prefixes) else self.api
         return handler(environ, start_response)
 

@@ -9,8 +9,12 @@ mutable state crosses, and only declared errors surface, as the contract's own t
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar, cast
+
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from cleave.contracts.base import (
     CallSpec,
@@ -20,6 +24,8 @@ from cleave.contracts.base import (
     UnexpectedContractError,
 )
 from cleave.errors import CleaveError
+from cleave.observability import metrics
+from cleave.observability.tracing import tracer
 
 S = TypeVar("S")
 logger = logging.getLogger(__name__)
@@ -72,8 +78,10 @@ class ContractRegistry:
         *,
         transport: str = "routed",
         fallbacks: Mapping[str, Fallback] | None = None,
+        caller: str = "kernel",
     ) -> S:
-        """A client of `contract` typed as its service Protocol `service`.
+        """A client of `contract` typed as its service Protocol `service`, used by `caller`
+        (the calling context, for metrics and traces).
 
         `fallbacks` maps a call's name to `fallback(argument, error)`, whose result is used
         when the call cannot be made (no provider reachable, breaker open, the callee failed
@@ -88,24 +96,65 @@ class ContractRegistry:
             raise TypeError(f"fallbacks for unknown calls of {contract.context}: {unknown}")
         self.contracts.setdefault(contract.context, contract)
         chosen = self._transports[transport](contract)
-        return cast(S, ContractClient(contract, chosen, dict(fallbacks or {})))
+        return cast(S, ContractClient(contract, chosen, dict(fallbacks or {}), caller=caller))
 
 
 class ContractClient:
     """Exposes one method per call; each validates through the contract on the way in and out."""
 
     def __init__(
-        self, contract: Contract, transport: Transport, fallbacks: dict[str, Fallback]
+        self,
+        contract: Contract,
+        transport: Transport,
+        fallbacks: dict[str, Fallback],
+        *,
+        caller: str = "kernel",
     ) -> None:
         self._contract = contract
         self._transport = transport
+        self._caller = caller
         for name, spec in contract.calls.items():
             setattr(self, name, self._bind(spec, fallbacks.get(name)))
 
     def _bind(
         self, spec: CallSpec, fallback: Fallback | None
     ) -> Callable[[ContractModel], ContractModel]:
-        contract, transport = self._contract, self._transport
+        contract, transport, caller = self._contract, self._transport, self._caller
+        kind = getattr(transport, "kind", None)
+
+        def observed(argument: ContractModel) -> ContractModel:
+            """The call, as a span and in the contract-call metrics."""
+            via = kind(contract) if callable(kind) else type(transport).__name__
+            attributes = {
+                "cleave.contract.caller": caller,
+                "cleave.contract.callee": contract.context,
+                "cleave.contract.call": spec.name,
+                "cleave.contract.transport": via,
+            }
+            outcome = "failed"
+            started = time.perf_counter()
+            with tracer.start_as_current_span(
+                f"contract {contract.context}.{spec.name}",
+                kind=SpanKind.CLIENT,
+                attributes=attributes,
+            ) as span:
+                try:
+                    result = transport.invoke(contract, spec, argument)
+                    outcome = "ok"
+                    return result
+                except ContractError:
+                    outcome = "typed_error"
+                    raise
+                except ContractUnavailable:
+                    outcome = "unavailable"
+                    raise
+                finally:
+                    span.set_attribute("cleave.contract.outcome", outcome)
+                    if outcome in {"failed", "unavailable"}:
+                        span.set_status(Status(StatusCode.ERROR, outcome))
+                    labels = (caller, contract.context, spec.name, via)
+                    metrics.contract_calls.labels(*labels, outcome).inc()
+                    metrics.contract_duration.labels(*labels).observe(time.perf_counter() - started)
 
         def invoke(argument: ContractModel) -> ContractModel:
             if type(argument) is not spec.argument:
@@ -114,9 +163,9 @@ class ContractClient:
                     f"not {type(argument).__name__}"
                 )
             if fallback is None:
-                return transport.invoke(contract, spec, argument)
+                return observed(argument)
             try:
-                return transport.invoke(contract, spec, argument)
+                return observed(argument)
             except (ContractUnavailable, UnexpectedContractError) as error:
                 logger.warning(
                     "%s.%s failed (%s); using the caller's fallback",
@@ -145,6 +194,9 @@ class InProcessTransport:
     def __init__(self, registry: ContractRegistry, contract: Contract) -> None:
         self._registry = registry
         self._errors = contract.error_types()
+
+    def kind(self, contract: Contract) -> str:
+        return "inprocess"
 
     def invoke(self, contract: Contract, spec: CallSpec, argument: ContractModel) -> ContractModel:
         provider = self._registry.providers.get(contract.context)
@@ -184,6 +236,9 @@ class RoutedTransport:
         self._local = InProcessTransport(registry, contract)
         self._remote: Transport | None = None
 
+    def kind(self, contract: Contract) -> str:
+        return "inprocess" if contract.context in self._registry.providers else "http"
+
     def invoke(self, contract: Contract, spec: CallSpec, argument: ContractModel) -> ContractModel:
         if contract.context in self._registry.providers:
             return self._local.invoke(contract, spec, argument)
@@ -214,7 +269,16 @@ def client(
 ) -> S:
     """A client of another context's contract: in process in the monolith, over HTTP when the
     context is hosted by another service. The calling code cannot tell which."""
-    return registry.client(contract, service, fallbacks=fallbacks)
+    return registry.client(
+        contract, service, fallbacks=fallbacks, caller=_context_of(sys._getframe(1))
+    )
+
+
+def _context_of(frame: object) -> str:
+    # The module that built the client names the calling context (apps.<context>.…).
+    module = str(getattr(frame, "f_globals", {}).get("__name__", ""))
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "apps" else "kernel"
 
 
 __all__ = [

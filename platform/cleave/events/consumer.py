@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,11 +22,14 @@ from uuid import UUID
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
 from cleave.databases import database_for
 from cleave.events.models import FailedDelivery, InboxEntry
 from cleave.events.subscribers import PermanentError, Subscriber, subscribers
 from cleave.gateway.request_id import current_request_id
+from cleave.observability import metrics
+from cleave.observability.tracing import extracted, span_from
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +85,12 @@ def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> boo
                 [_inbox_row(subscriber, item["envelope"]) for subscriber, item in work]
             )
             for subscriber, batch in by_subscriber.values():
-                with request_id_of(batch[0]):
+                with request_id_of(batch[0]), delivery_span(subscriber, batch):
                     subscriber.apply([subscriber.decode(item["envelope"]) for item in batch])
     except Exception:
         return False
+    for subscriber, batch in by_subscriber.values():
+        _count_delivered(subscriber, batch)
     return True
 
 
@@ -92,7 +98,11 @@ def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
     """Run one delivery in a savepoint; True if applied now or before, False if it failed."""
     envelope = item["envelope"]
     try:
-        with transaction.atomic(using=alias), request_id_of(item):
+        with (
+            request_id_of(item),
+            delivery_span(subscriber, [item]),
+            transaction.atomic(using=alias),
+        ):
             InboxEntry.objects.using(alias).create(
                 event_id=envelope["event_id"],
                 subscriber=subscriber.name,
@@ -104,7 +114,40 @@ def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
             return True  # a concurrent redelivery got there first
         item["_error"] = exc
         return False
+    _count_delivered(subscriber, [item])
     return True
+
+
+@contextmanager
+def delivery_span(subscriber: Subscriber, items: list[dict[str, Any]]) -> Iterator[None]:
+    """A consumer span in the publisher's trace (parent: the publish span, carried in the
+    row's headers) and linked to every event's publisher; timed for the delivery histogram."""
+    contexts = [c for c in (extracted(item.get("headers")) for item in items) if c is not None]
+    first = items[0]["envelope"]
+    started = time.perf_counter()
+    with span_from(
+        f"deliver {first['event_type']} to {subscriber.name}",
+        contexts[0] if contexts else None,
+        links=contexts[1:],
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "cleave.event.type": first["event_type"],
+            "cleave.event.id": first["event_id"],
+            "cleave.event.count": len(items),
+            "cleave.subscriber": subscriber.name,
+        },
+    ):
+        yield
+    metrics.event_delivery_duration.labels(subscriber.context, subscriber.name).observe(
+        time.perf_counter() - started
+    )
+
+
+def _count_delivered(subscriber: Subscriber, items: list[dict[str, Any]]) -> None:
+    for item in items:
+        metrics.events_delivered.labels(
+            subscriber.context, subscriber.name, item["envelope"]["event_type"]
+        ).inc()
 
 
 def _stream(subscriber: Subscriber, item: dict[str, Any]) -> Stream:
@@ -136,11 +179,17 @@ def _not_yet_applied(
         )
         .values_list("subscriber", "event_id")
     )
-    return [
+    fresh = [
         (subscriber, item)
         for subscriber, item in work
         if (subscriber.name, UUID(item["envelope"]["event_id"])) not in done
     ]
+    if len(fresh) < len(work):
+        kept = {(subscriber.name, id(item)) for subscriber, item in fresh}
+        for subscriber, item in work:
+            if (subscriber.name, id(item)) not in kept:
+                metrics.inbox_duplicates.labels(subscriber.context, subscriber.name).inc()
+    return fresh
 
 
 def _blocked_streams(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> set[Stream]:
@@ -185,7 +234,9 @@ def record_failure(alias: str, row: FailedDelivery, error: BaseException) -> str
     row.traceback = "".join(traceback.format_exception(error))[-10000:]
     row.updated_at = timezone.now()
     permanent = isinstance(error, PermanentError)
+    labels = (context_of_subscriber(row.subscriber), row.subscriber, row.event_type)
     if permanent or row.attempts >= settings.CLEAVE_EVENTS_MAX_ATTEMPTS:
+        metrics.events_dead_lettered.labels(*labels).inc()
         row.status = FailedDelivery.Status.DEAD
         row.next_attempt_at = None
         logger.error(
@@ -193,6 +244,7 @@ def record_failure(alias: str, row: FailedDelivery, error: BaseException) -> str
             row.subscriber, row.event_type, row.event_id, row.attempts, row.last_error,
         )  # fmt: skip
     else:
+        metrics.events_retried.labels(*labels).inc()
         row.status = FailedDelivery.Status.RETRYING
         row.next_attempt_at = timezone.now() + backoff(row.attempts)
         logger.warning(
@@ -211,6 +263,10 @@ def record_failure(alias: str, row: FailedDelivery, error: BaseException) -> str
         ],
     )
     return row.status
+
+
+def context_of_subscriber(name: str) -> str:
+    return name.split(".", 1)[0]  # subscriber names are "<context>.<function>"
 
 
 def backoff(attempts: int) -> timedelta:

@@ -15,12 +15,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from opentelemetry.trace import SpanKind
 
 from cleave.contracts.base import Event
 from cleave.databases import database_for
 from cleave.errors import CleaveError
 from cleave.events.models import OutboxEvent
 from cleave.gateway.request_id import current_request_id
+from cleave.observability import metrics
+from cleave.observability.tracing import MAX_LINKS, inject, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +53,22 @@ def publish_many(events: Sequence[Event]) -> None:
     """Record several events at once (one INSERT), in the current transaction."""
     if not events:
         return
+    with tracer.start_as_current_span(
+        f"publish {events[0].event_type}" + (f" +{len(events) - 1}" if len(events) > 1 else ""),
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "cleave.event.types": sorted({event.event_type for event in events}),
+            "cleave.event.ids": [str(event.event_id) for event in events[:MAX_LINKS]],
+        },
+    ):
+        # The consumer's span continues from here (traceparent rides in the row's headers).
+        _write(events, {"request_id": current_request_id.get(), **inject()})
+    for capture in _captures:
+        capture.extend(_round_trip(event) for event in events)
+
+
+def _write(events: Sequence[Event], headers: dict[str, str]) -> None:
     by_alias: dict[str, list[OutboxEvent]] = {}
-    headers = {"request_id": current_request_id.get()}
     for event in events:
         context = context_of_event(event.event_type)
         alias = database_for(context)
@@ -73,8 +90,8 @@ def publish_many(events: Sequence[Event]) -> None:
     for alias, rows in by_alias.items():
         OutboxEvent.objects.using(alias).bulk_create(rows)
         _relay_on_commit(alias)
-    for capture in _captures:
-        capture.extend(_round_trip(event) for event in events)
+    for event in events:
+        metrics.events_published.labels(context_of_event(event.event_type), event.event_type).inc()
 
 
 class _RelayAfterCommit:

@@ -22,10 +22,13 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
 from cleave.events.models import OutboxEvent
 from cleave.events.routes import consumers_of
 from cleave.events.subscribers import subscribers
+from cleave.observability import metrics
+from cleave.observability.tracing import extracted, span_from
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +57,16 @@ def relay(alias: str, *, limit: int = BATCH_SIZE) -> int:
         )
         if not rows:
             return 0
-        for context, items in _batches(rows).items():
-            hand_off(context, items)
+        with span_from(
+            "outbox relay",
+            None,
+            links=[c for c in (extracted(row.headers) for row in rows) if c is not None],
+            kind=SpanKind.PRODUCER,
+            attributes={"cleave.outbox.rows": len(rows), "cleave.database": alias},
+        ):
+            for context, items in _batches(rows).items():
+                hand_off(context, items)
+                metrics.relay_handoffs.labels(context).inc(len(items))
         OutboxEvent.objects.using(alias).filter(id__in=[row.pk for row in rows]).update(
             dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1
         )

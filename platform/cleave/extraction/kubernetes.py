@@ -80,6 +80,9 @@ def _labels(service: Service, component: str) -> dict[str, str]:
     }
 
 
+WORKER_METRICS_PORT = 9101
+
+
 def _pod(service: Service, component: str, argv: list[str], port: int | None) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": component,
@@ -113,6 +116,13 @@ def _pod(service: Service, component: str, argv: list[str], port: int | None) ->
         container["ports"] = [{"name": "http", "containerPort": port}]
         container["livenessProbe"] = probe("/healthz", 10)
         container["readinessProbe"] = probe("/readyz", 5)
+    elif component in {"worker", "events"}:
+        # Celery has no HTTP side: the worker serves /metrics on a port of its own.
+        container["ports"] = [{"name": "metrics", "containerPort": WORKER_METRICS_PORT}]
+        container["env"] = [
+            {"name": "CLEAVE_METRICS_PORT", "value": str(WORKER_METRICS_PORT)},
+            {"name": "CLEAVE_METRICS_HOST", "value": "0.0.0.0"},  # noqa: S104 - in the pod
+        ]
     return {
         "metadata": {"labels": _labels(service, component)},
         "spec": {

@@ -20,6 +20,7 @@ from cleave.flags.bucketing import (
     semver_matches,
 )
 from cleave.flags.definitions import FlagDefinition, definitions
+from cleave.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,16 @@ def evaluate(name: str, context: FlagContext, *, default: bool = False) -> Evalu
     try:
         definition = definitions().get(name)
         if definition is None:
+            # Unknown names are counted under one label: the label set stays the flags that exist.
+            metrics.flag_evaluations.labels("unknown", ERROR).inc()
             return Evaluation(name, default, ERROR, error_code="FLAG_NOT_FOUND")
-        return _evaluate(definition, context, default)
+        evaluation = _evaluate(definition, context, default)
     except Exception:  # an evaluation never takes a request down
         logger.exception("flag %s could not be evaluated", name)
+        metrics.flag_evaluations.labels("unknown", ERROR).inc()
         return Evaluation(name, default, ERROR, error_code="GENERAL")
+    metrics.flag_evaluations.labels(name, evaluation.reason).inc()
+    return evaluation
 
 
 def _evaluate(flag: FlagDefinition, context: FlagContext, default: bool) -> Evaluation:

@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 from cleave.errors import Throttled
+from cleave.observability import metrics
 
 __all__ = ["Backoff", "Clock", "KeyFunc", "RateLimit", "client_ip"]
 
@@ -153,6 +154,8 @@ class RateLimit(BaseThrottle):
         ident = self.identify(request)
         wait = None if ident is None else self.hit(ident)
         _denied_wait.set(None if wait is None else (id(self), wait))
+        if wait is not None:
+            metrics.throttled.labels(self.scope).inc()
         return wait is None
 
     def wait(self) -> float | None:
@@ -229,6 +232,7 @@ class Backoff:
         """Raises `Throttled(details={"retry_after": seconds})` if any key is locked out."""
         remaining = self.remaining(*idents)
         if remaining > 0:
+            metrics.throttled.labels(f"backoff:{self.scope}").inc()
             retry_after = max(1, math.ceil(remaining))
             raise Throttled(
                 f"Too many failed attempts; try again in {retry_after} seconds.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,10 +20,14 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
 
 from cleave.auth.principal import Principal, acting_as
 from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import CleaveError
+from cleave.observability import metrics
+from cleave.observability.tracing import extracted, tracer
 from cleave.realtime import registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
 from cleave.realtime.hub import hub, store
@@ -51,6 +56,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.resuming: dict[str, list[tuple[int, str]]] = {}
         self.window = (0, 0)  # (second, frames in it)
         self.auth_deadline: asyncio.Task[None] | None = None
+        self.connection_span = _connection_span(self.scope)
+        metrics.sockets_open.inc()
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if {"token", "access_token", "authorization"} & set(query):
@@ -64,6 +71,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             self.auth_deadline = asyncio.create_task(self._expire_unauthenticated())
 
     async def disconnect(self, code: int) -> None:
+        metrics.sockets_open.dec()
+        self.connection_span.set_attribute("cleave.ws.close_code", code)
+        self.connection_span.end()
         if self.auth_deadline is not None:
             self.auth_deadline.cancel()
         streams = hub.streams_of(self)
@@ -113,12 +123,36 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     # -- frames from the client ----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if await self._over_rate():
+            metrics.frames.labels("in", "rate_limited").inc()
             return
         try:
             frame = parse_frame(text_data, bytes_data)
-            await self.handle(frame)
         except FrameError as error:
+            metrics.frames.labels("in", "invalid").inc()
             await self.send(text_data=error_frame(error))
+            return
+        kind = metrics.frame_type(frame["type"])
+        metrics.frames.labels("in", kind).inc()
+        # Each frame is a trace of its own (a message.send reaches contracts, the outbox and
+        # other sockets), linked to the socket's connection span.
+        with tracer.start_as_current_span(
+            f"ws frame {kind}",
+            kind=SpanKind.SERVER,
+            links=[Link(self.connection_span.get_span_context())],
+            attributes={"cleave.ws.frame": kind},
+        ):
+            try:
+                await self.handle(frame)
+            except FrameError as error:
+                await self.send(text_data=error_frame(error))
+
+    async def send(  # type: ignore[override]
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        if text_data is not None:
+            match = _FRAME_TYPE.match(text_data)
+            metrics.frames.labels("out", metrics.frame_type(match and match.group(1))).inc()
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def _over_rate(self) -> bool:
         limit = settings.CLEAVE_REALTIME_FRAMES_PER_SECOND
@@ -249,6 +283,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             replay = await sync_to_async(store().since, thread_sensitive=False)(
                 stream, seq, epoch, cap=cap
             )
+            outcome = "recovered" if replay.recovered else "resync_required"
+            metrics.resumes.labels(outcome).inc()
             if replay.recovered:
                 for missed in replay.frames:
                     await self.send(text_data=missed)
@@ -308,3 +344,21 @@ def _handle_as(
     # The handler's contract calls carry the socket's user, as an HTTP request's would.
     with acting_as(principal):
         return handler(principal, frame)
+
+
+_FRAME_TYPE = re.compile(r'\{"type": ?"([a-z_.]{1,32})"')
+
+
+def _connection_span(scope: dict[str, Any]) -> trace.Span:
+    """The socket's span, from the handshake to the close; continues the app's trace when the
+    handshake carried a `traceparent` header."""
+    headers = {
+        key.decode("latin-1"): value.decode("latin-1")
+        for key, value in scope.get("headers", [])
+        if key in (b"traceparent", b"tracestate")
+    }
+    parent = extracted(headers)
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent else None
+    return tracer.start_span(
+        "ws connection", context=ctx, kind=SpanKind.SERVER, attributes={"cleave.ws.path": "/ws/v1"}
+    )

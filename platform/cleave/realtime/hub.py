@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
 from collections import defaultdict
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from django.conf import settings
+from opentelemetry.trace import SpanKind
 
+from cleave.observability import metrics
+from cleave.observability.tracing import remote_context, span_from
 from cleave.realtime.streams import (
     FANOUT_CHANNEL,
     MemoryStreamStore,
@@ -113,8 +118,15 @@ class Hub:
                 if kind == "event":
                     started = time.perf_counter()
                     sockets = list(self.sockets.get(stream, ()))
-                    for socket in sockets:
-                        await socket.deliver(stream, seq, frame)
+                    with _fanout_span(stream, frame, len(sockets)):
+                        for socket in sockets:
+                            await socket.deliver(stream, seq, frame)
+                    metrics.fanout_duration.labels(_family(stream)).observe(
+                        time.perf_counter() - started
+                    )
+                    # Counted once per fan-out, not per socket: the hot loop stays lean.
+                    kind = "event" if seq else _signal_type(frame)
+                    metrics.frames.labels("out", kind).inc(len(sockets))
                     if self._stats is not None:
                         elapsed_ms = (time.perf_counter() - started) * 1000
                         self._stats.write(f"{len(sockets)} {elapsed_ms:.3f}\n")
@@ -190,6 +202,35 @@ def store() -> StreamStore:
                     )
                     _store = memory
     return _store
+
+
+def _family(stream: str) -> str:
+    from cleave.realtime import registry
+
+    family = stream.split(":", 1)[0]
+    return family if family == "user" or family in registry.stream_families else "other"
+
+
+def _signal_type(frame: str) -> str:
+    # Signals (typing, presence) are small: read the type without parsing the whole frame.
+    for kind in ("typing", "presence"):
+        if f'"type": "{kind}"' in frame[:40] or f'"type":"{kind}"' in frame[:40]:
+            return kind
+    return "other"
+
+
+def _fanout_span(stream: str, frame: str, sockets: int) -> AbstractContextManager[object]:
+    """A span continuing the trace that pushed the frame (its ids ride in the frame)."""
+    if '"trace_id"' not in frame:  # not traced: no JSON parse on the hot path
+        return nullcontext()
+    ids = json.loads(frame)
+    parent = remote_context(str(ids.get("trace_id")), str(ids.get("span_id")))
+    return span_from(
+        f"fanout {_family(stream)}",
+        parent,
+        kind=SpanKind.PRODUCER,
+        attributes={"cleave.stream.family": _family(stream), "cleave.sockets": sockets},
+    )
 
 
 def push(stream: str, event: str, data: dict[str, Any]) -> None:

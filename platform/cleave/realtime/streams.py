@@ -20,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cleave.observability.tracing import current_ids
+
 FANOUT_CHANNEL = "cleave:rt:fanout"
 
 
@@ -41,17 +43,20 @@ class StreamStore(Protocol):
 
 
 def _frame(stream: str, seq: int, epoch: str, event: str, data: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "type": "event",
-            "stream": stream,
-            "seq": seq,
-            "epoch": epoch,
-            "event": event,
-            "data": data,
-        },
-        separators=(",", ":"),
-    )
+    frame: dict[str, Any] = {
+        "type": "event",
+        "stream": stream,
+        "seq": seq,
+        "epoch": epoch,
+        "event": event,
+        "data": data,
+    }
+    ids = current_ids()
+    if ids is not None:
+        # The trace that caused this event: a bug report can quote it, and the fan-out in the
+        # realtime process continues it.
+        frame["trace_id"], frame["span_id"] = ids
+    return json.dumps(frame, separators=(",", ":"))
 
 
 def _replay(

@@ -21,10 +21,13 @@ from typing import TypeVar
 
 from django.conf import settings
 
+from cleave.observability import metrics
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+_STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}  # the cleave_breaker_state gauge
 
 
 class BreakerOpen(Exception):
@@ -103,6 +106,9 @@ class Breaker:
                 self._move(OPEN)
 
     def _move(self, state: str) -> None:
+        metrics.breaker_state.labels(self.name).set(_STATE_VALUES[state])
+        if state == OPEN:
+            metrics.breaker_opens.labels(self.name).inc()
         log = logger.warning if state == OPEN else logger.info
         log(
             "circuit breaker for %s: %s -> %s",
@@ -131,6 +137,7 @@ def breaker_for(context: str) -> Breaker:
                     is_failure=_is_failure,
                 )
                 _breakers[context] = breaker
+                metrics.breaker_state.labels(context).set(0)
     return breaker
 
 
@@ -139,6 +146,12 @@ def _is_failure(exc: BaseException) -> bool:
     from cleave.remote.transport import RemoteFailure
 
     return isinstance(exc, RemoteFailure)
+
+
+def refresh_gauges() -> None:
+    """Set each breaker's gauge from its state now (open turns half-open with time alone)."""
+    for context, breaker in list(_breakers.items()):
+        metrics.breaker_state.labels(context).set(_STATE_VALUES[breaker.state])
 
 
 def states() -> dict[str, str]:

@@ -27,6 +27,7 @@ from cleave.contracts.registry import ContractUnavailable
 from cleave.errors import CleaveError
 from cleave.gateway.request_id import HEADER as REQUEST_ID_HEADER
 from cleave.gateway.request_id import current_request_id
+from cleave.observability import metrics
 from cleave.remote.breakers import BreakerOpen, breaker_for
 from cleave.remote.server import CALLER_HEADER, PREFIX
 from cleave.remote.service_tokens import signer
@@ -90,6 +91,9 @@ class HttpTransport:
         self._errors = contract.error_types()
         self._breaker = breaker_for(contract.context)
 
+    def kind(self, contract: Contract) -> str:
+        return "http"
+
     def invoke(self, contract: Contract, spec: CallSpec, argument: ContractModel) -> ContractModel:
         attempts = 1 + (settings.CLEAVE_REMOTE_RETRIES if spec.idempotent else 0)
         body = argument.model_dump_json().encode()
@@ -118,6 +122,7 @@ class HttpTransport:
                     attempts,
                     failure.reason,
                 )
+                metrics.contract_retries.labels(contract.context, spec.name).inc()
                 time.sleep(delay)
                 continue
             return self._decode(contract, spec, status, payload)

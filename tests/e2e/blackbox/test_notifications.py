@@ -47,9 +47,8 @@ def test_messages_to_an_offline_user_fill_their_inbox_and_badge(
         {"conversation_id": conversation, "seq": m["seq"], "sender_id": bob.id}
         for m in reversed(sent)
     ]
-    assert {(i["kind"], i["title"], i["read"]) for i in items} == {
-        ("message", "New message", False)
-    }
+    # Titled with the sender's name, which notifications asks identity for.
+    assert {(i["kind"], i["title"], i["read"]) for i in items} == {("message", "bob", False)}
     assert expect(as_alice.get("/api/v1/notifications/badge"), 200) == {"unread": 3}
 
     # Reading one lowers the badge; bob cannot touch alice's item; read-all empties it.

@@ -1,0 +1,2 @@
+"""Observability: Prometheus metrics (`metrics`, `/metrics`), OpenTelemetry tracing
+(`tracing`), and trace ids on every log line."""

@@ -1,0 +1,130 @@
+"""Request metrics, labelled by owning context and route template; and the /metrics view."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
+
+from cleave.observability import metrics
+from cleave.observability.collectors import EventBusCollector
+
+UNMATCHED = "unmatched"  # no route matched (404): never the raw path, which is unbounded
+
+
+class _RouteOwners:
+    """Which context owns a route template, worked out once per template."""
+
+    def __init__(self) -> None:
+        self._owners: dict[str, str] = {}
+        self._api: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def owner(self, route: str) -> str:
+        owner = self._owners.get(route)
+        if owner is None:
+            owner = self._owners[route] = self._find(route)
+        return owner
+
+    def _find(self, route: str) -> str:
+        from cleave.extraction.gateway import KERNEL, _shape, api_routes
+        from cleave.remote.server import PREFIX as INTERNAL
+
+        if route.startswith(INTERNAL):
+            return route.removeprefix(INTERNAL).split("/", 1)[0] or KERNEL
+        if not route.startswith("api/v1/"):
+            return KERNEL
+        with self._lock:
+            if self._api is None:
+                self._api = {_shape(path): owner for path, owner in api_routes()}
+        return self._api.get(_shape(route.removeprefix("api/v1/")), KERNEL)
+
+
+route_owners = _RouteOwners()
+
+
+class MetricsMiddleware:
+    """Counts and times every request, by (context, route template, method, status)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        match = request.resolver_match
+        route = match.route if match is not None else UNMATCHED
+        context = route_owners.owner(route) if match is not None else "kernel"
+        method = request.method if request.method in _METHODS else "OTHER"
+        metrics.http_requests.labels(context, route, method, str(response.status_code)).inc()
+        metrics.http_duration.labels(context, route, method).observe(elapsed)
+        return response
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+_scrape: CollectorRegistry | None = None
+_scrape_lock = threading.Lock()
+
+
+def scrape_registry(*, event_bus: bool = True) -> CollectorRegistry:
+    """What /metrics serves: this process group's metrics (summed over its processes in
+    multiprocess mode) and, with `event_bus`, the backlog gauges read from the database."""
+    global _scrape  # noqa: PLW0603 - built once per process
+    if _scrape is not None:
+        return _scrape
+    with _scrape_lock:
+        if _scrape is None:
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                registry = CollectorRegistry()
+                multiprocess.MultiProcessCollector(registry)
+            else:
+                registry = REGISTRY
+            if event_bus:
+                registry.register(EventBusCollector())
+            _scrape = registry
+    return _scrape
+
+
+def exposition() -> bytes:
+    """The /metrics body. Gauges that only change on use (readiness: when /readyz runs; a
+    breaker: when a call tries it) are brought up to date first, so an idle process does not
+    report a stale "not ready" or "open" for ever."""
+    from cleave import health
+    from cleave.remote import breakers
+
+    health.run_checks()
+    breakers.refresh_gauges()
+    return generate_latest(scrape_registry(event_bus=_event_bus_here()))
+
+
+def _event_bus_here() -> bool:
+    # A process sharing another's database (realtime beside messaging) leaves the backlog
+    # gauges to that one, or every alert on them would fire twice.
+    return os.environ.get("CLEAVE_METRICS_EVENT_BUS", "true").lower() not in {"0", "false", "no"}
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics through Django (the test client); real servers answer it in cleave.wsgi."""
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_wsgi(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+    """GET /metrics before any middleware: Prometheus scrapes a pod by its IP, which is not in
+    ALLOWED_HOSTS, and the gateway never routes this path."""
+    body = exposition()
+    start_response(
+        "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))]
+    )
+    return [body]

@@ -1,0 +1,190 @@
+"""OpenTelemetry tracing: configured from the standard environment, nothing when it is unset.
+
+Tracing is on when an exporter is configured — `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), or `CLEAVE_TRACE_FILE` (JSON lines, for tests and local
+debugging) — and `OTEL_TRACES_EXPORTER` is not `none`. Then the maintained instrumentations
+(Django, psycopg, redis, Celery, httpx) are installed and the SDK samples per
+`OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (parent-based ratio recommended). Off, no
+instrumentation is installed and our own spans go to OpenTelemetry's no-op tracer, so the cost
+is a function call per span.
+
+Context crosses every boundary as W3C trace context: HTTP requests in (Django) and out (httpx,
+so contract calls over HTTP), the outbox row (`headers["traceparent"]`, read by the consumer),
+and stream frames (`trace_id`/`span_id`, read by the fan-out and quotable by apps).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("cleave")
+_propagator = TraceContextTextMapPropagator()
+_configured = False
+_lock = threading.Lock()
+MAX_LINKS = 32
+
+
+def enabled_by(env: Mapping[str, str]) -> bool:
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return False
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or env.get("CLEAVE_TRACE_FILE")
+    )
+
+
+def configure_from_env(service_name: str) -> bool:
+    """Install tracing if the environment asks for it; once per process. True if on."""
+    if not enabled_by(os.environ):
+        return False
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SimpleSpanProcessor,
+        SpanProcessor,
+    )
+
+    processors: list[SpanProcessor] = []
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+    if os.environ.get("CLEAVE_TRACE_FILE"):
+        processors.append(SimpleSpanProcessor(_file_exporter(os.environ["CLEAVE_TRACE_FILE"])))
+    return configure(service_name, processors)
+
+
+def configure(service_name: str, processors: Sequence[Any]) -> bool:
+    """Install the SDK tracer provider with `processors` and the instrumentations."""
+    global _configured  # noqa: PLW0603 - one tracer provider per process
+    with _lock:
+        if _configured:
+            return True
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+
+        resource = Resource.create(
+            {"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}
+        )
+        provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+        for processor in processors:
+            provider.add_span_processor(processor)
+        trace.set_tracer_provider(provider)
+        _instrument()
+        _configured = True
+    return True
+
+
+def _instrument() -> None:
+    from django.conf import settings
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    before = list(settings.MIDDLEWARE)
+    DjangoInstrumentor().instrument()
+    # The instrumentor adds its middleware to MIDDLEWARE; the lean API stack (cleave.wsgi)
+    # is a separate list and needs it too.
+    added = [path for path in settings.MIDDLEWARE if path not in before]
+    settings.CLEAVE_API_MIDDLEWARE = [*added, *settings.CLEAVE_API_MIDDLEWARE]
+    PsycopgInstrumentor().instrument(enable_commenter=False)
+    RedisInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+
+
+def _file_exporter(path: str) -> Any:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    # Appends one JSON span per line; several processes may share the file (O_APPEND).
+    out = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    return ConsoleSpanExporter(
+        out=out, formatter=lambda span: json.dumps(json.loads(span.to_json())) + "\n"
+    )
+
+
+# --- carrying context -------------------------------------------------------------------------
+def current_ids() -> tuple[str, str] | None:
+    """(trace_id, span_id) in hex of the current span, if it is being recorded."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid or not span_context.trace_flags.sampled:
+        return None
+    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+
+
+def inject() -> dict[str, str]:
+    """The current context as W3C headers ({} when nothing is traced)."""
+    carrier: dict[str, str] = {}
+    if trace.get_current_span().get_span_context().is_valid:
+        _propagator.inject(carrier)
+    return carrier
+
+
+def extracted(headers: Mapping[str, Any] | None) -> SpanContext | None:
+    """The span context stored in `headers` (an outbox row's), if any."""
+    if not headers or "traceparent" not in headers:
+        return None
+    ctx = _propagator.extract({"traceparent": str(headers["traceparent"])})
+    span_context = trace.get_current_span(ctx).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def remote_context(trace_id: str, span_id: str) -> SpanContext | None:
+    try:
+        span_context = SpanContext(
+            int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=TraceFlags(1)
+        )
+    except (TypeError, ValueError):
+        return None
+    return span_context if span_context.is_valid else None
+
+
+@contextmanager
+def span_from(
+    name: str,
+    parent: SpanContext | None,
+    *,
+    links: Sequence[SpanContext] = (),
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+) -> Iterator[trace.Span]:
+    """A span whose parent is `parent` (a context carried across a process or a queue), linked
+    to it and to `links` too — so it is in the publisher's trace and marked as asynchronous."""
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent else None
+    all_links = [Link(parent)] if parent else []
+    all_links += [Link(link) for link in links[:MAX_LINKS] if link != parent]
+    token = otel_context.attach(ctx) if ctx is not None else None
+    try:
+        with tracer.start_as_current_span(
+            name, kind=kind, links=all_links, attributes=dict(attributes or {})
+        ) as span:
+            yield span
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+class TraceLogFilter(logging.Filter):
+    """Adds `trace_id` and `span_id` to every log record ("-" outside a traced span)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "trace_id"):
+            ids = current_ids()
+            record.trace_id, record.span_id = ids if ids else ("-", "-")
+        return True

@@ -1,0 +1,58 @@
+"""/metrics stays right with several worker processes behind one port (multiprocess mode),
+and a Celery worker serves its own metrics port."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from cleave.testing import (
+    celery_worker,
+    embedded_env,
+    free_port,
+    running_server,
+    wait_for,
+    web_server_command,
+)
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        return str(response.read().decode())
+
+
+def _healthz_count(text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "cleave_http_requests_total" and sample.labels["route"] == "healthz"
+    )
+
+
+def test_two_web_workers_report_one_sum(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**embedded_env(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    (tmp_path / "metrics").mkdir()
+    command = web_server_command(port, workers=2, threads=2)
+    with running_server(command, port=port, env=env) as base:
+        before = _healthz_count(_get(f"{base}/metrics"))
+        for _ in range(60):  # one connection each: both workers serve some
+            _get(f"{base}/healthz")
+        # Every scrape, whichever worker answers it, sees both workers' counts.
+        counts = {_healthz_count(_get(f"{base}/metrics")) for _ in range(6)}
+    assert counts == {before + 60}
+    assert len(list((tmp_path / "metrics").glob("counter_*.db"))) >= 2  # two processes wrote
+
+
+@pytest.mark.skipif(settings.CONFIG.embedded, reason="real mode only: needs Redis")
+def test_a_celery_worker_serves_metrics_on_its_port() -> None:
+    port = free_port()
+    with celery_worker(queues=["events.notifications"], env={"CLEAVE_METRICS_PORT": str(port)}):
+        text = wait_for(lambda: _get(f"http://127.0.0.1:{port}/metrics"), timeout=10)
+    names = {family.name for family in text_string_to_metric_families(str(text))}
+    assert {"cleave_events_delivered", "cleave_contract_calls"} <= names

@@ -1,0 +1,196 @@
+"""One request that sends a message is one trace: the HTTP span, the outbox publish, the
+notifications subscriber's span (linked to the publish), its contract call to identity, and
+the fan-out to the recipient's socket — in embedded mode (one process) and in real mode (web,
+realtime and a Celery worker, each exporting to the same span file). The frame the socket
+receives carries the trace id; the server's log lines carry it too.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from cleave.testing import (
+    celery_worker,
+    embedded_env,
+    embedded_server_command,
+    free_port,
+    realtime_server_command,
+    running_server,
+    wait_for,
+    web_server_command,
+)
+from tests.e2e.test_realtime import PASSWORD, http, next_event, socket_for
+
+Spans = list[dict[str, Any]]
+
+
+def _register(base: str, name: str, *, push_token: str | None = None) -> dict[str, Any]:
+    device = {"device_id": f"{name}-phone", "platform": "ios", "app_version": "1.0"}
+    if push_token:
+        device["push_token"] = push_token
+    body = {
+        "email": f"{name}-{secrets.token_hex(4)}@example.com",
+        "password": PASSWORD,
+        "display_name": name,
+        "device": device,
+    }
+    return http(base, "POST", "/api/v1/auth/register", body)["tokens"]
+
+
+def _send_traced(base: str, conversation_id: int, token: str, trace_id: str) -> dict[str, Any]:
+    """POST a message as an app would, continuing the app's own trace (W3C traceparent)."""
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{base}/api/v1/conversations/{conversation_id}/messages",
+        data=json.dumps({"text": "traced hello", "client_msg_id": trace_id[:16]}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
+            "X-Request-ID": f"req-{trace_id[:8]}",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        sent: dict[str, Any] = json.loads(response.read())
+    return sent
+
+
+def _spans_of(path: Path, trace_id: str) -> Spans:
+    if not path.exists():
+        return []
+    spans = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [span for span in spans if span["context"]["trace_id"] == f"0x{trace_id}"]
+
+
+def _named(spans: Spans, prefix: str) -> dict[str, Any] | None:
+    return next((span for span in spans if span["name"].startswith(prefix)), None)
+
+
+EXPECTED = (
+    "POST",  # the HTTP server span (Django instrumentation)
+    "publish messaging.message_sent",
+    "deliver messaging.message_sent to notifications.on_message_sent",
+    "contract identity.user_get",
+    "fanout conv",
+)
+
+
+def _the_trace(web: str, realtime: str, span_file: Path) -> tuple[Spans, dict[str, Any]]:
+    ada, bob = _register(web, "ada"), _register(web, "bob")
+    cyd = _register(web, "cyd", push_token="tok-" + secrets.token_hex(8))  # offline: a push
+    created = http(
+        web,
+        "POST",
+        "/api/v1/conversations",
+        {"kind": "group", "title": "traced", "members": [bob["user"]["id"], cyd["user"]["id"]]},
+        ada["access"],
+    )
+    trace_id = secrets.token_hex(16)
+    with socket_for(realtime, bob["access"]) as bob_socket:  # on the conversation from "ready"
+        _send_traced(web, created["id"], ada["access"], trace_id)
+        frame = next_event(bob_socket)
+        while frame["event"] != "message.sent":
+            frame = next_event(bob_socket)
+    spans = wait_for(
+        lambda: (s := _spans_of(span_file, trace_id))
+        and all(_named(s, name) for name in EXPECTED)
+        and s,
+        timeout=20,
+    )
+    assert isinstance(spans, list)
+    return spans, {"frame": frame, "trace_id": trace_id}
+
+
+def _assert_one_connected_trace(spans: Spans, seen: dict[str, Any]) -> None:
+    by_id = {span["context"]["span_id"]: span for span in spans}
+    http_span = _named(spans, "POST")
+    publish = _named(spans, "publish messaging.message_sent")
+    deliver = _named(spans, "deliver messaging.message_sent to notifications.on_message_sent")
+    call = _named(spans, "contract identity.user_get")
+    fanout = _named(spans, "fanout conv")
+    assert http_span and publish and deliver and call and fanout
+    assert http_span["parent_id"] not in by_id  # the app's span is the root we sent
+    # The publish happened inside the request; the subscriber continues from the publish
+    # (parent) and is marked as asynchronous (a link to it); its identity call is its child.
+    assert _ancestors(publish, by_id)[-1] is http_span
+    assert deliver["parent_id"] == publish["context"]["span_id"]
+    assert publish["context"]["span_id"] in {
+        link["context"]["span_id"] for link in deliver["links"]
+    }
+    assert call["parent_id"] == deliver["context"]["span_id"]
+    assert call["attributes"]["cleave.contract.caller"] == "notifications"
+    assert call["attributes"]["cleave.contract.outcome"] == "ok"
+    assert http_span in _ancestors(fanout, by_id)
+    # The socket's frame names the trace, so an app's bug report can quote it.
+    assert seen["frame"]["trace_id"] == seen["trace_id"]
+
+
+def _ancestors(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    chain, parent = [], by_id.get(span.get("parent_id") or "")
+    while parent is not None:
+        chain.append(parent)
+        parent = by_id.get(parent.get("parent_id") or "")
+    return chain
+
+
+def _trace_env(span_file: Path) -> dict[str, str]:
+    return {"CLEAVE_TRACE_FILE": str(span_file), "OTEL_TRACES_SAMPLER": "parentbased_always_on"}
+
+
+def test_embedded_one_request_is_one_trace(tmp_path: Path) -> None:
+    span_file = tmp_path / "spans.jsonl"
+    port = free_port()
+    env = {**embedded_env(tmp_path), **_trace_env(span_file), "CLEAVE_PRESENCE_GRACE_MS": "0"}
+    log = Path(settings.BASE_DIR) / "var" / f"server-{port}.log"
+    with running_server(embedded_server_command(port), port=port, env=env) as base:
+        spans, seen = _the_trace(base, base, span_file)
+        _assert_one_connected_trace(spans, seen)
+        # The push to cyd's phone was logged inside the subscriber's span: ids on the line.
+        wait_for(lambda: seen["trace_id"] in log.read_text(), timeout=10)
+    line = next(line for line in log.read_text().splitlines() if seen["trace_id"] in line)
+    assert f"req-{seen['trace_id'][:8]}" in line  # the publishing request's id, too
+
+
+@pytest.fixture
+def real_processes(
+    django_db_setup: None, django_db_blocker: object, tmp_path: Path
+) -> Iterator[tuple[str, str, Path]]:
+    if settings.CONFIG.embedded:
+        pytest.skip("real mode only: needs PostgreSQL, Redis and a Celery worker")
+    span_file = tmp_path / "spans.jsonl"
+    database = settings.CONFIG.database
+    test_database = settings.DATABASES["default"]["NAME"]
+    env = {
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{test_database}"
+        ),
+        **_trace_env(span_file),
+    }
+    web_port, realtime_port = free_port(), free_port()
+    with (
+        celery_worker(queues=["events.notifications", "events.messaging"], env=env),
+        running_server(web_server_command(web_port), port=web_port, env=env) as web,
+        running_server(
+            realtime_server_command(realtime_port), port=realtime_port, env=env
+        ) as realtime,
+    ):
+        yield web, realtime, span_file
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_mode_one_request_is_one_trace_across_processes(
+    real_processes: tuple[str, str, Path],
+) -> None:
+    web, realtime, span_file = real_processes
+    spans, seen = _the_trace(web, realtime, span_file)
+    _assert_one_connected_trace(spans, seen)
+    services = {span["resource"]["attributes"].get("service.name") for span in spans}
+    assert len(services) == 1  # one service (the monolith's processes share its name)
