@@ -74,6 +74,12 @@ def _named(spans: Spans, prefix: str) -> dict[str, Any] | None:
     return next((span for span in spans if span["name"].startswith(prefix)), None)
 
 
+def _the(spans: Spans, prefix: str) -> dict[str, Any]:
+    span = _named(spans, prefix)
+    assert span is not None, f"no {prefix!r} span among {[s['name'] for s in spans]}"
+    return span
+
+
 EXPECTED = (
     "POST",  # the HTTP server span (Django instrumentation)
     "publish messaging.message_sent",
@@ -100,9 +106,11 @@ def _the_trace(web: str, realtime: str, span_file: Path) -> tuple[Spans, dict[st
         while frame["event"] != "message.sent":
             frame = next_event(bob_socket)
     spans = wait_for(
-        lambda: (s := _spans_of(span_file, trace_id))
-        and all(_named(s, name) for name in EXPECTED)
-        and s,
+        lambda: (
+            (s := _spans_of(span_file, trace_id))
+            and all(_named(s, name) for name in EXPECTED)
+            and s
+        ),
         timeout=20,
     )
     assert isinstance(spans, list)
@@ -111,12 +119,7 @@ def _the_trace(web: str, realtime: str, span_file: Path) -> tuple[Spans, dict[st
 
 def _assert_one_connected_trace(spans: Spans, seen: dict[str, Any]) -> None:
     by_id = {span["context"]["span_id"]: span for span in spans}
-    http_span = _named(spans, "POST")
-    publish = _named(spans, "publish messaging.message_sent")
-    deliver = _named(spans, "deliver messaging.message_sent to notifications.on_message_sent")
-    call = _named(spans, "contract identity.user_get")
-    fanout = _named(spans, "fanout conv")
-    assert http_span and publish and deliver and call and fanout
+    http_span, publish, deliver, call, fanout = (_the(spans, name) for name in EXPECTED)
     assert http_span["parent_id"] not in by_id  # the app's span is the root we sent
     # The publish happened inside the request; the subscriber continues from the publish
     # (parent) and is marked as asynchronous (a link to it); its identity call is its child.
