@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.urls import path
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from cleave.flags.ops import FlagDetail, FlagKill, FlagList
+
+_WINDOW = re.compile(r"^[1-9][0-9]{0,3}[smhd]$")
+
+
+class ContextMapView(APIView):
+    """GET /api/ops/contexts/?window=1h: the context map from live data (see
+    cleave.observability.context_map); edges no contract declares are flagged."""
+
+    def get(self, request: Request) -> Response:
+        from cleave.observability.context_map import build
+
+        window = request.query_params.get("window", "1h")
+        if not _WINDOW.match(window):
+            raise ValidationError({"window": "a Prometheus duration such as 15m, 1h or 1d"})
+        return Response(build(window).as_dict())
 
 
 class OpsRoot(APIView):
@@ -21,6 +39,7 @@ class OpsRoot(APIView):
                 "name": "cleave-ops",
                 "health": reverse("healthz", request=request),
                 "readiness": reverse("readyz", request=request),
+                "contexts": reverse("ops-contexts", request=request),
                 **(
                     {"flags": reverse("ops-flags", request=request)}
                     if settings.CLEAVE_FLAGS_HOME
@@ -30,7 +49,10 @@ class OpsRoot(APIView):
         )
 
 
-urlpatterns = [path("", OpsRoot.as_view(), name="ops-root")]
+urlpatterns = [
+    path("", OpsRoot.as_view(), name="ops-root"),
+    path("contexts/", ContextMapView.as_view(), name="ops-contexts"),
+]
 # Flags are edited at the flags home only (see CLEAVE_FLAGS_HOME).
 if settings.CLEAVE_FLAGS_HOME:
     urlpatterns += [

@@ -57,6 +57,8 @@ CLEAVE_REMOTE_RETRY_BACKOFF_SECONDS = 0.05
 # (half-open) after the reset time.
 CLEAVE_BREAKER_FAIL_MAX = 5
 CLEAVE_BREAKER_RESET_SECONDS = 10.0
+# Where `manage.py contexts map` and /api/ops/contexts/ read observed calls and deliveries.
+CLEAVE_PROMETHEUS_URL = os.environ.get("CLEAVE_PROMETHEUS_URL") or None
 
 INSTALLED_APPS = [
     "django.contrib.admin",

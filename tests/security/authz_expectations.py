@@ -157,6 +157,8 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
     # -- the ops API (DRF): staff reads; writes need cleave.change_flag (the superuser has it)
     "GET /api/ops/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
+    "GET /api/ops/contexts/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
     "GET /api/ops/flags/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
     "GET /api/ops/flags/{name}/":

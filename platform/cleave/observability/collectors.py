@@ -48,7 +48,7 @@ class EventBusCollector(Collector):
                     .filter(status=FailedDelivery.Status.DEAD)
                     .count(),
                 )
-            except Exception:
+            except Exception as exc:
                 # A scrape must not fail because one database is down: readiness says that.
-                logger.warning("event bus gauges unavailable for %s", alias, exc_info=True)
+                logger.warning("event bus gauges unavailable for %s: %s", alias, exc)
         yield from (lag, pending, dead)
