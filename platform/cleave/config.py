@@ -237,6 +237,11 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}.") from None
 
 
+def list_from(env: Mapping[str, str], name: str) -> list[str]:
+    """A comma-separated variable as a list (empty when unset)."""
+    return _list(env, name, default=[])
+
+
 def _list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[str]:
     raw = env.get(name)
     if raw is None:

@@ -28,13 +28,14 @@ def build_logging(*, fmt: str, level: str) -> dict[str, Any]:
         "filters": {
             "request_id": {"()": "cleave.gateway.request_id.RequestIdLogFilter"},
             "trace": {"()": "cleave.observability.tracing.TraceLogFilter"},
+            "redact": {"()": "cleave.gateway.redaction.RedactSecretsFilter"},
         },
         "formatters": {"cleave": formatter},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "cleave",
-                "filters": ["request_id", "trace"],
+                "filters": ["request_id", "trace", "redact"],
             }
         },
         "root": {"handlers": ["console"], "level": level},
