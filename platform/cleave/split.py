@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleave.extraction.gateway import GatewayLimits, NginxPaths, render_nginx_conf
+from cleave.extraction.gateway import GatewayLimits, NginxPaths, Tls, render_nginx_conf
 from cleave.remote.service_tokens import generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,7 @@ class SplitError(Exception):
 class Topology:
     folder: Path
     gateway_port: int
+    gateway_tls_port: int
     base_port: int
     database_url: str  # server URL without a database name
     database_prefix: str  # each service's database is <prefix>_<service>
@@ -63,6 +64,7 @@ class Topology:
         return cls(
             folder=ROOT / "var" / "split",
             gateway_port=int(env.get("GATEWAY_PORT", "8080")),
+            gateway_tls_port=int(env.get("GATEWAY_TLS_PORT", "8443")),
             base_port=int(env.get("SPLIT_BASE_PORT", "8100")),
             database_url=env.get("SPLIT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432"),
             database_prefix=env.get("SPLIT_DATABASE_PREFIX", "cleave_split"),
@@ -278,6 +280,7 @@ def _ensure_admin(topology: Topology, env: dict[str, str]) -> None:
 def _nginx(topology: Topology, nginx: str) -> list[str]:
     paths = NginxPaths.under(topology.folder / "nginx")
     paths.create()
+    tls_files = self_signed_certificate(topology.folder / "tls")
     conf = topology.folder / "nginx" / "nginx.conf"
     conf.write_text(
         render_nginx_conf(
@@ -292,9 +295,62 @@ def _nginx(topology: Topology, nginx: str) -> list[str]:
             # One loopback client runs whole test suites: a roomier per-IP budget than the
             # generated default for a public gateway.
             limits=GatewayLimits(rate="200r/s", burst=400),
+            # TLS with a self-signed certificate on GATEWAY_TLS_PORT; plain HTTP stays on
+            # GATEWAY_PORT for local tools (a real gateway redirects it: see extraction.md).
+            tls=Tls(
+                listen=f"127.0.0.1:{topology.gateway_tls_port}",
+                certificate=tls_files[0],
+                key=tls_files[1],
+                serve_plain=True,
+            ),
         )
     )
     return [nginx, "-c", str(conf), "-p", str(topology.folder / "nginx")]
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, made once (for local use only)."""
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    certificate, key_file = folder / "gateway.crt", folder / "gateway.key"
+    if certificate.exists() and key_file.exists():
+        return certificate, key_file
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return certificate, key_file
 
 
 def _spawn(topology: Topology, name: str, command: list[str], env: dict[str, str]) -> int:

@@ -277,12 +277,15 @@ def render_nginx_conf(
     edge: str = DEFAULT_EDGE,
     daemon: bool = True,
     limits: GatewayLimits | None = None,
+    tls: Tls | None = None,
 ) -> str:
     """A complete nginx.conf for a split topology.
 
     `upstreams` maps every context to the "host:port" of the service hosting it (several
     contexts may share one service); KERNEL routes and anything unmatched go to `edge`'s
-    service; `/ws/` goes to `realtime`. `locations` defaults to `ownership()`.
+    service; `/ws/` goes to `realtime`. `locations` defaults to `ownership()`. With `tls`,
+    the gateway also terminates TLS on `tls.listen` and sends HSTS there; `listen` then
+    redirects to it, unless `tls.serve_plain` keeps plain HTTP too (local rehearsals).
     """
     limits = limits or GatewayLimits()
     locations = list(locations if locations is not None else ownership())
@@ -352,6 +355,10 @@ http {{
         default upgrade;
         "" close;
     }}
+    map $scheme $cleave_hsts {{
+        https "max-age=31536000; includeSubDomains";
+        default "";
+    }}
     limit_req_zone $binary_remote_addr zone=cleave_per_ip:10m rate={limits.rate};
     limit_req_status 429;
 
@@ -359,10 +366,12 @@ http {{
         server {realtime};
     }}
 
-    server {{
-        listen {listen};
-        server_name _;
+{_plain_redirect(listen, tls)}    server {{
+{_listeners(listen, tls)}        server_name _;
         limit_req zone=cleave_per_ip burst={limits.burst} nodelay;
+        # HSTS on HTTPS answers only, set here so nginx's own answers carry it too.
+        proxy_hide_header Strict-Transport-Security;
+        add_header Strict-Transport-Security $cleave_hsts always;
 
         proxy_http_version 1.1;
 {headers}        proxy_set_header Connection "";
@@ -389,6 +398,42 @@ http {{
 {error_locations}    }}
 }}
 """
+
+
+@dataclass(frozen=True)
+class Tls:
+    """TLS at the gateway: where it listens, its certificate and key (PEM files)."""
+
+    listen: str
+    certificate: Path
+    key: Path
+    serve_plain: bool = False  # also serve plain HTTP on `listen` (local rehearsals only)
+
+
+def _listeners(listen: str, tls: Tls | None) -> str:
+    lines = []
+    if tls is None or tls.serve_plain:
+        lines.append(f"        listen {listen};\n")
+    if tls is not None:
+        lines += [
+            f"        listen {tls.listen} ssl;\n",
+            f"        ssl_certificate {tls.certificate};\n",
+            f"        ssl_certificate_key {tls.key};\n",
+            "        ssl_protocols TLSv1.2 TLSv1.3;\n",
+            "        ssl_prefer_server_ciphers off;\n",
+            "        ssl_session_cache shared:cleave_tls:10m;\n",
+        ]
+    return "".join(lines)
+
+
+def _plain_redirect(listen: str, tls: Tls | None) -> str:
+    if tls is None or tls.serve_plain:
+        return ""
+    port = tls.listen.rsplit(":", 1)[-1]
+    return (
+        f"    server {{\n        listen {listen};\n        server_name _;\n"
+        f"        return 308 https://$host:{port}$request_uri;\n    }}\n\n"
+    )
 
 
 def proxy_headers(indent: str) -> str:

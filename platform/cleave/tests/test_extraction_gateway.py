@@ -23,6 +23,7 @@ from cleave.extraction.gateway import (
     GatewayLimits,
     Location,
     NginxPaths,
+    Tls,
     _api_locations,
     api_routes,
     owners_by_prefix,
@@ -92,7 +93,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _render(tmp_path: Path, upstreams: dict[str, str], *, limits: GatewayLimits) -> Path:
+def _render(
+    tmp_path: Path, upstreams: dict[str, str], *, limits: GatewayLimits, tls: Tls | None = None
+) -> Path:
     paths = NginxPaths.under(tmp_path / "nginx")
     paths.create()
     conf = render_nginx_conf(
@@ -102,6 +105,7 @@ def _render(tmp_path: Path, upstreams: dict[str, str], *, limits: GatewayLimits)
         paths=paths,
         daemon=False,
         limits=limits,
+        tls=tls,
     )
     target = tmp_path / "nginx" / "nginx.conf"
     target.write_text(conf)
@@ -109,9 +113,19 @@ def _render(tmp_path: Path, upstreams: dict[str, str], *, limits: GatewayLimits)
 
 
 @needs_nginx
-def test_rendered_config_passes_nginx_t(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_tls", [False, True])
+def test_rendered_config_passes_nginx_t(tmp_path: Path, with_tls: bool) -> None:
+    from cleave.split import self_signed_certificate
+
     upstreams = {context: f"127.0.0.1:{8100 + i}" for i, context in enumerate(CONTEXTS)}
-    conf = _render(tmp_path, upstreams, limits=GatewayLimits())
+    tls = None
+    if with_tls:
+        certificate, key = self_signed_certificate(tmp_path / "tls")
+        tls = Tls(listen=f"127.0.0.1:{_free_port()}", certificate=certificate, key=key)
+    conf = _render(tmp_path, upstreams, limits=GatewayLimits(), tls=tls)
+    if with_tls:  # plain HTTP only redirects; HSTS is sent on HTTPS answers
+        assert "return 308 https://" in conf.read_text()
+        assert "ssl_certificate" in conf.read_text()
     prefix = conf.parent
     result = subprocess.run(
         [NGINX, "-t", "-c", str(conf), "-p", str(prefix), "-e", str(prefix / "error.log")],

@@ -27,7 +27,8 @@ class Command(BaseCommand):
         except split.SplitError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
-            f"split topology up: {len(pids)} processes, gateway {topology.gateway}\n"
+            f"split topology up: {len(pids)} processes, gateway {topology.gateway}"
+            f" (TLS: https://127.0.0.1:{topology.gateway_tls_port}, self-signed)\n"
             f"  logs: {topology.folder / 'logs'}\n"
             f"  admin for the e2e suite: {topology.folder / 'admin.env'}\n"
             f"  e2e: CLEAVE_E2E_URL={topology.gateway} .venv/bin/pytest tests/e2e/blackbox"
