@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
         "cleave.gateway.drf_auth.BearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["cleave.gateway.drf_auth.IsStaff"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",

@@ -48,7 +48,9 @@ NO_CONV: Final = "404 conversation_not_found"
 CONV = mine("200", NO_CONV)
 SESSION = mine("204", "404 session_not_found")
 PROFILE = mine("200", "200")  # public profiles: documented as readable by anyone signed in
-DEACT = mine("204", "204")  # moderation acts on anyone's account by design
+# Moderation acts on accounts its role outranks (someone else's plain account here), never on
+# the moderator's own (equal rank: use account deletion).
+DEACT = mine("403 forbidden", "204")
 MEMBER_ADD = member("200", "403 not_owner", NO_CONV)
 MEMBER_DEL = member("204", "403 not_owner", NO_CONV)
 MSG_EDIT = member("200", "403 not_sender", NO_CONV, "404 message_not_found")

@@ -43,6 +43,24 @@ def test_a_plain_user_cannot_moderate_but_a_moderator_can() -> None:
     assert target.is_active is False
 
 
+def test_moderation_needs_a_higher_role_than_the_target() -> None:
+    staff = user_create(email="staff@example.com", roles=("staff",))
+    peer = user_create(email="peer@example.com", roles=("moderator",))
+    user_create(email="mod@example.com", roles=("moderator",))
+    user_create(email="boss@example.com", roles=("admin",))
+    moderator = login("mod@example.com")
+    for target in (staff, peer):
+        refused = moderator.send("post", f"/api/v1/users/{target.pk}/deactivate")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+    assert (
+        login("boss@example.com").send("post", f"/api/v1/users/{staff.pk}/deactivate").status_code
+        == 204
+    )
+    staff.refresh_from_db()
+    peer.refresh_from_db()
+    assert (staff.is_active, peer.is_active) == (False, True)
+
+
 def test_any_signed_in_user_sees_public_profiles_only() -> None:
     other = user_create(email="other@example.com", display_name="Other")
     user_create(email="ada@example.com")
@@ -140,3 +158,11 @@ def test_production_settings_hash_with_the_bounded_argon2id_first() -> None:
     from cleave import settings as production
 
     assert production.PASSWORD_HASHERS[0] == "apps.identity.hashers.Argon2idHasher"
+
+
+def test_the_staff_group_opens_the_ops_api_like_is_staff() -> None:
+    user_create(email="ops@example.com", roles=("staff",))
+    user_create(email="plain@example.com")
+    assert login("ops@example.com").get("/api/ops/").status_code == 200
+    refused = login("plain@example.com").get("/api/ops/")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")

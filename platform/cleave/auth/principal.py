@@ -7,7 +7,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-ROLES = ("user", "moderator", "staff", "admin")
+ROLES = ("user", "moderator", "staff", "admin")  # in rising order of power
+
+
+def rank(roles: frozenset[str] | set[str]) -> int:
+    """The highest role's place in ROLES (0 for a plain user)."""
+    return max((ROLES.index(role) for role in roles if role in ROLES), default=0)
 
 
 @dataclass(frozen=True, slots=True)

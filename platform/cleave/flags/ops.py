@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission, IsAdminUser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from cleave.flags.bucketing import SemVer
 from cleave.flags.changes import EDITABLE, flag_kill, flag_save, snapshot
 from cleave.flags.models import Flag
+from cleave.gateway.drf_auth import IsStaff
 
 PLATFORMS = {"ios", "android", "web"}
 
@@ -77,7 +78,7 @@ def _actor(request: Request) -> str:
 
 
 class FlagList(APIView):
-    permission_classes = (IsAdminUser,)
+    permission_classes = (IsStaff,)
 
     def get(self, request: Request) -> Response:
         return Response(
@@ -86,7 +87,7 @@ class FlagList(APIView):
 
 
 class FlagDetail(APIView):
-    permission_classes = (IsAdminUser, CanChangeFlags)
+    permission_classes = (IsStaff, CanChangeFlags)
 
     def get(self, request: Request, name: str) -> Response:
         flag = Flag.objects.filter(name=name).first()
@@ -110,7 +111,7 @@ class FlagDetail(APIView):
 
 
 class FlagKill(APIView):
-    permission_classes = (IsAdminUser, CanChangeFlags)
+    permission_classes = (IsStaff, CanChangeFlags)
 
     def post(self, request: Request, name: str) -> Response:
         killed = request.data.get("killed")
