@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from cleave.auth.testing import token_signer
 from cleave.wsgi import application
@@ -29,6 +30,8 @@ def test_no_generated_request_is_a_server_error(case: Any, bearer: str) -> None:
     for headers in ({}, {"Authorization": bearer}):
         response = case.call(headers=headers)
         assert response.status_code < 500, (case.method, case.path, response.text[:500])
+        # A documented status must carry the documented body.
+        case.validate_response(response, checks=[response_schema_conformance])
         if response.status_code >= 400 and response.content:
             body = response.json()
             assert set(body) == {"error"}, body
