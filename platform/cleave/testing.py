@@ -191,6 +191,17 @@ def threaded_wsgi_server() -> Iterator[str]:
         server.server_close()
 
 
+def nginx_config_problem(nginx: str, conf: Path, prefix: Path) -> str | None:
+    """What `nginx -t` says is wrong with `conf` (run from `prefix`), or None if it is valid."""
+    result = subprocess.run(  # noqa: S603 - the machine's nginx on our own file
+        [nginx, "-t", "-c", str(conf), "-p", str(prefix), "-e", str(prefix / "error.log")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if result.returncode == 0 else result.stderr
+
+
 def clear_cache() -> None:
     """Empty the default cache between tests: all of LocMem, or only the cache's keys on Redis
     (it shares the server with the Celery broker; its keys carry the cache's KEY_PREFIX)."""

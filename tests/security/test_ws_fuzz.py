@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
+from tests.e2e.test_realtime import http
 
 PASSWORD = "correct horse battery staple"
 FRAME_LIMIT = 20  # CLEAVE_REALTIME_FRAMES_PER_SECOND; the socket closes past 3x that in a second
@@ -59,17 +60,6 @@ _numbers = itertools.count(1)
 
 
 # -- the server and its accounts ----------------------------------------------------------------
-def http(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, headers=headers, method=method)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
 def register(base: str, name: str) -> dict[str, Any]:
     email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
     device = {"device_id": "phone", "platform": "ios", "app_version": "1.0"}
@@ -353,7 +343,11 @@ def test_a_flood_is_rate_limited_then_closed_never_anything_else(cast: Cast) -> 
         assert_documented(result)
         for frame in result.frames:
             assert frame["type"] == "pong" or frame["error"]["code"] == "rate_limited", frame
-        assert any(f["type"] == "error" for f in result.frames) or result.closed, result
+        limited = any(f["type"] == "error" for f in result.frames) or result.closed
+        if count > 2 * FRAME_LIMIT and burst < 0.9:
+            # Within two one-second windows, one of them holds more than the limit. (On a
+            # loaded machine a slow burst may spread wider and legitimately pass unlimited.)
+            assert limited, result
         if result.closed:
             assert result.close_code == 4429, result
         elif count > 6 * FRAME_LIMIT + 1 and burst < 0.5:
