@@ -342,6 +342,8 @@ def test_a_flood_is_rate_limited_then_closed_never_anything_else(cast: Cast) -> 
         burst = time.monotonic() - started - 1  # less the wait for the next window
         assert_documented(result)
         for frame in result.frames:
+            if frame["type"] in {"presence", "typing", "event"}:
+                continue  # pushed by others (the bystander's friend), not answers to the flood
             assert frame["type"] == "pong" or frame["error"]["code"] == "rate_limited", frame
         limited = any(f["type"] == "error" for f in result.frames) or result.closed
         if count > 2 * FRAME_LIMIT and burst < 0.9:
