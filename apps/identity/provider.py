@@ -22,10 +22,10 @@ def _profile(user: User) -> UserProfile:
 
 class IdentityProvider:
     def user_get(self, query: UserGet) -> UserProfile:
-        user = selectors.user_get(user_id=query.user_id)
-        if user is None:
+        record = selectors.user_record(user_id=query.user_id)
+        if record is None:
             raise UserNotFound(details={"user_id": query.user_id})
-        return _profile(user)
+        return UserProfile(**record)
 
     def users_get(self, query: UsersGet) -> UserProfiles:
         return UserProfiles(
@@ -33,7 +33,9 @@ class IdentityProvider:
         )
 
     def user_status(self, query: UserGet) -> UserStatus:
-        user = selectors.user_get(user_id=query.user_id)
+        record = selectors.user_record(user_id=query.user_id)
         return UserStatus(
-            user_id=query.user_id, exists=user is not None, active=bool(user and user.is_active)
+            user_id=query.user_id,
+            exists=record is not None,
+            active=bool(record and record["is_active"]),
         )

@@ -20,6 +20,7 @@ DB = database_for("identity")
 PROFILE_CACHE_SECONDS = 300
 PROFILE_MEMO_SECONDS = 1.0
 _recent_profiles: dict[int, tuple[dict[str, Any], float]] = {}
+_recent_records: dict[int, tuple[dict[str, Any], float]] = {}
 
 
 def _storable(user_id: int) -> bool:
@@ -122,14 +123,47 @@ def _remember(user_id: int, profile: dict[str, Any], now: float) -> None:
     _recent_profiles[user_id] = (profile, now)
 
 
+def user_record(*, user_id: int) -> dict[str, Any] | None:
+    """What other contexts ask about an account (id, email, display name, active), cached the
+    same two ways as `user_profile` and forgotten with it: contract reads (`user_get`,
+    `user_status`) are on other contexts' hot paths, over HTTP in split mode."""
+    now = time.monotonic()
+    memo = _recent_records.get(user_id)
+    if memo is not None and now - memo[1] < PROFILE_MEMO_SECONDS:
+        return memo[0]
+    key = _record_key(user_id)
+    record: dict[str, Any] | None = cache.get(key)
+    if record is None:
+        user = user_get(user_id=user_id)
+        if user is None:
+            return None  # not cached: an account created a moment later must be seen
+        record = {
+            "id": user.pk,
+            "email": user.email,
+            "display_name": user.display_name,
+            "is_active": user.is_active,
+        }
+        cache.set(key, record, timeout=PROFILE_CACHE_SECONDS)
+    if len(_recent_records) >= 50_000:
+        _recent_records.clear()
+    _recent_records[user_id] = (record, now)
+    return record
+
+
+def _record_key(user_id: int) -> str:
+    return f"identity:record:v1:{user_id}"
+
+
 def user_profile_forget(*, user_id: int) -> None:
-    cache.delete(_profile_key(user_id))
+    cache.delete_many([_profile_key(user_id), _record_key(user_id)])
     _recent_profiles.pop(user_id, None)
+    _recent_records.pop(user_id, None)
 
 
 def user_profiles_forget_memo() -> None:
-    """Drop this process's memory of profiles (tests)."""
+    """Drop this process's memory of profiles and records (tests)."""
     _recent_profiles.clear()
+    _recent_records.clear()
 
 
 def user_permissions(user_id: int) -> frozenset[str]:
