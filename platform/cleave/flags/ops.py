@@ -10,6 +10,7 @@ Staff only; writes need the `cleave.change_flag` permission.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -73,6 +74,18 @@ class FlagSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
+# Flag names as apps and code use them ("messaging.edit", "checkout-v2"): no spaces, no control
+# characters (PostgreSQL refuses NUL in text outright), at most the column's 100 characters.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise serializers.ValidationError(
+            {"name": "letters, digits, '.', '_' and '-', starting with a letter or digit (≤ 100)"}
+        )
+
+
 def _actor(request: Request) -> str:
     return getattr(request.user, "email", "") or str(request.user)
 
@@ -90,6 +103,7 @@ class FlagDetail(APIView):
     permission_classes = (IsStaff, CanChangeFlags)
 
     def get(self, request: Request, name: str) -> Response:
+        _check_name(name)
         flag = Flag.objects.filter(name=name).first()
         if flag is None:
             return Response({"detail": "No such flag."}, status=status.HTTP_404_NOT_FOUND)
@@ -102,6 +116,7 @@ class FlagDetail(APIView):
         return self._save(request, name, partial=True)
 
     def _save(self, request: Request, name: str, *, partial: bool) -> Response:
+        _check_name(name)
         if partial and not Flag.objects.filter(name=name).exists():
             return Response({"detail": "No such flag."}, status=status.HTTP_404_NOT_FOUND)
         serializer = FlagSerializer(data=request.data, partial=partial)
@@ -114,6 +129,7 @@ class FlagKill(APIView):
     permission_classes = (IsStaff, CanChangeFlags)
 
     def post(self, request: Request, name: str) -> Response:
+        _check_name(name)
         killed = request.data.get("killed")
         if not isinstance(killed, bool):
             raise serializers.ValidationError({"killed": "true or false"})

@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
 
-from cleave.errors import CleaveError, ErrorCode, MalformedBody, code_for_status
+from cleave.errors import CleaveError, ErrorCode, MalformedBody, ValidationFailed, code_for_status
 from cleave.gateway.envelope import error_response, response_for_error, response_for_exception
 
 
@@ -20,9 +20,36 @@ class StrictJsonParser(Parser):
 
     def parse_body(self, request: HttpRequest) -> Any:
         try:
-            return json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise MalformedBody(details={"reason": str(exc)}) from exc
+        if b"\\u0000" in request.body:  # JSON can only carry NUL escaped: look closer
+            where = _nul_at(data, ["body"])
+            if where is not None:
+                raise ValidationFailed(
+                    details=[{"loc": where, "msg": "NUL characters are not allowed", "type": "nul"}]
+                )
+        return data
+
+
+def _nul_at(value: Any, loc: list[Any]) -> list[Any] | None:
+    """Where a NUL character sits in parsed JSON (PostgreSQL cannot store one in text)."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return [*loc, key]
+        found = _nul_at(item, [*loc, key])
+        if found is not None:
+            return found
+    return None
 
 
 def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -55,3 +55,19 @@ def test_real_mode_sends_hsts_over_https_and_secure_cookies(client: Any) -> None
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
     assert (settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE) == (True, True)
     assert "Strict-Transport-Security" not in client.get("/api/v1/meta")  # not on plain HTTP
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(
+    client: Any, admin_client: Any
+) -> None:
+    # PostgreSQL cannot store NUL in text: found by the ops fuzz as a 500 in real mode.
+    body = {
+        "email": "nul@example.com",
+        "password": "correct horse battery",
+        "display_name": "a\x00b",
+    }
+    response = client.post("/api/v1/auth/register", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "display_name"]
+    refused = admin_client.put("/api/ops/flags/bad%00name/", {}, content_type="application/json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "validation_error")
