@@ -56,6 +56,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.resuming: dict[str, list[tuple[int, str]]] = {}
         self.window = (0, 0)  # (second, frames in it)
         self.auth_deadline: asyncio.Task[None] | None = None
+        # Until "ready" is sent, frames from the hub wait here: "ready" is always the first.
+        self.before_ready: list[tuple[str, int, str]] | None = []
         self.connection_span = _connection_span(self.scope)
         metrics.sockets_open.inc()
         await self.accept()
@@ -112,6 +114,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 {"type": "ready", "id": frame_id, "user_id": principal.user_id, "streams": streams}
             )
         )
+        await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Frames the hub handed over while this socket was getting ready follow "ready"."""
+        held, self.before_ready = self.before_ready, None
+        for item in held or ():
+            await self.deliver(*item)
 
     async def _refuse(self, code: str, message: str, frame_id: Any = None) -> None:
         await self.send(text_data=error_frame(FrameError(code, message, frame_id)))
@@ -234,6 +243,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def deliver(self, stream: str, seq: int, frame: str) -> None:
         """Called by the hub for each live event: skip what was sent, hold during a resume.
         Signals (seq 0: typing, presence) are never stored, so they pass straight through."""
+        if self.before_ready is not None:
+            self.before_ready.append((stream, seq, frame))
+            return
         if seq == 0:
             with contextlib.suppress(Exception):
                 await self.base_send({"type": "websocket.send", "text": frame})
