@@ -6,8 +6,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from opentelemetry import context as otel_context
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -67,12 +70,85 @@ class MetricsMiddleware:
         route = match.route if match is not None else UNMATCHED
         context = route_owners.owner(route) if match is not None else "kernel"
         method = request.method if request.method in _METHODS else "OTHER"
-        metrics.http_requests.labels(context, route, method, str(response.status_code)).inc()
-        metrics.http_duration.labels(context, route, method).observe(elapsed)
+        key = (context, route, method, response.status_code)
+        children = _children.get(key)
+        if children is None:  # labels() validates and locks each time: look each pair up once
+            children = _children[key] = (
+                metrics.http_requests.labels(context, route, method, str(response.status_code)),
+                metrics.http_duration.labels(context, route, method),
+            )
+        children[0].inc()
+        children[1].observe(elapsed)
         return response
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# (context, route, method, status) → its counter and histogram children; bounded like the labels.
+_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
+class TracingMiddleware:
+    """The server span of each request: continues the client's `traceparent` (W3C) or starts a
+    trace; named and described (route template, status) only when it is being recorded, so an
+    unsampled request costs a context extraction and a no-op span."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        from cleave.observability import tracing
+
+        self.get_response = get_response
+        self._tracing = tracing
+        self._tracer = tracing.tracer
+        self._propagator = TraceContextTextMapPropagator()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        tracing = self._tracing
+        meta = request.META
+        parent = None
+        preset = nullcontext()
+        if "HTTP_TRACEPARENT" in meta:
+            carrier = {"traceparent": meta["HTTP_TRACEPARENT"]}
+            if "HTTP_TRACESTATE" in meta:
+                carrier["tracestate"] = meta["HTTP_TRACESTATE"]
+            parent = self._propagator.extract(carrier)
+        else:
+            trace_id = tracing.new_root_trace()
+            if trace_id is None:  # not sampled: a non-recording context, no SDK span at all
+                token = otel_context.attach(tracing.unsampled_root())
+                try:
+                    return self.get_response(request)
+                finally:
+                    otel_context.detach(token)
+            preset = tracing.preset_trace_id(trace_id)
+        method = request.method if request.method in _METHODS else "OTHER"
+        with (
+            preset,
+            self._tracer.start_as_current_span(
+                method, context=parent, kind=SpanKind.SERVER, record_exception=False
+            ) as span,
+        ):
+            response = self.get_response(request)
+            if span.is_recording():
+                match = request.resolver_match
+                route = match.route if match is not None else UNMATCHED
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "url.path": request.path,
+                        "http.response.status_code": response.status_code,
+                        "cleave.context": route_owners.owner(route) if match else "kernel",
+                        "cleave.request_id": getattr(request, "request_id", "-"),
+                    }
+                )
+                if response.status_code >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+        return response
+
 
 _scrape: CollectorRegistry | None = None
 _scrape_lock = threading.Lock()
