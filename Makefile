@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop
+.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded
 
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -56,6 +56,21 @@ split: $(STAMP) var
 
 split-stop: $(STAMP)
 	$(BIN)/python manage.py split stop
+
+# Fault injection (tests/faults): their own PostgreSQL and Redis, real workers and servers.
+# Full: 10,000-event bursts, minute-long outages (~15 min); bounded: what CI runs (~4 min).
+test-faults: $(STAMP) var
+	CLEAVE_FAULTS=1 $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)
+
+test-faults-bounded: $(STAMP) var
+	CLEAVE_FAULTS=1 CLEAVE_FAULTS_BOUNDED=1 $(BIN)/pytest tests/faults $(PYTEST_ARGS)
+
+# The mobile load test (bench/load): ~10 minutes, embedded and split; --smoke is CI's bounded form.
+load: $(STAMP) var
+	$(BIN)/python bench/load/run.py
+
+load-smoke: $(STAMP) var
+	$(BIN)/python bench/load/run.py --smoke
 
 bench-serving: $(STAMP)
 	$(BIN)/python bench/serving/run.py

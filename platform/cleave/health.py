@@ -6,6 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -44,14 +46,29 @@ def run_checks() -> dict[str, dict[str, object]]:
     return results
 
 
+# Checks run in threads of their own so each is cut off after CHECK_TIMEOUT_SECONDS: a database
+# that is down makes the pool wait its full timeout (10 s), longer than a probe waits.
+_checks = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
+
+
 def _run(check: Callable[[], None]) -> dict[str, object]:
     started = time.perf_counter()
     try:
-        check()
+        _checks.submit(_in_thread, check).result(timeout=CHECK_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        logger.warning("readiness check %s timed out", check.__name__)
+        return {"status": "error", "error": f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"}
     except Exception as exc:  # any failure means "not ready"; the reason goes to the body
         logger.warning("readiness check %s failed: %s", check.__name__, exc)
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
     return {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _in_thread(check: Callable[[], None]) -> None:
+    try:
+        check()
+    finally:
+        connections.close_all()  # this thread's connections go back to the pool
 
 
 def check_database() -> None:

@@ -210,7 +210,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message whose worker died is redelivered after the visibility timeout: event batches are
 # short, so keep it short too (the inbox absorbs the rare duplicate).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, **_REDIS_TIMEOUTS}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CLEAVE_BROKER_VISIBILITY_TIMEOUT", "300")),
+    **_REDIS_TIMEOUTS,
+}
 CELERY_TASK_DEFAULT_QUEUE = CONFIG.task_queue
 CELERY_TASK_QUEUES = [
     Queue(CONFIG.task_queue),

@@ -75,7 +75,30 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse
         return error_response(code=ErrorCode.FORBIDDEN, status=403)
     if isinstance(exc, RequestDataTooBig):
         return error_response(code=ErrorCode.PAYLOAD_TOO_LARGE, status=413)
+    if _dependency_down(exc):
+        # The database, cache or broker is unreachable: not a bug, and worth a retry.
+        logger.warning("%s on %s: %s", type(exc).__name__, request.path, exc)
+        response = error_response(
+            code=ErrorCode.SERVICE_UNAVAILABLE,
+            status=503,
+            details={"request_id": getattr(request, "request_id", current_request_id.get())},
+        )
+        response["Retry-After"] = "1"
+        return response
     return response_for_unhandled(request, exc)
+
+
+def _dependency_down(exc: BaseException) -> bool:
+    """A lost connection to PostgreSQL or Redis (not a query error: that is still a bug)."""
+    from django.db import InterfaceError, OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | InterfaceError):
+        return True
+    # psycopg reports a refused or dropped connection as OperationalError; the pool's wait for
+    # a connection (PoolTimeout) too.
+    return isinstance(exc, OperationalError) or type(exc).__name__ == "PoolTimeout"
 
 
 def is_api_path(path: str) -> bool:

@@ -53,6 +53,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.cursors: dict[str, int] = {}
+        self.epochs: dict[str, str] = {}  # the epoch of the last frame sent on each stream
         self.resuming: dict[str, list[tuple[int, str]]] = {}
         self.window = (0, 0)  # (second, frames in it)
         self.auth_deadline: asyncio.Task[None] | None = None
@@ -253,6 +254,25 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if stream in self.resuming:
             self.resuming[stream].append((seq, frame))
             return
+        epoch = _epoch_of(frame)
+        known = self.epochs.get(stream)
+        if known is not None and epoch != known:
+            # The stream's history was lost (its store restarted empty): seqs start again, and
+            # whatever this socket missed in between cannot be replayed. Say so, never skip.
+            self.cursors[stream] = 0
+            await self.send(
+                text_data=json.dumps(
+                    {
+                        "type": "resync_required",
+                        "stream": stream,
+                        "epoch": epoch,
+                        "seq": seq - 1,
+                        "reason": "epoch_changed",
+                    }
+                )
+            )
+            metrics.resumes.labels("resync_required").inc()
+        self.epochs[stream] = epoch
         if seq <= self.cursors.get(stream, 0):
             return
         self.cursors[stream] = seq
@@ -313,6 +333,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                     )
                 )
             self.cursors[stream] = max(replay.seq, seq if replay.recovered else replay.seq)
+            if replay.epoch:
+                self.epochs[stream] = replay.epoch
         finally:
             held = self.resuming.pop(stream, [])
         for live_seq, live in held:
@@ -374,3 +396,12 @@ def _connection_span(scope: dict[str, Any]) -> trace.Span:
     return tracer.start_span(
         "ws connection", context=ctx, kind=SpanKind.SERVER, attributes={"cleave.ws.path": "/ws/v1"}
     )
+
+
+def _epoch_of(frame: str) -> str:
+    """The "epoch" of an event frame, read without parsing it (streams._frame writes it)."""
+    start = frame.find('"epoch":"')
+    if start < 0:
+        return ""
+    start += len('"epoch":"')
+    return frame[start : frame.find('"', start)]

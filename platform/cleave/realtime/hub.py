@@ -237,8 +237,55 @@ def push(stream: str, event: str, data: dict[str, Any]) -> None:
     """Append an event to `stream` and deliver it to every socket on it, in any process.
 
     Call it after commit (`transaction.on_commit`): a frame is a fact the client may act on.
+    If the stream store cannot be reached, the commit stands (the caller's request succeeds)
+    and the frame is lost: the stream gets a new epoch as soon as the store answers again, so
+    sockets and resumes get `resync_required` rather than a silent gap.
     """
-    store().append(stream, event, data)
+    try:
+        store().append(stream, event, data)
+    except Exception:
+        logger.warning("push to %s failed; it will get a new epoch", stream, exc_info=True)
+        _lost_frames.add(stream)
+
+
+class _LostFrames:
+    """Streams that missed a frame, given a new epoch once the store is back (a thread)."""
+
+    def __init__(self) -> None:
+        self._streams: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, stream: str) -> None:
+        with self._lock:
+            self._streams.add(stream)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._repair, name="cleave-rt-epochs", daemon=True
+                )
+                self._thread.start()
+
+    def _repair(self) -> None:
+        while True:
+            time.sleep(1.0)
+            with self._lock:
+                pending = sorted(self._streams)
+            streams = store()
+            for stream in pending:
+                try:
+                    if isinstance(streams, RedisStreamStore):
+                        streams.new_epoch(stream)
+                except Exception:
+                    break  # still unreachable: try again in a second
+                with self._lock:
+                    self._streams.discard(stream)
+            with self._lock:
+                if not self._streams:
+                    self._thread = None
+                    return
+
+
+_lost_frames = _LostFrames()
 
 
 def close_session(session_id: str) -> None:

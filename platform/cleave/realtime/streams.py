@@ -163,6 +163,12 @@ class RedisStreamStore:
         )
         return frame.decode()
 
+    def new_epoch(self, stream: str) -> None:
+        """Start a new history for `stream`: a frame it should hold was lost, so every socket
+        and resume that knew the old epoch is told to resync instead of missing it silently."""
+        _, epoch_key, _ = self._keys(stream)
+        self.redis.set(epoch_key, secrets.token_hex(4), ex=self._ttl)
+
     def since(self, stream: str, seq: int, epoch: str | None, *, cap: int) -> Replay:
         seq_key, epoch_key, log_key = self._keys(stream)
         with self.redis.pipeline(transaction=False) as pipe:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
 from django.test import Client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("cleave.tests.envelope_urls")]
@@ -106,3 +109,22 @@ def test_openapi_document_is_served(client: Client) -> None:
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/meta" in response.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        redis.exceptions.ConnectionError("Connection refused"),
+        redis.exceptions.TimeoutError("Timeout reading"),
+        OperationalError("server closed the connection unexpectedly"),
+    ],
+)
+def test_a_dependency_that_is_down_is_a_503_not_a_bug(exc: Exception) -> None:
+    from django.test import RequestFactory
+
+    from cleave.gateway.envelope import response_for_exception
+
+    response = response_for_exception(RequestFactory().get("/api/v1/me"), exc)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert json.loads(response.content)["error"]["code"] == "service_unavailable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from cleave.realtime.consumers import GatewayConsumer
@@ -11,6 +12,7 @@ from cleave.realtime.consumers import GatewayConsumer
 def test_frames_handed_over_before_ready_wait_for_it() -> None:
     socket = GatewayConsumer.__new__(GatewayConsumer)
     socket.before_ready, socket.resuming, socket.cursors, socket.principal = [], {}, {}, None
+    socket.epochs = {}
     sent: list[Any] = []
 
     async def base_send(message: dict[str, Any]) -> None:
@@ -33,3 +35,30 @@ def test_frames_handed_over_before_ready_wait_for_it() -> None:
         '{"type":"event","seq":3}',
         '{"type":"event","seq":4}',
     ]
+
+
+def test_a_new_epoch_on_a_live_stream_is_a_resync_never_a_silent_skip() -> None:
+    socket = GatewayConsumer.__new__(GatewayConsumer)
+    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, {}, {}, None
+    socket.epochs = {}
+    sent: list[str] = []
+
+    async def base_send(message: dict[str, Any]) -> None:
+        sent.append(message["text"])
+
+    socket.base_send = base_send  # type: ignore[method-assign]
+
+    def frame(seq: int, epoch: str) -> str:
+        return f'{{"type":"event","stream":"conv:1","seq":{seq},"epoch":"{epoch}"}}'
+
+    async def scenario() -> None:
+        for seq in (1, 2, 3):
+            await socket.deliver("conv:1", seq, frame(seq, "aaaa"))
+        # The stream store restarted empty: seqs begin again under a new epoch.
+        await socket.deliver("conv:1", 1, frame(1, "bbbb"))
+        await socket.deliver("conv:1", 2, frame(2, "bbbb"))
+
+    asyncio.run(scenario())
+    kinds = [json.loads(text)["type"] for text in sent]
+    assert kinds == ["event", "event", "event", "resync_required", "event", "event"]
+    assert json.loads(sent[3])["epoch"] == "bbbb"
