@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -86,68 +87,67 @@ def _profile_key(user_id: int) -> str:
 
 
 def user_profile(*, user_id: int) -> dict[str, Any] | None:
-    """The signed-in user's own profile (with roles), cached: `GET /me` is the hottest read.
+    """The signed-in user's own profile (with roles), cached: `GET /me` is the hottest read."""
 
-    Two levels: the shared cache (writers call `user_profile_forget` after commit, so it never
-    outlives a change), and this process's memory for `PROFILE_MEMO_SECONDS`, so a busy client
-    costs one cache round trip per second — another process's change shows within that second.
-    """
-    now = time.monotonic()
-    memo = _recent_profiles.get(user_id)
-    if memo is not None and now - memo[1] < PROFILE_MEMO_SECONDS:
-        return memo[0]
-    key = _profile_key(user_id)
-    profile: dict[str, Any] | None = cache.get(key)
-    if profile is not None:
-        _remember(user_id, profile, now)
-        return profile
-    user = User.objects.using(DB).filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return None
-    profile = {
-        "id": user.pk,
-        "email": user.email,
-        "display_name": user.display_name,
-        "locale": user.locale,
-        "timezone": user.timezone,
-        "roles": sorted(user_roles(user=user)),
-    }
-    cache.set(key, profile, timeout=PROFILE_CACHE_SECONDS)
-    _remember(user_id, profile, now)
-    return profile
+    def load() -> dict[str, Any] | None:
+        user = User.objects.using(DB).filter(pk=user_id, is_active=True).first()
+        if user is None:
+            return None
+        return {
+            "id": user.pk,
+            "email": user.email,
+            "display_name": user.display_name,
+            "locale": user.locale,
+            "timezone": user.timezone,
+            "roles": sorted(user_roles(user=user)),
+        }
 
-
-def _remember(user_id: int, profile: dict[str, Any], now: float) -> None:
-    if len(_recent_profiles) >= 50_000:
-        _recent_profiles.clear()  # bounded; the next second refills what is hot
-    _recent_profiles[user_id] = (profile, now)
+    return _cached(_recent_profiles, _profile_key(user_id), user_id, load)
 
 
 def user_record(*, user_id: int) -> dict[str, Any] | None:
-    """What other contexts ask about an account (id, email, display name, active), cached the
-    same two ways as `user_profile` and forgotten with it: contract reads (`user_get`,
-    `user_status`) are on other contexts' hot paths, over HTTP in split mode."""
-    now = time.monotonic()
-    memo = _recent_records.get(user_id)
-    if memo is not None and now - memo[1] < PROFILE_MEMO_SECONDS:
-        return memo[0]
-    key = _record_key(user_id)
-    record: dict[str, Any] | None = cache.get(key)
-    if record is None:
+    """What other contexts ask about an account (id, email, display name, active), cached like
+    the profile and forgotten with it: contract reads (`user_get`, `user_status`) are on other
+    contexts' hot paths, over HTTP in split mode."""
+
+    def load() -> dict[str, Any] | None:
         user = user_get(user_id=user_id)
         if user is None:
-            return None  # not cached: an account created a moment later must be seen
-        record = {
+            return None
+        return {
             "id": user.pk,
             "email": user.email,
             "display_name": user.display_name,
             "is_active": user.is_active,
         }
-        cache.set(key, record, timeout=PROFILE_CACHE_SECONDS)
-    if len(_recent_records) >= 50_000:
-        _recent_records.clear()
-    _recent_records[user_id] = (record, now)
-    return record
+
+    return _cached(_recent_records, _record_key(user_id), user_id, load)
+
+
+def _cached(
+    memo: dict[int, tuple[dict[str, Any], float]],
+    key: str,
+    user_id: int,
+    load: Callable[[], dict[str, Any] | None],
+) -> dict[str, Any] | None:
+    """Two levels: the shared cache (writers call `user_profile_forget` after commit, so it never
+    outlives a change), and this process's memory for `PROFILE_MEMO_SECONDS`, so a busy caller
+    costs one cache round trip per second — another process's change shows within that second.
+    "No such account" is never cached: an account created a moment later must be seen."""
+    now = time.monotonic()
+    remembered = memo.get(user_id)
+    if remembered is not None and now - remembered[1] < PROFILE_MEMO_SECONDS:
+        return remembered[0]
+    value: dict[str, Any] | None = cache.get(key)
+    if value is None:
+        value = load()
+        if value is None:
+            return None
+        cache.set(key, value, timeout=PROFILE_CACHE_SECONDS)
+    if len(memo) >= 50_000:
+        memo.clear()  # bounded; the next second refills what is hot
+    memo[user_id] = (value, now)
+    return value
 
 
 def _record_key(user_id: int) -> str:
