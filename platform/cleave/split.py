@@ -141,13 +141,13 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
     return env
 
 
-def _keys(topology: Topology) -> dict[str, str]:
+def _keys(topology: Topology) -> tuple[dict[str, str], bool]:
     """Service keys, the JWKS every service trusts, and a SECRET_KEY: made once, then kept."""
     path = topology.folder / "keys.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
         if "monolith.hash" in loaded:  # written by this version
-            return loaded
+            return loaded, False
     keys, jwks = {"secret_key": secrets.token_urlsafe(64)}, []
     for service in (*LAYOUTS["split"], *LAYOUTS["monolith"], "realtime"):
         keys[service], jwk = generate_key(service)
@@ -157,17 +157,21 @@ def _keys(topology: Topology) -> dict[str, str]:
     (topology.folder / "service-jwks.json").write_text(json.dumps({"keys": jwks}, indent=2))
     path.write_text(json.dumps(keys))
     path.chmod(0o600)
-    return keys
+    return keys, True
 
 
-def _create_databases(topology: Topology) -> None:
+def _create_databases(topology: Topology, *, fresh: bool) -> None:
+    """Each service's database, created if missing; with `fresh` (new keys), recreated: rows
+    encrypted under keys this topology no longer has could not be read."""
     import psycopg
 
     with psycopg.connect(f"{topology.database_url.rstrip('/')}/postgres", autocommit=True) as db:
         existing = {row[0] for row in db.execute("SELECT datname FROM pg_database")}
         for service in LAYOUTS[topology.layout]:
             name = f"{topology.database_prefix}_{service}"
-            if name not in existing:
+            if fresh and name in existing:
+                db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            if fresh or name not in existing:
                 db.execute(f'CREATE DATABASE "{name}"')
 
 
@@ -232,9 +236,9 @@ def start(topology: Topology) -> dict[str, int]:
     if (topology.folder / "pids.json").exists():
         raise SplitError("the split topology is already running: `make split-stop` first")
     (topology.folder / "logs").mkdir(parents=True, exist_ok=True)
-    _create_databases(topology)
+    keys, fresh = _keys(topology)
+    _create_databases(topology, fresh=fresh)
     _flush_redis(topology)
-    keys = _keys(topology)
     envs = {service: service_env(topology, service, keys) for service in topology.services}
     web_services = list(LAYOUTS[topology.layout])
     for service in web_services:
