@@ -5,7 +5,7 @@ own queues (its tasks and `events.<context>`, beat embedded), on its own Postgre
 (`<SPLIT_DATABASE_PREFIX>_<service>`, default `cleave_split_<service>`, created if missing).
 A `realtime` process hosts the WebSocket endpoint (with messaging, whose streams and frames it
 serves). They share one Redis (broker, cache and channel layer). nginx listens on
-127.0.0.1:$GATEWAY_PORT and routes by the URL configuration (cleave.extraction.gateway).
+127.0.0.1:$GATEWAY_PORT and routes by the URL configuration (cleave.extraction.nginx).
 `SPLIT_LAYOUT=monolith` runs the same shape with one service hosting every context, so the two
 can be compared. Everything lives under var/split/: service keys, logs, nginx files, and the
 pids `make split-stop` ends.
@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleave.extraction.gateway import GatewayLimits, NginxPaths, Tls, render_nginx_conf
+from cleave.extraction.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
+from cleave.extraction.tls import self_signed_certificate
 from cleave.remote.service_tokens import generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,51 +311,6 @@ def _nginx(topology: Topology, nginx: str) -> list[str]:
         )
     )
     return [nginx, "-c", str(conf), "-p", str(topology.folder / "nginx")]
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A certificate for localhost and 127.0.0.1, made once (for local use only)."""
-    from datetime import UTC, datetime, timedelta
-    from ipaddress import IPv4Address
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    certificate, key_file = folder / "gateway.crt", folder / "gateway.key"
-    if certificate.exists() and key_file.exists():
-        return certificate, key_file
-    folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)
-    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return certificate, key_file
 
 
 def _spawn(topology: Topology, name: str, command: list[str], env: dict[str, str]) -> int:

@@ -15,15 +15,8 @@ from pathlib import Path
 from django.conf import settings
 
 from cleave.extraction import data
-from cleave.extraction.gateway import (
-    DEFAULT_EDGE,
-    KERNEL,
-    Location,
-    ownership,
-    proxy_headers,
-    render_locations,
-    upstream_name,
-)
+from cleave.extraction.gateway import DEFAULT_EDGE, KERNEL, Location, ownership
+from cleave.extraction.nginx import proxy_headers, render_locations, upstream_name
 
 DEFAULT_IMAGE = "registry.example.com/cleave:CHANGE_ME"
 DEFAULT_DOMAIN = "api.example.com"
@@ -196,7 +189,7 @@ def render_gateway_snippet(service: Service, locations: list[Location] | None = 
         f"# {HEADER.format(context=service.context)}",
         "# Locations for the server {} of the gateway. Needs, at http {} level:",
         f"#   upstream {name} {{ server {service.name}:{PORT}; keepalive 16; }}",
-        "# and the server's proxy headers (see cleave.extraction.gateway.render_nginx_conf).",
+        "# and the server's proxy headers (see cleave.extraction.nginx.render_nginx_conf).",
     ]
     if service.context == DEFAULT_EDGE:
         lines.append("# This context is the edge: kernel routes and `location /` go here too.")

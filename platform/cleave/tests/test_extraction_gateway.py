@@ -20,16 +20,13 @@ import pytest
 
 from cleave.extraction.gateway import (
     KERNEL,
-    GatewayLimits,
     Location,
-    NginxPaths,
-    Tls,
     _api_locations,
     api_routes,
     owners_by_prefix,
     ownership,
-    render_nginx_conf,
 )
+from cleave.extraction.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
 from cleave.testing import nginx_config_problem
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -116,7 +113,7 @@ def _render(
 @needs_nginx
 @pytest.mark.parametrize("with_tls", [False, True])
 def test_rendered_config_passes_nginx_t(tmp_path: Path, with_tls: bool) -> None:
-    from cleave.split import self_signed_certificate
+    from cleave.extraction.tls import self_signed_certificate
 
     upstreams = {context: f"127.0.0.1:{8100 + i}" for i, context in enumerate(CONTEXTS)}
     tls = None

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cleave.extraction import deploy, gateway
+from cleave.extraction import deploy, gateway, nginx
 from cleave.extraction.data import DataMoveError
 
 
@@ -65,9 +65,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--upstream {item!r} is not CONTEXT=HOST:PORT")
             upstreams[context] = address
         target: Path = options["nginx"]
-        paths = gateway.NginxPaths.under(options["runtime_dir"] or target.parent)
+        paths = nginx.NginxPaths.under(options["runtime_dir"] or target.parent)
         try:
-            text = gateway.render_nginx_conf(
+            text = nginx.render_nginx_conf(
                 upstreams=upstreams,
                 realtime=options["realtime"],
                 listen=options["listen"],
