@@ -91,14 +91,16 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse
 def _dependency_down(exc: BaseException) -> bool:
     """A lost connection to PostgreSQL or Redis (not a query error: that is still a bug)."""
     from django.db import InterfaceError, OperationalError
+    from psycopg_pool import PoolTimeout
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError | InterfaceError):
-        return True
     # psycopg reports a refused or dropped connection as OperationalError; the pool's wait for
-    # a connection (PoolTimeout) too.
-    return isinstance(exc, OperationalError) or type(exc).__name__ == "PoolTimeout"
+    # a connection ends in PoolTimeout.
+    return isinstance(
+        exc,
+        RedisConnectionError | RedisTimeoutError | InterfaceError | OperationalError | PoolTimeout,
+    )
 
 
 def is_api_path(path: str) -> bool:

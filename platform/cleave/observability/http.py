@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -103,8 +104,6 @@ class TracingMiddleware:
         self._propagator = TraceContextTextMapPropagator()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
         tracing = self._tracing
         meta = request.META
         parent = None

@@ -268,6 +268,21 @@ def span_from(
             otel_context.detach(token)
 
 
+def connection_span(scope: dict[str, Any]) -> trace.Span:
+    """The socket's span, from the handshake to the close; continues the app's trace when the
+    handshake carried a `traceparent` header."""
+    headers = {
+        key.decode("latin-1"): value.decode("latin-1")
+        for key, value in scope.get("headers", [])
+        if key in (b"traceparent", b"tracestate")
+    }
+    parent = extracted(headers)
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent else None
+    return tracer.start_span(
+        "ws connection", context=ctx, kind=SpanKind.SERVER, attributes={"cleave.ws.path": "/ws/v1"}
+    )
+
+
 class TraceLogFilter(logging.Filter):
     """Adds `trace_id` and `span_id` to every log record ("-" outside a traced span)."""
 

@@ -20,18 +20,18 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 
 from cleave.auth.principal import Principal, acting_as
 from cleave.auth.tokens import bearer_token, verify_access_token
 from cleave.errors import CleaveError
 from cleave.observability import metrics
-from cleave.observability.tracing import extracted, tracer
+from cleave.observability.tracing import connection_span, tracer
 from cleave.realtime import registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
 from cleave.realtime.hub import hub, store
 from cleave.realtime.presence import grace_seconds, presence, signal
+from cleave.realtime.streams import epoch_of
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
@@ -59,7 +59,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.auth_deadline: asyncio.Task[None] | None = None
         # Until "ready" is sent, frames from the hub wait here: "ready" is always the first.
         self.before_ready: list[tuple[str, int, str]] | None = []
-        self.connection_span = _connection_span(self.scope)
+        self.connection_span = connection_span(self.scope)
         metrics.sockets_open.inc()
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -254,7 +254,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if stream in self.resuming:
             self.resuming[stream].append((seq, frame))
             return
-        epoch = _epoch_of(frame)
+        epoch = epoch_of(frame)
         known = self.epochs.get(stream)
         if known is not None and epoch != known:
             # The stream's history was lost (its store restarted empty): seqs start again, and
@@ -381,27 +381,3 @@ def _handle_as(
 
 
 _FRAME_TYPE = re.compile(r'\{"type": ?"([a-z_.]{1,32})"')
-
-
-def _connection_span(scope: dict[str, Any]) -> trace.Span:
-    """The socket's span, from the handshake to the close; continues the app's trace when the
-    handshake carried a `traceparent` header."""
-    headers = {
-        key.decode("latin-1"): value.decode("latin-1")
-        for key, value in scope.get("headers", [])
-        if key in (b"traceparent", b"tracestate")
-    }
-    parent = extracted(headers)
-    ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent else None
-    return tracer.start_span(
-        "ws connection", context=ctx, kind=SpanKind.SERVER, attributes={"cleave.ws.path": "/ws/v1"}
-    )
-
-
-def _epoch_of(frame: str) -> str:
-    """The "epoch" of an event frame, read without parsing it (streams._frame writes it)."""
-    start = frame.find('"epoch":"')
-    if start < 0:
-        return ""
-    start += len('"epoch":"')
-    return frame[start : frame.find('"', start)]

@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind
 
 from cleave.observability import metrics
 from cleave.observability.tracing import remote_context, span_from
+from cleave.realtime import registry
 from cleave.realtime.streams import (
     FANOUT_CHANNEL,
     MemoryStreamStore,
@@ -205,8 +206,6 @@ def store() -> StreamStore:
 
 
 def _family(stream: str) -> str:
-    from cleave.realtime import registry
-
     family = stream.split(":", 1)[0]
     return family if family == "user" or family in registry.stream_families else "other"
 

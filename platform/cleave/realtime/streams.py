@@ -59,6 +59,15 @@ def _frame(stream: str, seq: int, epoch: str, event: str, data: dict[str, Any]) 
     return json.dumps(frame, separators=(",", ":"))
 
 
+def epoch_of(frame: str) -> str:
+    """The "epoch" of an event frame, read without parsing it (`_frame` writes it)."""
+    start = frame.find('"epoch":"')
+    if start < 0:
+        return ""
+    start += len('"epoch":"')
+    return frame[start : frame.find('"', start)]
+
+
 def _replay(
     entries: list[tuple[int, str]], seq: int, epoch: str | None,
     current_epoch: str | None, last_seq: int, first_kept: int | None, cap: int,
