@@ -125,9 +125,12 @@ def message_list(
     request: HttpRequest, conversation_id: Id, page: Query[MessagePageIn]
 ) -> dict[str, Any]:
     """Messages in seq order: after `after_seq`, or the latest (before `before_seq`)."""
-    _member_conversation(request, conversation_id)
+    member = selectors.membership_get(conversation_id=conversation_id, user_id=_me(request))
+    if member is None:
+        raise ConversationNotFound()
     rows, more = selectors.message_page(
         conversation_id=conversation_id,
+        since_seq=member.joined_seq,
         after_seq=page.after_seq,
         before_seq=page.before_seq,
         limit=page.limit,

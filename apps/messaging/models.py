@@ -36,6 +36,9 @@ class Member(models.Model):
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
     last_read_seq = models.PositiveBigIntegerField(default=0)
     joined_at = models.DateTimeField(default=now)
+    # The conversation's last seq when this member joined: history starts after it, over REST
+    # and the socket alike (a member added later does not read what was said before).
+    joined_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [

@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from apps.messaging import selectors
-from apps.messaging.services.frames import conversation_stream, message_data
+from apps.messaging.services.frames import (
+    conversation_stream,
+    message_data,
+    message_ids_in,
+    parse_entries,
+    resolve_history,
+)
 from apps.messaging.services.messages import message_send
 from cleave.api import ID_MAX
 from cleave.auth.principal import Principal
 from cleave.errors import ValidationFailed
 from cleave.realtime import register_frame_handler, register_streams
+from cleave.realtime.registry import Entries
 
 
 def _initial(principal: Principal) -> list[str]:
@@ -29,11 +36,35 @@ def _conversation_id(stream: str) -> int | None:
     return conversation_id if 0 < conversation_id <= ID_MAX else None
 
 
-def _may_read(principal: Principal, stream: str) -> bool:
-    conversation_id = _conversation_id(stream)
-    return conversation_id is not None and selectors.is_member(
-        conversation_id=conversation_id, user_id=principal.user_id
-    )
+def _conversation_ids(streams: list[str]) -> dict[int, str]:
+    ids = {_conversation_id(stream): stream for stream in streams}
+    return {conversation_id: stream for conversation_id, stream in ids.items() if conversation_id}
+
+
+def _readable(principal: Principal, streams: list[str]) -> set[str]:
+    """The conversation streams among `streams` whose conversation the user is in: one query."""
+    wanted = _conversation_ids(streams)
+    memberships = selectors.memberships_of(user_id=principal.user_id, conversation_ids=list(wanted))
+    return {wanted[conversation_id] for conversation_id in memberships}
+
+
+def _replay(principal: Principal, history: dict[str, Entries]) -> dict[str, list[str] | None]:
+    """Retained frames as the reader may see them now (see `resolve_history`)."""
+    wanted = _conversation_ids(list(history))
+    memberships = selectors.memberships_of(user_id=principal.user_id, conversation_ids=list(wanted))
+    frames = {stream: parse_entries(history[stream]) for stream in wanted.values()}
+    message_ids = {
+        message_id for parsed in frames.values() for message_id in message_ids_in(parsed)
+    }
+    current = selectors.messages_by_id(message_ids=sorted(message_ids))
+    return {
+        stream: (
+            resolve_history(frames[stream], memberships[conversation_id], current)
+            if conversation_id in memberships
+            else None
+        )
+        for conversation_id, stream in wanted.items()
+    } | {stream: None for stream in history if stream not in wanted.values()}
 
 
 def _send(principal: Principal, frame: dict[str, Any]) -> dict[str, Any]:
@@ -64,5 +95,5 @@ def _members(stream: str) -> list[int]:
 
 
 def register() -> None:
-    register_streams("conv", initial=_initial, may_read=_may_read, members=_members)
+    register_streams("conv", initial=_initial, readable=_readable, members=_members, replay=_replay)
     register_frame_handler("message.send", _send)

@@ -7,7 +7,6 @@ from django.db.models import (
     DateTimeField,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -80,12 +79,41 @@ def conversation_ids_of(*, user_id: int) -> list[int]:
     )
 
 
+def memberships_of(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
+    """The user's memberships among these conversations, by conversation id: one query."""
+    rows = Member.objects.using(DB).filter(user_id=user_id, conversation_id__in=conversation_ids)
+    return {member.conversation_id: member for member in rows}
+
+
+def membership_get(*, conversation_id: int, user_id: int) -> Member | None:
+    return Member.objects.using(DB).filter(conversation_id=conversation_id, user_id=user_id).first()
+
+
+# Below SQLite's default limit of bound variables (32,766), well above a page of ids.
+_IDS_PER_QUERY = 10_000
+
+
+def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
+    """Messages as they are now, by id (a resume resolves retained frames against them)."""
+    found: dict[int, Message] = {}
+    for start in range(0, len(message_ids), _IDS_PER_QUERY):
+        chunk = message_ids[start : start + _IDS_PER_QUERY]
+        found.update((m.pk, m) for m in Message.objects.using(DB).filter(pk__in=chunk))
+    return found
+
+
 def message_page(
-    *, conversation_id: int, after_seq: int | None, before_seq: int | None, limit: int
+    *,
+    conversation_id: int,
+    since_seq: int,
+    after_seq: int | None,
+    before_seq: int | None,
+    limit: int,
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages in seq order: after `after_seq`, or the latest before `before_seq`
-    (the latest of all when neither is given); and whether more lie in that direction."""
-    messages = Message.objects.using(DB).filter(conversation_id=conversation_id)
+    (the latest of all when neither is given); and whether more lie in that direction. Nothing
+    at or before `since_seq` (the reader's `joined_seq`) is ever returned."""
+    messages = Message.objects.using(DB).filter(conversation_id=conversation_id, seq__gt=since_seq)
     if after_seq is not None:
         rows = list(messages.filter(seq__gt=after_seq).order_by("seq")[: limit + 1])
         return rows[:limit], len(rows) > limit
@@ -93,11 +121,3 @@ def message_page(
         messages = messages.filter(seq__lt=before_seq)
     rows = list(messages.order_by("-seq")[: limit + 1])
     return list(reversed(rows[:limit])), len(rows) > limit
-
-
-def message_get(*, conversation_id: int, message_id: int) -> Message | None:
-    return (
-        Message.objects.using(DB)
-        .filter(Q(pk=message_id) & Q(conversation_id=conversation_id))
-        .first()
-    )

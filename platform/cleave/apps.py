@@ -46,5 +46,7 @@ class CleaveConfig(AppConfig):
         register_router("/flags", router)
         # Every socket hears flags.changed, so apps refetch /api/v1/flags at once.
         register_streams(
-            FLAGS_STREAM, initial=lambda principal: [FLAGS_STREAM], may_read=lambda p, s: True
+            FLAGS_STREAM,
+            initial=lambda principal: [FLAGS_STREAM],
+            readable=lambda principal, streams: set(streams),
         )

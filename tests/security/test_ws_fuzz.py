@@ -40,6 +40,7 @@ ERROR_CODES = frozenset(
         "binary_not_supported", "unauthorized", "already_authenticated", "rate_limited",
         "token_invalid", "token_expired", "session_revoked", "token_in_url", "auth_timeout",
         "stream_not_joined", "validation_error", "conversation_not_found", "message_deleted",
+        "too_many_streams",
     }
 )  # fmt: skip
 FRAME_TYPES = frozenset(

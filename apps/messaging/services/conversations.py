@@ -112,7 +112,13 @@ def member_add(*, conversation_id: int, actor_id: int, user_id: int) -> Member:
         if existing:
             return existing
         _active_users({user_id})
-        member = Member.objects.using(DB).create(conversation=conversation, user_id=user_id)
+        # History starts at the join: nothing said before is theirs to read, or unread.
+        member = Member.objects.using(DB).create(
+            conversation=conversation,
+            user_id=user_id,
+            joined_seq=conversation.last_seq,
+            last_read_seq=conversation.last_seq,
+        )
         publish(
             MemberAdded(
                 aggregate_id=str(conversation.pk),
@@ -122,7 +128,8 @@ def member_add(*, conversation_id: int, actor_id: int, user_id: int) -> Member:
             )
         )
         stream = conversation_stream(conversation.pk)
-        change = {"user_id": user_id, "by": actor_id}
+        # "at" places the frame in time: a resume shows it only to members who had joined.
+        change = {"user_id": user_id, "by": actor_id, "at": member.joined_at.isoformat()}
         transaction.on_commit(
             lambda: (subscribe(user_id, stream), push(stream, "member.added", change)), using=DB
         )
@@ -165,7 +172,7 @@ def member_removed(conversation: Conversation, *, user_id: int, by: int) -> None
         )
     )
     stream = conversation_stream(conversation.pk)
-    change = {"user_id": user_id, "by": by}
+    change = {"user_id": user_id, "by": by, "at": timezone.now().isoformat()}
     transaction.on_commit(
         lambda: (push(stream, "member.removed", change), unsubscribe(user_id, stream)), using=DB
     )

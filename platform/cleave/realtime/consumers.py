@@ -29,8 +29,10 @@ from cleave.observability import metrics
 from cleave.observability.tracing import connection_span, tracer
 from cleave.realtime import registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
-from cleave.realtime.hub import hub, store
+from cleave.realtime.hub import hub
 from cleave.realtime.presence import grace_seconds, presence, signal
+from cleave.realtime.registry import user_stream
+from cleave.realtime.resume import Resuming, membership_change
 from cleave.realtime.streams import epoch_of
 
 CLOSE_UNAUTHORIZED = 4401
@@ -38,11 +40,7 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
 
 
-def user_stream(user_id: int) -> str:
-    return f"user:{user_id}"
-
-
-class GatewayConsumer(AsyncWebsocketConsumer):
+class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
     # No channel-layer inbox per socket: frames arrive through the hub (one subscription per
     # process), which measured ~10x faster than group_send and halves a socket's memory.
     # The channel layer itself stays configured for other uses.
@@ -54,7 +52,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.cursors: dict[str, int] = {}
         self.epochs: dict[str, str] = {}  # the epoch of the last frame sent on each stream
-        self.resuming: dict[str, list[tuple[int, str]]] = {}
+        # Streams being resumed: their live frames wait in `held`, in arrival order across
+        # streams (a `stream.left` on the user's stream must still precede what follows it).
+        self.resuming: set[str] = set()
+        self.held: list[tuple[str, int, str]] = []
         self.window = (0, 0)  # (second, frames in it)
         self.auth_deadline: asyncio.Task[None] | None = None
         # Until "ready" is sent, frames from the hub wait here: "ready" is always the first.
@@ -103,7 +104,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if self.auth_deadline is not None:
             self.auth_deadline.cancel()
         self.principal, self.session_id = principal, principal.session_id
-        streams = [user_stream(principal.user_id)]
+        # The user's own stream first: a `stream.left` pushed while the initial streams are
+        # being read is then held (before_ready) and followed, never missed.
+        own = user_stream(principal.user_id)
+        hub.attach(own, self)
+        streams = [own]
         streams += await sync_to_async(registry.initial_streams, thread_sensitive=False)(principal)
         for stream in streams:
             hub.attach(stream, self)
@@ -164,11 +169,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             metrics.frames.labels("out", metrics.frame_type(match and match.group(1))).inc()
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
-    async def _over_rate(self) -> bool:
+    async def _over_rate(self, cost: int = 1) -> bool:
+        """Charge `cost` frames' worth of work to this second's budget, before doing it."""
         limit = settings.CLEAVE_REALTIME_FRAMES_PER_SECOND
         second, count = self.window
         now = int(time.monotonic())
-        count = count + 1 if now == second else 1
+        count = count + cost if now == second else cost
         self.window = (now, count)
         if count > 3 * limit:
             await self.close(code=CLOSE_RATE_LIMITED)
@@ -204,9 +210,20 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", frame_id)
 
     def _joined(self, stream: Any, frame_id: Any) -> str:
-        if not isinstance(stream, str) or self not in hub.sockets.get(stream, ()):
-            raise FrameError("stream_not_joined", "Name a stream this socket is on.", frame_id)
+        """A stream with members (a conversation) that this socket is on: typing and presence
+        never go to broadcast streams (`flags`) or to streams the user has left."""
+        if not isinstance(stream, str) or not self._on(stream) or not registry.has_members(stream):
+            raise FrameError(
+                "stream_not_joined", "Name a conversation stream this socket is on.", frame_id
+            )
         return stream
+
+    def _on(self, stream: str) -> bool:
+        """The one membership gate every frame passes, live or replayed: the user's own stream,
+        or a stream this socket is attached to (joined at connect or by `stream.joined`, left
+        by `stream.left`)."""
+        own = self.principal is not None and stream == user_stream(self.principal.user_id)
+        return own or self in hub.sockets.get(stream, ())
 
     async def _typing(self, frame: dict[str, Any]) -> None:
         """`{"type": "typing", "stream": "conv:42"}`: others on the stream see it; not stored."""
@@ -234,25 +251,20 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, **result}))
 
     # -- streams -------------------------------------------------------------------------------
-    async def may_read(self, stream: str) -> bool:
-        """The user's own stream, or one a context's stream family lets this user read."""
-        if self.principal is None:
-            return False
-        check = sync_to_async(registry.may_read, thread_sensitive=False)
-        return bool(await check(self.principal, stream))
-
     async def deliver(self, stream: str, seq: int, frame: str) -> None:
         """Called by the hub for each live event: skip what was sent, hold during a resume.
         Signals (seq 0: typing, presence) are never stored, so they pass straight through."""
         if self.before_ready is not None:
             self.before_ready.append((stream, seq, frame))
             return
+        if not self._on(stream):
+            return  # held while the socket left the stream (removed from a conversation)
         if seq == 0:
             with contextlib.suppress(Exception):
                 await self.base_send({"type": "websocket.send", "text": frame})
             return
         if stream in self.resuming:
-            self.resuming[stream].append((seq, frame))
+            self.held.append((stream, seq, frame))
             return
         epoch = epoch_of(frame)
         known = self.epochs.get(stream)
@@ -284,67 +296,15 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     def _follow(self, frame: str) -> None:
         """Join or leave streams as the user's own stream says (added to a conversation…)."""
-        if registry.JOINED not in frame and registry.LEFT not in frame:
-            return
-        event = json.loads(frame)
-        joined_or_left = event.get("data", {}).get("stream")
-        if not isinstance(joined_or_left, str):
-            return
-        if event.get("event") == registry.JOINED:
-            hub.attach(joined_or_left, self)
-        elif event.get("event") == registry.LEFT:
-            hub.detach_from(joined_or_left, self)
+        change = membership_change(frame)
+        if change is not None:
+            self._apply(*change)
 
-    async def _resume(self, frame: dict[str, Any]) -> None:
-        frame_id, asked = frame.get("id"), frame.get("streams")
-        if not isinstance(asked, dict) or not asked:
-            raise FrameError("invalid_frame", 'resume carries "streams": {stream: seq}.', frame_id)
-        answer: dict[str, Any] = {}
-        for stream, position in asked.items():
-            seq, epoch = _position(position, frame_id)
-            if not await self.may_read(stream):
-                answer[stream] = {"recovered": False, "reason": "forbidden"}
-                continue
-            answer[stream] = await self._resume_stream(stream, seq, epoch)
-        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, "streams": answer}))
-
-    async def _resume_stream(self, stream: str, seq: int, epoch: str | None) -> dict[str, Any]:
-        self.resuming[stream] = []
-        try:
-            cap = settings.CLEAVE_REALTIME_RESUME_CAP
-            replay = await sync_to_async(store().since, thread_sensitive=False)(
-                stream, seq, epoch, cap=cap
-            )
-            outcome = "recovered" if replay.recovered else "resync_required"
-            metrics.resumes.labels(outcome).inc()
-            if replay.recovered:
-                for missed in replay.frames:
-                    await self.send(text_data=missed)
-            else:
-                await self.send(
-                    text_data=json.dumps(
-                        {
-                            "type": "resync_required",
-                            "stream": stream,
-                            "epoch": replay.epoch,
-                            "seq": replay.seq,
-                            "reason": replay.reason,
-                        }
-                    )
-                )
-            self.cursors[stream] = max(replay.seq, seq if replay.recovered else replay.seq)
-            if replay.epoch:
-                self.epochs[stream] = replay.epoch
-        finally:
-            held = self.resuming.pop(stream, [])
-        for live_seq, live in held:
-            await self.deliver(stream, live_seq, live)
-        return {
-            "recovered": replay.recovered,
-            "seq": self.cursors[stream],
-            "epoch": replay.epoch,
-            **({"reason": replay.reason} if replay.reason else {}),
-        }
+    def _apply(self, stream: str, joined: bool) -> None:
+        if joined:
+            hub.attach(stream, self)
+        else:
+            hub.detach_from(stream, self)
 
 
 async def _announce(user_id: int, streams: list[str], *, online: bool) -> None:
@@ -358,18 +318,6 @@ async def _announce_offline_later(user_id: int, streams: list[str]) -> None:
     await asyncio.sleep(grace_seconds() + 0.5)
     if not await presence.online(user_id):
         await _announce(user_id, streams, online=False)
-
-
-def _position(position: Any, frame_id: Any) -> tuple[int, str | None]:
-    if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
-        return position, None
-    if isinstance(position, dict):
-        seq, epoch = position.get("seq"), position.get("epoch")
-        if isinstance(seq, int) and seq >= 0 and (epoch is None or isinstance(epoch, str)):
-            return seq, epoch
-    raise FrameError(
-        "invalid_frame", 'Each stream maps to a seq or {"seq": …, "epoch": …}.', frame_id
-    )
 
 
 def _handle_as(

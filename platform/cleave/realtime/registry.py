@@ -1,11 +1,18 @@
 """What contexts plug into the gateway: stream families and client frame types.
 
-    register_streams("conv", initial=conversation_streams, may_read=is_member)
+    register_streams("conv", initial=conversation_streams, readable=member_streams,
+                     replay=resolve_history, members=member_ids)
     register_frame_handler("message.send", handle_message_send)
 
-Both callables are synchronous (they may query their context's database); the gateway runs
+The callables are synchronous (they may query their context's database); the gateway runs
 them off the event loop. A frame handler returns the `ack` payload or raises a CleaveError,
 which the client gets as an error frame with that code.
+
+Retained history is append-only (Redis Streams entries cannot be rewritten), so a family whose
+frames can go stale (an edited or deleted message, a member who joined later) registers
+`replay`: it is handed the frames a resume would send and returns what the reader may see of
+them *now*. It runs after the frames were read from the store, so a membership it checks covers
+every frame it lets through.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ from typing import Any
 from cleave.auth.principal import Principal
 
 FrameHandler = Callable[[Principal, dict[str, Any]], dict[str, Any]]
+# (seq, frame) pairs of one stream, as the store keeps them.
+Entries = list[tuple[int, str]]
+# principal, {stream: entries} → {stream: the frames to send now, or None: may not read it}
+ReplayHook = Callable[[Principal, dict[str, Entries]], dict[str, list[str] | None]]
 
 JOINED = "stream.joined"
 LEFT = "stream.left"
@@ -26,8 +37,10 @@ LEFT = "stream.left"
 class StreamFamily:
     prefix: str
     initial: Callable[[Principal], list[str]]  # the streams a socket joins when it connects
-    may_read: Callable[[Principal, str], bool]  # may this principal resume this stream?
+    # Of these streams (all of this family), the ones this principal may read: one query.
+    readable: Callable[[Principal, list[str]], set[str]]
     members: Callable[[str], list[int]] | None = None  # user ids on the stream, for presence
+    replay: ReplayHook | None = None  # history as the reader may see it now (module docstring)
 
 
 stream_families: dict[str, StreamFamily] = {}
@@ -38,10 +51,11 @@ def register_streams(
     prefix: str,
     *,
     initial: Callable[[Principal], list[str]],
-    may_read: Callable[[Principal, str], bool],
+    readable: Callable[[Principal, list[str]], set[str]],
     members: Callable[[str], list[int]] | None = None,
+    replay: ReplayHook | None = None,
 ) -> None:
-    stream_families[prefix] = StreamFamily(prefix, initial, may_read, members)
+    stream_families[prefix] = StreamFamily(prefix, initial, readable, members, replay)
 
 
 def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
@@ -54,11 +68,50 @@ def initial_streams(principal: Principal) -> list[str]:
     return [stream for family in stream_families.values() for stream in family.initial(principal)]
 
 
-def may_read(principal: Principal, stream: str) -> bool:
-    if stream == f"user:{principal.user_id}":
-        return True
-    family = stream_families.get(stream.split(":", 1)[0])
-    return family is not None and family.may_read(principal, stream)
+def user_stream(user_id: int) -> str:
+    """The one stream every socket of a user is on (`stream.joined`, notifications…)."""
+    return f"user:{user_id}"
+
+
+def _by_family(streams: list[str]) -> dict[StreamFamily, list[str]]:
+    grouped: dict[StreamFamily, list[str]] = {}
+    for stream in streams:
+        family = stream_families.get(stream.split(":", 1)[0])
+        if family is not None:
+            grouped.setdefault(family, []).append(stream)
+    return grouped
+
+
+def readable(principal: Principal, streams: list[str]) -> set[str]:
+    """Which of `streams` this principal may read: one question per family, not per stream."""
+    own = user_stream(principal.user_id)
+    allowed = {own} if own in streams else set()
+    for family, of_family in _by_family([s for s in streams if s != own]).items():
+        allowed |= family.readable(principal, of_family) & set(of_family)
+    return allowed
+
+
+def replay(principal: Principal, history: dict[str, Entries]) -> dict[str, list[str] | None]:
+    """History as this principal may see it now; None for a stream it may no longer read.
+    Call it after reading `history` from the store (see the module docstring)."""
+    own = user_stream(principal.user_id)
+    seen: dict[str, list[str] | None] = {}
+    if own in history:
+        seen[own] = [frame for _, frame in history[own]]
+    for family, of_family in _by_family([s for s in history if s != own]).items():
+        asked = {stream: history[stream] for stream in of_family}
+        if family.replay is not None:
+            resolved = family.replay(principal, asked)
+            seen.update({stream: resolved.get(stream) for stream in of_family})
+        else:
+            allowed = family.readable(principal, of_family)
+            seen.update(
+                {
+                    stream: [frame for _, frame in entries] if stream in allowed else None
+                    for stream, entries in asked.items()
+                }
+            )
+    return seen
 
 
 def has_members(stream: str) -> bool:
@@ -79,11 +132,11 @@ def subscribe(user_id: int, stream: str) -> None:
     """Tell the user's sockets to join `stream` (e.g. added to a conversation). After commit."""
     from cleave.realtime.hub import push
 
-    push(f"user:{user_id}", JOINED, {"stream": stream})
+    push(user_stream(user_id), JOINED, {"stream": stream})
 
 
 def unsubscribe(user_id: int, stream: str) -> None:
     """Tell the user's sockets to leave `stream`. After commit."""
     from cleave.realtime.hub import push
 
-    push(f"user:{user_id}", LEFT, {"stream": stream})
+    push(user_stream(user_id), LEFT, {"stream": stream})

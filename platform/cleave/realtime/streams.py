@@ -29,17 +29,23 @@ FANOUT_CHANNEL = "cleave:rt:fanout"
 class Replay:
     """What a client missed on one stream since `seq`, or why it cannot be replayed."""
 
-    frames: list[str]
+    entries: list[tuple[int, str]]  # (seq, frame) the client missed, oldest first
     recovered: bool
     epoch: str | None
     seq: int
     reason: str | None = None  # "epoch_changed", "history_gone", "too_many"
 
 
+# stream → (the client's last seq, the epoch it was in, if it says)
+Positions = dict[str, tuple[int, str | None]]
+
+
 class StreamStore(Protocol):
     def append(self, stream: str, event: str, data: dict[str, Any]) -> str: ...
 
     def since(self, stream: str, seq: int, epoch: str | None, *, cap: int) -> Replay: ...
+
+    def since_many(self, positions: Positions, *, cap: int) -> dict[str, Replay]: ...
 
 
 def _frame(stream: str, seq: int, epoch: str, event: str, data: dict[str, Any]) -> str:
@@ -84,7 +90,7 @@ def _replay(
         return Replay([], False, current_epoch, last_seq, "epoch_changed")
     if seq < last_seq and (first_kept is None or first_kept > seq + 1):
         return Replay([], False, current_epoch, last_seq, "history_gone")
-    missed = [frame for s, frame in entries if s > seq]
+    missed = [(s, frame) for s, frame in entries if s > seq]
     if len(missed) > cap:
         return Replay([], False, current_epoch, last_seq, "too_many")
     return Replay(missed, True, current_epoch, last_seq)
@@ -126,6 +132,12 @@ class MemoryStreamStore:
         first_kept = kept[0][0] if kept else None
         missed = [(s, frame) for s, frame in kept if s > seq]
         return _replay(missed, seq, epoch, current_epoch, last_seq, first_kept, cap)
+
+    def since_many(self, positions: Positions, *, cap: int) -> dict[str, Replay]:
+        return {
+            stream: self.since(stream, seq, epoch, cap=cap)
+            for stream, (seq, epoch) in positions.items()
+        }
 
 
 _APPEND = """
@@ -179,18 +191,30 @@ class RedisStreamStore:
         self.redis.set(epoch_key, secrets.token_hex(4), ex=self._ttl)
 
     def since(self, stream: str, seq: int, epoch: str | None, *, cap: int) -> Replay:
-        seq_key, epoch_key, log_key = self._keys(stream)
+        return self.since_many({stream: (seq, epoch)}, cap=cap)[stream]
+
+    def since_many(self, positions: Positions, *, cap: int) -> dict[str, Replay]:
+        """Every stream's replay in one round trip (a resume names up to a hundred)."""
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(seq_key)
-            pipe.get(epoch_key)
-            pipe.xrange(log_key, min=f"{seq + 1}-0", max="+", count=cap + 1)
-            pipe.xrange(log_key, count=1)
-            last, current, missed, first = pipe.execute()
-        if current is None:
-            return _replay([], seq, epoch, None, 0, None, cap)
-        entries = [(_seq_of(entry_id), fields[b"f"].decode()) for entry_id, fields in missed]
-        first_kept = _seq_of(first[0][0]) if first else None
-        return _replay(entries, seq, epoch, current.decode(), int(last or 0), first_kept, cap)
+            for stream, (seq, _) in positions.items():
+                seq_key, epoch_key, log_key = self._keys(stream)
+                pipe.get(seq_key)
+                pipe.get(epoch_key)
+                pipe.xrange(log_key, min=f"{seq + 1}-0", max="+", count=cap + 1)
+                pipe.xrange(log_key, count=1)
+            answers = pipe.execute()
+        replays: dict[str, Replay] = {}
+        for index, (stream, (seq, epoch)) in enumerate(positions.items()):
+            last, current, missed, first = answers[4 * index : 4 * index + 4]
+            if current is None:
+                replays[stream] = _replay([], seq, epoch, None, 0, None, cap)
+                continue
+            entries = [(_seq_of(entry_id), fields[b"f"].decode()) for entry_id, fields in missed]
+            first_kept = _seq_of(first[0][0]) if first else None
+            replays[stream] = _replay(
+                entries, seq, epoch, current.decode(), int(last or 0), first_kept, cap
+            )
+        return replays
 
 
 def _seq_of(entry_id: bytes) -> int:

@@ -6,12 +6,23 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from cleave.realtime.consumers import GatewayConsumer
+from cleave.realtime.hub import hub
 
 
-def test_frames_handed_over_before_ready_wait_for_it() -> None:
+@pytest.fixture
+def socket() -> Any:
+    """A consumer on `conv:1` (the gate lets frames through only on streams it is on)."""
     socket = GatewayConsumer.__new__(GatewayConsumer)
-    socket.before_ready, socket.resuming, socket.cursors, socket.principal = [], {}, {}, None
+    hub.sockets["conv:1"].add(socket)
+    yield socket
+    hub.detach(socket)
+
+
+def test_frames_handed_over_before_ready_wait_for_it(socket: Any) -> None:
+    socket.before_ready, socket.resuming, socket.cursors, socket.principal = [], set(), {}, None
     socket.epochs = {}
     sent: list[Any] = []
 
@@ -37,9 +48,8 @@ def test_frames_handed_over_before_ready_wait_for_it() -> None:
     ]
 
 
-def test_a_new_epoch_on_a_live_stream_is_a_resync_never_a_silent_skip() -> None:
-    socket = GatewayConsumer.__new__(GatewayConsumer)
-    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, {}, {}, None
+def test_a_new_epoch_on_a_live_stream_is_a_resync_never_a_silent_skip(socket: Any) -> None:
+    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, set(), {}, None
     socket.epochs = {}
     sent: list[str] = []
 
@@ -62,3 +72,23 @@ def test_a_new_epoch_on_a_live_stream_is_a_resync_never_a_silent_skip() -> None:
     kinds = [json.loads(text)["type"] for text in sent]
     assert kinds == ["event", "event", "event", "resync_required", "event", "event"]
     assert json.loads(sent[3])["epoch"] == "bbbb"
+
+
+def test_frames_of_a_stream_the_socket_left_are_not_written(socket: Any) -> None:
+    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, set(), {}, None
+    socket.epochs = {}
+    sent: list[str] = []
+
+    async def base_send(message: dict[str, Any]) -> None:
+        sent.append(message["text"])
+
+    socket.base_send = base_send  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await socket.deliver("conv:1", 1, '{"type":"event","seq":1,"epoch":"a"}')
+        hub.detach_from("conv:1", socket)  # what a followed stream.left does
+        await socket.deliver("conv:1", 2, '{"type":"event","seq":2,"epoch":"a"}')
+        await socket.deliver("conv:1", 0, '{"type":"typing"}')
+
+    asyncio.run(scenario())
+    assert sent == ['{"type":"event","seq":1,"epoch":"a"}']
