@@ -14,155 +14,45 @@ the barrier can sit inside the store; it runs in embedded and real mode alike.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from asgiref.testing import ApplicationCommunicator
 
-from apps.identity.tests.factories import login, user_create
-from cleave.realtime import hub as hub_module
-from cleave.realtime.streams import MemoryStreamStore, Replay
+from tests.security.sockets import (
+    BarrierStore,
+    WebsocketCommunicator,
+    call,
+    drain,
+    frames_until_ack,
+    open_socket,
+    signed_in,
+    texts_of,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ITERATIONS = 8
-_devices = itertools.count(1)
-
-
-class BarrierStore(MemoryStreamStore):
-    """The embedded stream store, except that a resume stops just before it reads its history
-    until the test lets it go on: the window in which the probe removed the member (after the
-    gateway had checked membership, before it read and wrote the history)."""
-
-    def __init__(self) -> None:
-        super().__init__(history=1000, history_seconds=3600)
-        self.reading = threading.Event()
-        self.go_on = threading.Event()
-
-    def _wait(self) -> None:
-        self.reading.set()
-        assert self.go_on.wait(10), "the test never let the resume go on"
-
-    def since(self, stream: str, seq: int, epoch: str | None, *, cap: int) -> Replay:
-        self._wait()
-        return super().since(stream, seq, epoch, cap=cap)
-
-    def since_many(
-        self, positions: dict[str, tuple[int, str | None]], *, cap: int
-    ) -> dict[str, Replay]:
-        self._wait()
-        return {s: MemoryStreamStore.since(self, s, *p, cap=cap) for s, p in positions.items()}
-
-
-@pytest.fixture
-def store() -> Iterator[BarrierStore]:
-    barrier = BarrierStore()
-    barrier.on_append.append(
-        lambda stream, seq, frame: hub_module.hub.submit("event", stream, seq, frame)
-    )
-    previous, hub_module._store = hub_module._store, barrier  # noqa: SLF001 - the store's seam
-    yield barrier
-    hub_module._store = previous  # noqa: SLF001
-
-
-def _signed_in(email: str) -> Any:
-    user_create(email=email)
-    return login(email, device_id=f"race-{next(_devices)}")
-
-
-def _call(signed: Any, method: str, path: str, body: Any = None) -> Any:
-    response = signed.send(method, path, body)
-    assert response.status_code < 300, (path, response.status_code, response.content)
-    return response.json() if response.content else None
-
-
-class WebsocketCommunicator(ApplicationCommunicator):
-    """A WebSocket client speaking ASGI to the application in this process (Channels' own
-    communicator needs daphne, which Cleave does not install)."""
-
-    async def connect(self) -> None:
-        await self.send_input({"type": "websocket.connect"})
-        accepted = await self.receive_output(5)
-        assert accepted["type"] == "websocket.accept", accepted
-
-    async def send_to(self, *, text_data: str) -> None:
-        await self.send_input({"type": "websocket.receive", "text": text_data})
-
-    async def receive_from(self, timeout: float = 1) -> str:
-        message = await self.receive_output(timeout)
-        assert message["type"] == "websocket.send", message
-        return str(message["text"])
-
-    async def disconnect(self) -> None:
-        await self.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.wait(1)
-
-
-async def _socket(access: str) -> WebsocketCommunicator:
-    from cleave.asgi import application
-
-    scope = {
-        "type": "websocket",
-        "path": "/ws/v1",
-        "query_string": b"",
-        "headers": [(b"authorization", f"Bearer {access}".encode()), (b"host", b"testserver")],
-        "subprotocols": [],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    socket = WebsocketCommunicator(application, scope)
-    await socket.connect()
-    ready = json.loads(await socket.receive_from(timeout=5))
-    assert ready["type"] == "ready", ready
-    return socket
-
-
-async def _frames_until_ack(socket: WebsocketCommunicator, frame_id: str) -> list[dict[str, Any]]:
-    frames = []
-    while True:
-        frame = json.loads(await socket.receive_from(timeout=5))
-        frames.append(frame)
-        if frame.get("type") == "ack" and frame.get("id") == frame_id:
-            return frames
-
-
-async def _drain(socket: WebsocketCommunicator, seconds: float) -> list[dict[str, Any]]:
-    frames = []
-    while not await socket.receive_nothing(timeout=seconds):
-        frames.append(json.loads(await socket.receive_from()))
-    return frames
-
-
-def _texts(frames: list[dict[str, Any]]) -> list[str]:
-    return [
-        f["data"]["text"]
-        for f in frames
-        if f.get("type") == "event" and "text" in f.get("data", {})
-    ]
 
 
 def test_a_member_removed_while_resuming_never_hears_the_conversation_again(
     store: BarrierStore,
 ) -> None:
-    owner, member = _signed_in("owner@example.com"), _signed_in("member@example.com")
+    owner, member = signed_in("owner@example.com"), signed_in("member@example.com")
 
     async def iteration(number: int) -> None:
-        group = await sync_to_async(_call)(
+        group = await sync_to_async(call)(
             owner, "post", "/api/v1/conversations",
             {"kind": "group", "members": [member.user_id], "title": f"race {number}"},
         )  # fmt: skip
         stream, own = f"conv:{group['id']}", f"user:{member.user_id}"
-        await sync_to_async(_call)(
+        await sync_to_async(call)(
             owner, "post", f"/api/v1/conversations/{group['id']}/messages",
             {"text": f"before {number}", "client_msg_id": f"b{number}"},
         )  # fmt: skip
-        socket = await _socket(member.access)
+        socket = await open_socket(member.access)
         try:
             store.reading.clear()
             store.go_on.clear()
@@ -175,25 +65,25 @@ def test_a_member_removed_while_resuming_never_hears_the_conversation_again(
             assert await asyncio.to_thread(store.reading.wait, 5)
             # Membership is checked, the history not read yet: now the member is removed and
             # the owner talks on.
-            await sync_to_async(_call)(
+            await sync_to_async(call)(
                 owner, "delete", f"/api/v1/conversations/{group['id']}/members/{member.user_id}"
             )
-            await sync_to_async(_call)(
+            await sync_to_async(call)(
                 owner, "post", f"/api/v1/conversations/{group['id']}/messages",
                 {"text": f"after {number}", "client_msg_id": f"a{number}"},
             )  # fmt: skip
             store.go_on.set()
-            frames = await _frames_until_ack(socket, "r")
+            frames = await frames_until_ack(socket, "r")
             await socket.send_to(text_data=json.dumps({"type": "typing", "stream": stream}))
-            await sync_to_async(_call)(
+            await sync_to_async(call)(
                 owner, "post", f"/api/v1/conversations/{group['id']}/messages",
                 {"text": f"later {number}", "client_msg_id": f"l{number}"},
             )  # fmt: skip
-            frames += await _drain(socket, 0.3)
+            frames += await drain(socket, 0.3)
         finally:
             store.go_on.set()
             await socket.disconnect()
-        texts = _texts(frames)
+        texts = texts_of(frames)
         assert f"after {number}" not in texts, frames
         assert f"later {number}" not in texts, frames
         refused = [f for f in frames if f.get("type") == "error"]
@@ -207,20 +97,20 @@ def test_a_member_removed_while_resuming_never_hears_the_conversation_again(
 
 
 def test_typing_on_a_broadcast_stream_is_refused_and_reaches_nobody(store: BarrierStore) -> None:
-    typist, bystander = _signed_in("typist@example.com"), _signed_in("bystander@example.com")
+    typist, bystander = signed_in("typist@example.com"), signed_in("bystander@example.com")
     store.go_on.set()
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         typist_socket, bystander_socket = (
-            await _socket(typist.access),
-            await _socket(bystander.access),
+            await open_socket(typist.access),
+            await open_socket(bystander.access),
         )
         try:
             await typist_socket.send_to(text_data=json.dumps({"type": "typing", "stream": "flags"}))
             await typist_socket.send_to(
                 text_data=json.dumps({"type": "typing", "stream": f"user:{typist.user_id}"})
             )
-            return await _drain(typist_socket, 0.3), await _drain(bystander_socket, 0.3)
+            return await drain(typist_socket, 0.3), await drain(bystander_socket, 0.3)
         finally:
             await typist_socket.disconnect()
             await bystander_socket.disconnect()
@@ -232,7 +122,7 @@ def test_typing_on_a_broadcast_stream_is_refused_and_reaches_nobody(store: Barri
 
 
 def test_a_resume_is_bounded_and_paid_for_before_any_work(store: BarrierStore) -> None:
-    reader = _signed_in("reader@example.com")
+    reader = signed_in("reader@example.com")
     store.go_on.set()
 
     async def resume(socket: WebsocketCommunicator, count: int, frame_id: str) -> dict[str, Any]:
@@ -242,7 +132,7 @@ def test_a_resume_is_bounded_and_paid_for_before_any_work(store: BarrierStore) -
         return json.loads(await socket.receive_from(timeout=10))
 
     async def scenario() -> list[dict[str, Any]]:
-        socket = await _socket(reader.access)
+        socket = await open_socket(reader.access)
         try:
             # All within one second of the socket's rate window.
             await asyncio.sleep(1.02 - time.monotonic() % 1)
@@ -271,14 +161,14 @@ def test_membership_and_history_of_a_hundred_streams_take_three_queries(
     from cleave.auth.principal import Principal
     from cleave.realtime import registry
 
-    owner, member = _signed_in("a@example.com"), _signed_in("b@example.com")
+    owner, member = signed_in("a@example.com"), signed_in("b@example.com")
     groups = [
-        _call(owner, "post", "/api/v1/conversations",
+        call(owner, "post", "/api/v1/conversations",
               {"kind": "group", "members": [member.user_id], "title": f"g{n}"})["id"]
         for n in range(5)
     ]  # fmt: skip
     for group in groups:
-        _call(owner, "post", f"/api/v1/conversations/{group}/messages",
+        call(owner, "post", f"/api/v1/conversations/{group}/messages",
               {"text": "hello", "client_msg_id": f"h{group}"})  # fmt: skip
     streams = [f"conv:{n}" for n in range(1, 96)] + [f"conv:{g}" for g in groups]
     principal = Principal(

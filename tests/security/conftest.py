@@ -1,0 +1,26 @@
+"""Fixtures of the security tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cleave.realtime import hub as hub_module
+from cleave.realtime.presence import presence
+from tests.security.sockets import BarrierStore
+
+
+@pytest.fixture
+def store() -> Iterator[BarrierStore]:
+    barrier = BarrierStore()
+    barrier.on_append.append(
+        lambda stream, seq, frame: hub_module.hub.submit("event", stream, seq, frame)
+    )
+    previous, hub_module._store = hub_module._store, barrier  # noqa: SLF001 - the store's seam
+    # Each test runs its sockets in an event loop of its own; a realtime process has one for
+    # its life, so presence's asyncio Redis client (real mode) is made anew for each test.
+    presence._redis = None  # noqa: SLF001
+    yield barrier
+    hub_module._store = previous  # noqa: SLF001
+    presence._redis = None  # noqa: SLF001
