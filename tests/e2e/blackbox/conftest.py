@@ -6,7 +6,7 @@ directory of its own — and stops it at the end. Only HTTP and WebSockets cross
 suite imports nothing of the project (test_suite_isolation.py enforces it).
 
 Budget: identity limits registrations to 10 an hour per client address, so a run registers
-five accounts (three in test_identity.py, `alice` and `bob` here).
+six accounts (three in test_identity.py, `alice`, `bob` and `carol` here).
 """
 
 from __future__ import annotations
@@ -80,6 +80,12 @@ def alice(api: Api) -> User:
 @pytest.fixture(scope="session")
 def bob(api: Api) -> User:
     return api.register("bob")
+
+
+@pytest.fixture(scope="session")
+def carol(api: Api) -> User:
+    """Joins conversations late and is removed from them (test_history_privacy.py)."""
+    return api.register("carol")
 
 
 # -- the monolith, started here ----------------------------------------------------------------

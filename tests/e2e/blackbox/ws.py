@@ -89,3 +89,15 @@ def close_code(conn: ClientConnection, *, timeout: float = 15.0) -> int | None:
         except TimeoutError:
             break
     raise AssertionError(f"the server did not close the socket within {timeout}s")
+
+
+def drain(conn: ClientConnection, *, seconds: float) -> list[Frame]:
+    """Every frame that arrives within `seconds` (nothing more expected: a quiet socket)."""
+    deadline = time.monotonic() + seconds
+    frames: list[Frame] = []
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            frames.append(receive(conn, timeout=remaining))
+        except TimeoutError:
+            break
+    return frames
