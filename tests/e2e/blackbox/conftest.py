@@ -6,7 +6,7 @@ directory of its own — and stops it at the end. Only HTTP and WebSockets cross
 suite imports nothing of the project (test_suite_isolation.py enforces it).
 
 Budget: identity limits registrations to 10 an hour per client address, so a run registers
-five accounts (three in test_identity.py, `alice` and `bob` here).
+seven accounts (three in test_identity.py, two in test_social.py, `alice` and `bob` here).
 """
 
 from __future__ import annotations
