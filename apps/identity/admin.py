@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.identity import selectors
-from apps.identity.models import Device, Session, SigningKey, User
-from apps.identity.services import accounts, sessions
+from apps.identity.models import Block, Device, Session, SigningKey, User
+from apps.identity.services import accounts, blocks, sessions
 from cleave.auth.permissions import forget_permissions
 from cleave.crypto import mask
 
@@ -145,3 +145,28 @@ class SigningKeyAdmin(admin.ModelAdmin):
         if published_until > timezone.now():
             return f"retired, published until {published_until:%H:%M:%S}"
         return "retired, prunable"
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    """Blocks are the users' own; staff may look, and lift one through the service (so messaging
+    hears of it), but never create one on a user's behalf."""
+
+    list_display = ("id", "blocker", "blocked", "created_at")
+    search_fields = ("blocker__email", "blocked__email")
+    list_select_related = ("blocker", "blocked")
+    readonly_fields = ("blocker", "blocked", "created_at")
+    actions = ("lift",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a plain delete would skip UserUnblocked: use the action
+
+    @admin.action(description="Lift selected blocks")
+    def lift(self, request: HttpRequest, queryset: QuerySet[Block]) -> None:
+        pairs = list(queryset.values_list("blocker_id", "blocked_id"))
+        for blocker_id, blocked_id in pairs:
+            blocks.block_delete(blocker_id=blocker_id, blocked_id=blocked_id)
+        self.message_user(request, f"{len(pairs)} block(s) lifted.", messages.SUCCESS)

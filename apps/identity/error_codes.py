@@ -53,3 +53,8 @@ class SessionNotFound(NotFound):
 class UserNotFoundError(NotFound):
     code = "user_not_found"
     message_template = "No such user."
+
+
+class CannotBlockSelf(ValidationFailed):
+    code = "cannot_block_self"
+    message_template = "You cannot block yourself."

@@ -145,3 +145,27 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"signing key {self.kid}"
+
+
+class Block(models.Model):
+    """`blocker` no longer wants to be reached by `blocked`. Other contexts keep a copy from the
+    `UserBlocked`/`UserUnblocked` events and enforce it (messaging: no direct conversation, no
+    invitation from the blocked user)."""
+
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="identity_block_once"),
+            models.CheckConstraint(
+                condition=~models.Q(blocker=models.F("blocked")), name="identity_block_not_self"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["blocker", "-created_at", "-id"], name="identity_block_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.blocker_id} blocks user {self.blocked_id}"

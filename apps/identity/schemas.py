@@ -116,3 +116,17 @@ class ProfileOut(Schema):
 
 class StatusOut(Schema):
     status: str
+
+
+class BlockOut(Schema):
+    user_id: int
+    display_name: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_user_id(block: Any) -> int:
+        return int(block.blocked_id)
+
+    @staticmethod
+    def resolve_display_name(block: Any) -> str:
+        return str(block.blocked.display_name)

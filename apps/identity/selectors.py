@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.identity.models import Device, Session, SigningKey, User
+from apps.identity.models import Block, Device, Session, SigningKey, User
 from cleave.api import ID_MAX
 from cleave.auth.principal import ROLES
 from cleave.databases import database_for
@@ -170,3 +170,8 @@ def user_permissions(user_id: int) -> frozenset[str]:
     """Every permission an active user has, through groups (roles) or directly."""
     user = User.objects.using(DB).filter(pk=user_id, is_active=True).first()
     return frozenset(user.get_all_permissions()) if user else frozenset()
+
+
+def block_list(*, blocker_id: int) -> QuerySet[Block]:
+    """The users `blocker_id` blocked (with their profiles, for names in one query)."""
+    return Block.objects.using(DB).filter(blocker_id=blocker_id).select_related("blocked")

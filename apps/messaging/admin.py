@@ -1,4 +1,5 @@
-"""messaging's admin: conversations and messages, read-only content, moderation by deletion."""
+"""messaging's admin: conversations and messages, read-only content, moderation by deletion;
+invitations and the copy of identity's blocks, read-only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.messaging.models import Conversation, Member, Message
+from apps.messaging.models import Block, Conversation, Invitation, Member, Message
 from apps.messaging.services.messages import message_delete
 
 
@@ -79,3 +80,42 @@ class MessageAdmin(admin.ModelAdmin):
         for pk, conversation_id in queryset.values_list("pk", "conversation_id"):
             message_delete(conversation_id=conversation_id, message_id=pk, user_id=None)
         self.message_user(request, f"{queryset.count()} message(s) deleted.", messages.SUCCESS)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are the users' to answer: staff only look."""
+
+    list_display = ("id", "conversation", "user_id", "invited_by", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("user_id", "invited_by", "conversation__title")
+    list_select_related = ("conversation",)
+    readonly_fields = (
+        "conversation",
+        "user_id",
+        "invited_by",
+        "status",
+        "created_at",
+        "answered_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    """A copy of identity's blocks, kept by events: change them in identity's admin."""
+
+    list_display = ("id", "blocker_id", "blocked_id", "created_at")
+    search_fields = ("blocker_id", "blocked_id")
+    readonly_fields = ("blocker_id", "blocked_id", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

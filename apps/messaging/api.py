@@ -12,11 +12,12 @@ from pydantic import Field
 
 from apps.messaging import selectors
 from apps.messaging.error_codes import ConversationNotFound
-from apps.messaging.models import Conversation
+from apps.messaging.models import Conversation, Invitation
 from apps.messaging.schemas import (
     ConversationCreateIn,
     ConversationDetailOut,
     ConversationOut,
+    InvitationOut,
     MemberAddIn,
     MemberOut,
     MessageEditIn,
@@ -26,7 +27,7 @@ from apps.messaging.schemas import (
     ReadIn,
     ReadOut,
 )
-from apps.messaging.services import conversations, messages
+from apps.messaging.services import conversations, invitations, messages
 from apps.messaging.services.frames import message_data
 from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, principal_of
@@ -36,6 +37,7 @@ from cleave.pagination import CursorPagination
 from contracts.identity import IDENTITY, IdentityService, UsersGet
 
 router = Router(auth=bearer, tags=["messaging"])
+invitations_router = Router(auth=bearer, tags=["messaging"])
 
 
 class MessagePageIn(Schema):
@@ -101,14 +103,16 @@ def conversation_get(request: HttpRequest, conversation_id: Id) -> ConversationD
     return _detail(_member_conversation(request, conversation_id))
 
 
-@router.post("/{conversation_id}/members", response=ConversationDetailOut)
-def member_add(
+@router.post("/{conversation_id}/members", response={200: InvitationOut, 201: InvitationOut})
+def member_invite(
     request: HttpRequest, conversation_id: Id, payload: MemberAddIn
-) -> ConversationDetailOut:
-    conversations.member_add(
+) -> Status[Invitation]:
+    """The owner invites someone: they become a member only by accepting (201; an invitation
+    still open is returned with 200). 403 `user_unavailable` if they blocked you."""
+    invitation, created = conversations.member_invite(
         conversation_id=conversation_id, actor_id=_me(request), user_id=payload.user_id
     )
-    return _detail(_member_conversation(request, conversation_id))
+    return Status(201 if created else 200, invitation)
 
 
 @router.delete("/{conversation_id}/members/{user_id}", response={204: None})
@@ -186,3 +190,23 @@ def conversation_read(request: HttpRequest, conversation_id: Id, payload: ReadIn
         conversation_id=conversation_id, user_id=_me(request), seq=payload.seq
     )
     return ReadOut(last_read_seq=mark)
+
+
+@invitations_router.get("", response=list[InvitationOut])
+@paginate(CursorPagination, ordering=("-created_at", "-id"))
+def invitation_list(request: HttpRequest) -> QuerySet[Invitation]:
+    """Your open invitations to groups, newest first."""
+    return selectors.invitation_list(user_id=_me(request))
+
+
+@invitations_router.post("/{invitation_id}/accept", response=ConversationDetailOut)
+def invitation_accept(request: HttpRequest, invitation_id: Id) -> ConversationDetailOut:
+    """Join the group: you are a member from now on (its stream joins your sockets)."""
+    conversation = invitations.invitation_accept(invitation_id=invitation_id, user_id=_me(request))
+    return _detail(_member_conversation(request, conversation.pk))
+
+
+@invitations_router.post("/{invitation_id}/decline", response={204: None})
+def invitation_decline(request: HttpRequest, invitation_id: Id) -> Status[None]:
+    invitations.invitation_decline(invitation_id=invitation_id, user_id=_me(request))
+    return Status(204, None)

@@ -40,3 +40,23 @@ class InvalidMembers(ValidationFailed):
 class NotAGroup(Conflict):
     code = "not_a_group"
     message_template = "Members of a direct conversation cannot change."
+
+
+class UserUnavailable(Forbidden):
+    """A block stands between the two users. Deliberately says no more than that (not who
+    blocked whom), and the same for a direct conversation, an invitation and a send."""
+
+    code = "user_unavailable"
+    message_template = "This user cannot be reached."
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+    message_template = "This user is already a member."
+
+
+class InvitationNotFound(NotFound):
+    """Also what anyone but the invitee gets, and an invitation already answered."""
+
+    code = "invitation_not_found"
+    message_template = "No such invitation."

@@ -78,3 +78,62 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.seq} in {self.conversation_id}"
+
+
+class Invitation(models.Model):
+    """An invitation to a group: the invitee becomes a member only by accepting it. Until then
+    they are not a member (no history, no frames, no presence either way)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="invitations"
+    )
+    user_id = models.BigIntegerField()
+    invited_by = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            # One open invitation per person and group; answered ones stay as a record.
+            models.UniqueConstraint(
+                fields=["conversation", "user_id"],
+                condition=models.Q(status="pending"),
+                name="messaging_invitation_open_once",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(
+                fields=["user_id", "status", "-created_at", "-id"], name="messaging_invitation_list"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of user {self.user_id} to {self.conversation_id}"
+
+
+class Block(models.Model):
+    """messaging's copy of identity's blocks (from `UserBlocked`/`UserUnblocked`): `blocked_id`
+    may not start a direct conversation with, or invite, `blocker_id`."""
+
+    blocker_id = models.BigIntegerField()
+    blocked_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["blocker_id", "blocked_id"], name="messaging_block_once"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["blocked_id"], name="messaging_block_by_blocked"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.blocker_id} blocks user {self.blocked_id}"

@@ -90,3 +90,15 @@ class MessagePageOut(Schema):
 
 class ReadOut(Schema):
     last_read_seq: int
+
+
+class InvitationOut(Schema):
+    id: int
+    conversation_id: int
+    title: str = Field(description="The group's title.")
+    invited_by: int
+    created_at: datetime
+
+    @staticmethod
+    def resolve_title(invitation: object) -> str:
+        return str(invitation.conversation.title)  # type: ignore[attr-defined]

@@ -7,13 +7,14 @@ from django.db.models import (
     DateTimeField,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
 )
 from django.db.models.functions import Coalesce
 
-from apps.messaging.models import Conversation, Member, Message
+from apps.messaging.models import Block, Conversation, Invitation, Member, Message
 from cleave.databases import database_for
 
 DB = database_for("messaging")
@@ -121,3 +122,32 @@ def message_page(
         messages = messages.filter(seq__lt=before_seq)
     rows = list(messages.order_by("-seq")[: limit + 1])
     return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def invitation_list(*, user_id: int) -> QuerySet[Invitation]:
+    """The user's open invitations (with their group, for its title in the same query)."""
+    return (
+        Invitation.objects.using(DB)
+        .filter(user_id=user_id, status=Invitation.Status.PENDING)
+        .select_related("conversation")
+    )
+
+
+def blockers_of(*, user_id: int, among: set[int]) -> set[int]:
+    """Who of `among` blocked `user_id` (messaging's copy of identity's blocks)."""
+    return set(
+        Block.objects.using(DB)
+        .filter(blocked_id=user_id, blocker_id__in=among)
+        .values_list("blocker_id", flat=True)
+    )
+
+
+def blocked_either_way(*, user_id: int, other_id: int) -> bool:
+    """Whether either of the two blocked the other."""
+    return (
+        Block.objects.using(DB)
+        .filter(
+            Q(blocker_id=user_id, blocked_id=other_id) | Q(blocker_id=other_id, blocked_id=user_id)
+        )
+        .exists()
+    )

@@ -85,6 +85,33 @@ def message_notify(
             _push_to_devices(user_id, conversation_id, title, preview, count)
 
 
+def invitation_notify(
+    *, user_id: int, conversation_id: int, invitation_id: int, invited_by: int, title: str
+) -> None:
+    """Someone was invited to a group: an inbox item, a frame to their open sockets, and a push
+    to their devices when none is open (not in quiet hours)."""
+    name = _sender_name(invited_by) or "Someone"
+    body = f"{name} invited you to {title}" if title else f"{name} invited you to a group"
+    data = {
+        "conversation_id": conversation_id,
+        "invitation_id": invitation_id,
+        "invited_by": invited_by,
+    }
+    with transaction.atomic(using=DB):
+        item = InboxItem.objects.using(DB).create(
+            user_id=user_id, kind="invitation", title="New invitation", body=body, data=data
+        )
+        payload = {"id": item.pk, "kind": item.kind, "body": item.body, "data": item.data}
+        transaction.on_commit(
+            lambda: socket_push(f"user:{user_id}", "notification.new", payload), using=DB
+        )
+    if online_now([user_id]):
+        return  # the app is open on a socket: the frame is enough
+    prefs = Preferences.objects.using(DB).filter(user_id=user_id).first()
+    if not _in_quiet_hours(prefs, timezone.now()):
+        _push_to_devices(user_id, conversation_id, "New invitation", body, 1)
+
+
 def _unknown_sender(query: UserGet, error: Exception) -> UserProfile:
     # identity unreachable: notify anyway, untitled, rather than hold every notification back.
     return UserProfile(id=query.user_id, email="", display_name="", is_active=True)

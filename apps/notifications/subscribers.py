@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.notifications import services
 from cleave.events import subscriber
 from contracts.identity import DeviceRegistered, PushTokenChanged, UserDeleted, UserUpdated
-from contracts.messaging import MessageSent
+from contracts.messaging import InvitationSent, MessageSent
 
 
 @subscriber(DeviceRegistered)
@@ -43,4 +43,15 @@ def on_message_sent(event: MessageSent) -> None:
         recipient_ids=event.recipient_ids,
         preview=event.preview,
         seq=event.seq,
+    )
+
+
+@subscriber(InvitationSent)
+def on_invitation_sent(event: InvitationSent) -> None:
+    services.invitation_notify(
+        user_id=event.user_id,
+        conversation_id=event.conversation_id,
+        invitation_id=event.invitation_id,
+        invited_by=event.invited_by,
+        title=event.title,
     )

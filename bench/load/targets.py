@@ -21,12 +21,20 @@ from typing import Any
 from bench.load.levels import Target
 from cleave.testing import ROOT, embedded_env, free_port, process_env, wait_until_serving
 
-EMBEDDED_ENV = {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+# Each virtual user sends about one message per loop (well under the default send limit of
+# 20 per 10 s); raised anyway so that a shorter --think measures the server, not the limit.
+SEND_RATE = "100000/s"
+EMBEDDED_ENV = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "CLEAVE_MESSAGING_SEND_RATE": SEND_RATE,
+}
 SPLIT_ENV = {
     "GATEWAY_PORT": "18780",
     "SPLIT_BASE_PORT": "18800",
     "SPLIT_DATABASE_PREFIX": "cleave_load_split",
     "SPLIT_REDIS_URL": "redis://127.0.0.1:6379/11",
+    "SPLIT_SERVICE_ENV": f"CLEAVE_MESSAGING_SEND_RATE={SEND_RATE}",
 }
 # Its own folder (keys, logs, pids): someone else's `make split-stop` reads var/split/pids.json
 # and must not end this run's processes, nor this run theirs.

@@ -34,6 +34,8 @@ TOPOLOGY_ENV = {
     "SPLIT_BASE_PORT": "18600",
     "SPLIT_DATABASE_PREFIX": "cleave_bench_split",
     "SPLIT_REDIS_URL": "redis://127.0.0.1:6379/8",
+    # alice sends `iterations` messages in a row: measured latency, not the spam limit.
+    "SPLIT_SERVICE_ENV": "CLEAVE_MESSAGING_SEND_RATE=100000/s",
 }
 # Its own folder too (keys, logs, pids): `make split-stop` run by someone else reads
 # var/split/pids.json and must not end this run's processes, nor this run theirs.

@@ -100,6 +100,21 @@ class PushTokenChanged(Event):
     push_token: str
 
 
+class UserBlocked(Event):
+    """`blocker_id` blocked `blocked_id`: the blocked user may no longer reach the blocker (start
+    a direct conversation with them, invite them to a group). Published once per new block."""
+
+    event_type: ClassVar[str] = "identity.user_blocked"
+    blocker_id: int
+    blocked_id: int
+
+
+class UserUnblocked(Event):
+    event_type: ClassVar[str] = "identity.user_unblocked"
+    blocker_id: int
+    blocked_id: int
+
+
 class SessionRevoked(Event):
     event_type: ClassVar[str] = "identity.session_revoked"
     user_id: int
@@ -109,14 +124,16 @@ class SessionRevoked(Event):
 
 IDENTITY = Contract(
     context="identity",
-    version="1.0",
+    version="1.1",
     service=IdentityService,
     events=(
         DeviceRegistered,
         PushTokenChanged,
         SessionRevoked,
+        UserBlocked,
         UserDeleted,
         UserRegistered,
+        UserUnblocked,
         UserUpdated,
     ),
 )
@@ -128,6 +145,7 @@ __all__ = [
     "Platform",
     "PushTokenChanged",
     "SessionRevoked",
+    "UserBlocked",
     "UserDeleted",
     "UserGet",
     "UserNotFound",
@@ -135,6 +153,7 @@ __all__ = [
     "UserProfiles",
     "UserRegistered",
     "UserStatus",
+    "UserUnblocked",
     "UserUpdated",
     "UsersGet",
 ]

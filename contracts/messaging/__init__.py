@@ -59,6 +59,25 @@ class MemberAdded(Event):
     added_by: int
 
 
+class InvitationSent(Event):
+    """`user_id` was invited to group `conversation_id` by `invited_by`. Not yet a member: they
+    become one (and `MemberAdded` follows) only if they accept."""
+
+    event_type: ClassVar[str] = "messaging.invitation_sent"
+    invitation_id: int
+    conversation_id: int
+    user_id: int
+    invited_by: int
+    title: str
+
+
+class InvitationDeclined(Event):
+    event_type: ClassVar[str] = "messaging.invitation_declined"
+    invitation_id: int
+    conversation_id: int
+    user_id: int
+
+
 class MemberRemoved(Event):
     event_type: ClassVar[str] = "messaging.member_removed"
     conversation_id: int
@@ -101,10 +120,12 @@ class MessagesRead(Event):
 
 MESSAGING = Contract(
     context="messaging",
-    version="1.0",
+    version="1.1",
     service=MessagingService,
     events=(
         ConversationCreated,
+        InvitationDeclined,
+        InvitationSent,
         MemberAdded,
         MemberRemoved,
         MessageDeleted,
@@ -119,6 +140,8 @@ __all__ = [
     "ConversationGet",
     "ConversationKind",
     "ConversationMembers",
+    "InvitationDeclined",
+    "InvitationSent",
     "MESSAGING",
     "MemberAdded",
     "MemberRemoved",

@@ -278,6 +278,10 @@ CLEAVE_REALTIME_RESUME_CAP = 500
 # seconds (3,000 streams took 2.2 s before it).
 CLEAVE_REALTIME_RESUME_MAX_STREAMS = 100
 CLEAVE_REALTIME_FRAMES_PER_SECOND = 20
+# Messages one user may send, over REST and the socket together, per window (counted in the
+# cache: Redis in real mode, so shared by every process). 20 per 10 s is far above a person
+# typing and far below a spammer's loop (the probe sent 60 in 0.7 s). Load tests raise it here.
+CLEAVE_MESSAGING_SEND_RATE = os.environ.get("CLEAVE_MESSAGING_SEND_RATE", "20/10s")
 CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
 # How long a user stays "online" after their last socket closes (a phone changing networks).
 CLEAVE_REALTIME_PRESENCE_GRACE_SECONDS = CONFIG.presence_grace_seconds

@@ -59,6 +59,9 @@ class Topology:
     database_prefix: str  # each service's database is <prefix>_<service>
     redis_url: str
     layout: str = "split"
+    # Settings every service gets on top of its own (SPLIT_SERVICE_ENV="K=V,K2=V2"): what a
+    # benchmark raises (a send limit, say) without editing code. Only CLEAVE_* names.
+    service_settings: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Topology:
@@ -71,6 +74,7 @@ class Topology:
             database_prefix=env.get("SPLIT_DATABASE_PREFIX", "cleave_split"),
             redis_url=env.get("SPLIT_REDIS_URL", "redis://127.0.0.1:6379/5"),
             layout=_layout(env.get("SPLIT_LAYOUT", "split")),
+            service_settings=_service_settings(env.get("SPLIT_SERVICE_ENV", "")),
         )
 
     @property
@@ -103,6 +107,16 @@ def _layout(name: str) -> str:
     if name not in LAYOUTS:
         raise SplitError(f"SPLIT_LAYOUT must be one of {sorted(LAYOUTS)}, not {name!r}")
     return name
+
+
+def _service_settings(raw: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, equals, value = item.partition("=")
+        if not equals or not name.startswith("CLEAVE_") or not name.replace("_", "").isalnum():
+            raise SplitError(f"SPLIT_SERVICE_ENV takes CLEAVE_NAME=value pairs, not {item!r}")
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[str, str]:
@@ -139,6 +153,8 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         edge = topology.url(topology.host_of("identity"))
         env["CLEAVE_JWKS_URL"] = f"{edge}/.well-known/jwks.json"
         env["CLEAVE_FLAGS_URL"] = edge  # flags live with the edge service
+    # Never over what the topology itself decides (databases, keys, service URLs).
+    env.update((name, value) for name, value in topology.service_settings if name not in env)
     return env
 
 

@@ -17,7 +17,11 @@ server_env: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    env = {**embedded_env(tmp_path_factory.mktemp("chat")), "CLEAVE_PRESENCE_GRACE_MS": "300"}
+    env = {
+        **embedded_env(tmp_path_factory.mktemp("chat")),
+        "CLEAVE_PRESENCE_GRACE_MS": "300",
+        "CLEAVE_MESSAGING_SEND_RATE": "1000/s",  # ada sends 50 while bob is in a tunnel
+    }
     server_env.update(env)
     with running_server(embedded_server_command(port), port=port, env=env) as base:
         yield base

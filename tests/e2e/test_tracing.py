@@ -99,6 +99,9 @@ def _the_trace(web: str, realtime: str, span_file: Path) -> tuple[Spans, dict[st
         {"kind": "group", "title": "traced", "members": [bob["user"]["id"], cyd["user"]["id"]]},
         ada["access"],
     )
+    for invitee in (bob, cyd):  # a group invites; each joins by accepting
+        (invitation,) = http(web, "GET", "/api/v1/invitations", None, invitee["access"])["items"]
+        http(web, "POST", f"/api/v1/invitations/{invitation['id']}/accept", {}, invitee["access"])
     trace_id = secrets.token_hex(16)
     with socket_for(realtime, bob["access"]) as bob_socket:  # on the conversation from "ready"
         _send_traced(web, created["id"], ada["access"], trace_id)

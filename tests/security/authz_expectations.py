@@ -51,17 +51,27 @@ PROFILE = mine("200", "200")  # public profiles: documented as readable by anyon
 # Moderation acts on accounts its role outranks (someone else's plain account here), never on
 # the moderator's own (equal rank: use account deletion).
 DEACT = mine("403 forbidden", "204")
-MEMBER_ADD = member("200", "403 not_owner", NO_CONV)
+MEMBER_ADD = member("201", "403 not_owner", NO_CONV)  # an invitation: never a membership
 MEMBER_DEL = member("204", "403 not_owner", NO_CONV)
 MSG_EDIT = member("200", "403 not_sender", NO_CONV, "404 message_not_found")
 MSG_DELETE = member("204", "403 not_sender", NO_CONV, "404 message_not_found")
 MSG_SEND = mine("201", NO_CONV)
 NOTIF = mine("200", "404 notification_not_found")
+BLOCK = mine("422 cannot_block_self", "204")  # "own" is the caller themself
+INVITE_ACCEPT = mine("200", "404 invitation_not_found")
+INVITE_DECLINE = mine("204", "404 invitation_not_found")
 
 # Routes where someone else's object is, by design, not a 404 (see docs/api.md): reading a
-# public profile, and moderation. Every other "foreign" cell of a signed-in caller must be 404.
+# public profile, moderation, and blocking. Every other "foreign" cell of a signed-in caller
+# must be 404.
 FOREIGN_NOT_404_BY_DESIGN: Final = frozenset(
-    {"GET /api/v1/users/{user_id}", "POST /api/v1/users/{user_id}/deactivate"}
+    {
+        "GET /api/v1/users/{user_id}",
+        "POST /api/v1/users/{user_id}/deactivate",
+        # Blocking names another user by definition: "foreign" is the ordinary case.
+        "POST /api/v1/users/{user_id}/block",
+        "DELETE /api/v1/users/{user_id}/block",
+    }
 )
 
 # fmt: off
@@ -122,6 +132,12 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (NO_TOKEN,     PROFILE,      PROFILE,      PROFILE,      PROFILE,      PROFILE),
     "POST /api/v1/users/{user_id}/deactivate":
         (NO_TOKEN,     FORBIDDEN,    FORBIDDEN,    DEACT,        DEACT,        DEACT),
+    "POST /api/v1/users/{user_id}/block":
+        (NO_TOKEN,     BLOCK,        BLOCK,        BLOCK,        BLOCK,        BLOCK),
+    "DELETE /api/v1/users/{user_id}/block":
+        (NO_TOKEN,     BLOCK,        BLOCK,        BLOCK,        BLOCK,        BLOCK),
+    "GET /api/v1/blocks":
+        (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
     # -- the mobile API: messaging
     "GET /api/v1/conversations":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
@@ -143,6 +159,13 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (NO_TOKEN,     MSG_DELETE,   MSG_DELETE,   MSG_DELETE,   MSG_DELETE,   MSG_DELETE),
     "POST /api/v1/conversations/{conversation_id}/read":
         (NO_TOKEN,     CONV,         CONV,         CONV,         CONV,         CONV),
+    "GET /api/v1/invitations":
+        (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
+    "POST /api/v1/invitations/{invitation_id}/accept":
+        (NO_TOKEN,     INVITE_ACCEPT, INVITE_ACCEPT, INVITE_ACCEPT, INVITE_ACCEPT, INVITE_ACCEPT),
+    "POST /api/v1/invitations/{invitation_id}/decline":
+        (NO_TOKEN,     INVITE_DECLINE, INVITE_DECLINE, INVITE_DECLINE, INVITE_DECLINE,
+         INVITE_DECLINE),
     # -- the mobile API: notifications
     "GET /api/v1/notifications":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),

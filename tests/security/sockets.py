@@ -115,3 +115,10 @@ def texts_of(frames: list[dict[str, Any]]) -> list[str]:
         for f in frames
         if f.get("type") == "event" and "text" in f.get("data", {})
     ]
+
+
+def join(signed: Any, conversation_id: int) -> None:
+    """Accept the invitation to `conversation_id` (groups invite; nobody is put in one)."""
+    invitations = call(signed, "get", "/api/v1/invitations")["items"]
+    (invitation,) = [i for i in invitations if i["conversation_id"] == conversation_id]
+    call(signed, "post", f"/api/v1/invitations/{invitation['id']}/accept")

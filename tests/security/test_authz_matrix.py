@@ -28,7 +28,8 @@ from django.utils.http import urlsafe_base64_encode
 from ninja.operation import PathView
 
 from apps.identity.models import User
-from apps.messaging.services import conversations, messages
+from apps.messaging.models import Invitation
+from apps.messaging.services import conversations, invitations, messages
 from apps.notifications.models import InboxItem
 from cleave.flags.changes import flag_save
 from tests.security.authz_expectations import (
@@ -99,6 +100,7 @@ class Party:
     peer_message: int  # the peer's message in it
     led_by_peer: int  # a group led by `peer`, this party a plain member
     inbox_item: int
+    invitation: int  # an open invitation of this party's, to a third group led by `peer`
 
 
 @dataclass
@@ -145,11 +147,18 @@ def _send(conversation_id: int, sender: User) -> int:
     return message.pk
 
 
-def _group(leader: User, member: User) -> int:
+def _invited(leader: User, member: User) -> tuple[int, int]:
+    """A group led by `leader` with `member` invited: (conversation, invitation)."""
     conversation, _ = conversations.conversation_create(
         creator_id=leader.pk, kind="group", member_ids=[member.pk], title="authz"
     )
-    return conversation.pk
+    return conversation.pk, Invitation.objects.get(conversation=conversation, user_id=member.pk).pk
+
+
+def _group(leader: User, member: User) -> int:
+    conversation, invitation = _invited(leader, member)
+    invitations.invitation_accept(invitation_id=invitation, user_id=member.pk)
+    return conversation
 
 
 def _party(user: User) -> Party:
@@ -166,6 +175,7 @@ def _party(user: User) -> Party:
         message=_send(conversation, user),
         peer_message=_send(conversation, peer),
         led_by_peer=_group(peer, user),
+        invitation=_invited(peer, user)[1],
         inbox_item=InboxItem.objects.create(
             user_id=user.pk, kind="message", title="t", body="b"
         ).pk,
@@ -190,6 +200,8 @@ def _param(world: World, route: str, name: str, scenario: str) -> str:
     value: object
     if name == "session_id":
         value = victim.spare_session if theirs else actor.spare_session
+    elif name == "invitation_id":
+        value = victim.invitation if theirs else actor.invitation
     elif name == "item_id":
         value = victim.inbox_item if theirs else actor.inbox_item
     elif name == "name":

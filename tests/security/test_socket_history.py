@@ -21,6 +21,7 @@ from tests.security.sockets import (
     WebsocketCommunicator,
     call,
     frames_until_ack,
+    join,
     open_socket,
     signed_in,
 )
@@ -73,6 +74,7 @@ def test_a_resume_shows_edited_and_deleted_messages_as_rest_does_now() -> None:
         author, "post", "/api/v1/conversations",
         {"kind": "group", "members": [reader.user_id], "title": "probe"},
     )["id"]  # fmt: skip
+    join(reader, group)
     messages = f"/api/v1/conversations/{group}/messages"
     secret = call(author, "post", messages, {"text": "secret", "client_msg_id": "s"})
     draft = call(author, "post", messages, {"text": "first draft", "client_msg_id": "d"})
@@ -101,10 +103,12 @@ def test_a_member_added_later_reads_from_their_join_on_over_rest_and_the_socket(
         owner, "post", "/api/v1/conversations",
         {"kind": "group", "members": [early.user_id], "title": "before and after"},
     )["id"]  # fmt: skip
+    join(early, group)
     messages = f"/api/v1/conversations/{group}/messages"
     call(owner, "post", messages, {"text": "said before", "client_msg_id": "b"})
     call(owner, "post", f"/api/v1/conversations/{group}/read", {"seq": 1})
     call(owner, "post", f"/api/v1/conversations/{group}/members", {"user_id": late.user_id})
+    join(late, group)
     call(owner, "post", messages, {"text": "said after", "client_msg_id": "a"})
 
     frames = _replayed(late.access, f"conv:{group}")

@@ -27,6 +27,7 @@ from tests.security.sockets import (
     call,
     drain,
     frames_until_ack,
+    join,
     open_socket,
     signed_in,
     texts_of,
@@ -38,8 +39,9 @@ ITERATIONS = 8
 
 
 def test_a_member_removed_while_resuming_never_hears_the_conversation_again(
-    store: BarrierStore,
+    store: BarrierStore, settings: Any
 ) -> None:
+    settings.CLEAVE_MESSAGING_SEND_RATE = "1000/10s"  # the owner sends 3 per iteration
     owner, member = signed_in("owner@example.com"), signed_in("member@example.com")
 
     async def iteration(number: int) -> None:
@@ -47,6 +49,7 @@ def test_a_member_removed_while_resuming_never_hears_the_conversation_again(
             owner, "post", "/api/v1/conversations",
             {"kind": "group", "members": [member.user_id], "title": f"race {number}"},
         )  # fmt: skip
+        await sync_to_async(join)(member, group["id"])
         stream, own = f"conv:{group['id']}", f"user:{member.user_id}"
         await sync_to_async(call)(
             owner, "post", f"/api/v1/conversations/{group['id']}/messages",
@@ -167,6 +170,8 @@ def test_membership_and_history_of_a_hundred_streams_take_three_queries(
               {"kind": "group", "members": [member.user_id], "title": f"g{n}"})["id"]
         for n in range(5)
     ]  # fmt: skip
+    for group in groups:
+        join(member, group)
     for group in groups:
         call(owner, "post", f"/api/v1/conversations/{group}/messages",
               {"text": "hello", "client_msg_id": f"h{group}"})  # fmt: skip

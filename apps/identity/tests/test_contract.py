@@ -50,6 +50,7 @@ def test_the_public_surface_did_not_drift() -> None:
         "Platform",
         "PushTokenChanged",
         "SessionRevoked",
+        "UserBlocked",
         "UserDeleted",
         "UserGet",
         "UserNotFound",
@@ -57,6 +58,7 @@ def test_the_public_surface_did_not_drift() -> None:
         "UserProfiles",
         "UserRegistered",
         "UserStatus",
+        "UserUnblocked",
         "UserUpdated",
         "UsersGet",
     ]

@@ -5,18 +5,27 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.messaging.error_codes import ConversationNotFound, InvalidMembers, NotAGroup, NotOwner
-from apps.messaging.models import Conversation, Member
+from apps.messaging import selectors
+from apps.messaging.error_codes import (
+    AlreadyMember,
+    ConversationNotFound,
+    InvalidMembers,
+    NotAGroup,
+    NotOwner,
+    UserUnavailable,
+)
+from apps.messaging.models import Conversation, Invitation, Member
+from apps.messaging.services.blocks import refuse_if_blocked_by
 from apps.messaging.services.frames import conversation_stream
+from apps.messaging.services.invitations import MAX_GROUP, invitations_send
 from cleave.contracts.registry import client
 from cleave.databases import database_for
 from cleave.events import publish
 from cleave.realtime import push, subscribe, unsubscribe
 from contracts.identity import IDENTITY, IdentityService, UsersGet
-from contracts.messaging import ConversationCreated, MemberAdded, MemberRemoved, MessagesRead
+from contracts.messaging import ConversationCreated, MemberRemoved, MessagesRead
 
 DB = database_for("messaging")
-MAX_GROUP = 256
 
 
 def _active_users(user_ids: set[int]) -> None:
@@ -35,7 +44,9 @@ def _active_users(user_ids: set[int]) -> None:
 def conversation_create(
     *, creator_id: int, kind: str, member_ids: list[int], title: str = ""
 ) -> tuple[Conversation, bool]:
-    """Create a conversation (a direct one is returned as is if the pair already has one)."""
+    """Create a conversation. A direct one starts at once (or is returned as is if the pair
+    already has one) unless a block stands between the two; in a group only the creator is a
+    member at once, the others are invited."""
     everyone = {creator_id, *member_ids}
     if kind == Conversation.Kind.DIRECT and len(everyone) != 2:
         raise InvalidMembers(
@@ -44,6 +55,12 @@ def conversation_create(
     if kind == Conversation.Kind.GROUP and len(everyone) > MAX_GROUP:
         raise InvalidMembers(details={"reason": f"a group has at most {MAX_GROUP} members"})
     _active_users(everyone)
+    if kind == Conversation.Kind.DIRECT:
+        (other,) = everyone - {creator_id}
+        if selectors.blocked_either_way(user_id=creator_id, other_id=other):
+            raise UserUnavailable()
+    else:
+        refuse_if_blocked_by(actor_id=creator_id, user_ids=everyone)
     direct_key = (
         ":".join(str(u) for u in sorted(everyone)) if kind == Conversation.Kind.DIRECT else None
     )
@@ -51,6 +68,7 @@ def conversation_create(
         existing = Conversation.objects.using(DB).filter(direct_key=direct_key).first()
         if existing:
             return existing, False
+    members = sorted(everyone) if direct_key else [creator_id]
     try:
         with transaction.atomic(using=DB):
             conversation = Conversation.objects.using(DB).create(
@@ -63,7 +81,7 @@ def conversation_create(
                     user_id=user_id,
                     role=owner if user_id == creator_id else Member.Role.MEMBER,
                 )
-                for user_id in sorted(everyone)
+                for user_id in members
             )
             publish(
                 ConversationCreated(
@@ -71,14 +89,15 @@ def conversation_create(
                     conversation_id=conversation.pk,
                     kind=kind,
                     title=conversation.title,
-                    member_ids=sorted(everyone),
+                    member_ids=members,
                     created_by=creator_id,
                 )
             )
+            if not direct_key:
+                invitees = sorted(everyone - {creator_id})
+                invitations_send(conversation, inviter_id=creator_id, user_ids=invitees)
             stream = conversation_stream(conversation.pk)
-            transaction.on_commit(
-                lambda: [subscribe(u, stream) for u in sorted(everyone)], using=DB
-            )
+            transaction.on_commit(lambda: [subscribe(u, stream) for u in members], using=DB)
     except IntegrityError:  # the same pair raced us to it
         return Conversation.objects.using(DB).get(direct_key=direct_key), False
     return conversation, True
@@ -99,41 +118,23 @@ def locked_membership(conversation_id: int, user_id: int) -> tuple[Conversation,
     return conversation, member
 
 
-def member_add(*, conversation_id: int, actor_id: int, user_id: int) -> Member:
+def member_invite(*, conversation_id: int, actor_id: int, user_id: int) -> tuple[Invitation, bool]:
+    """The owner invites someone to the group (what "adding a member" is): they become a member
+    only by accepting. Returns the invitation and whether it is new (an open one is kept)."""
     with transaction.atomic(using=DB):
         conversation, actor = locked_membership(conversation_id, actor_id)
         if conversation.kind != Conversation.Kind.GROUP:
             raise NotAGroup()
         if actor.role != Member.Role.OWNER:
             raise NotOwner()
-        existing = (
-            Member.objects.using(DB).filter(conversation=conversation, user_id=user_id).first()
-        )
-        if existing:
-            return existing
+        if Member.objects.using(DB).filter(conversation=conversation, user_id=user_id).exists():
+            raise AlreadyMember()
         _active_users({user_id})
-        # History starts at the join: nothing said before is theirs to read, or unread.
-        member = Member.objects.using(DB).create(
-            conversation=conversation,
-            user_id=user_id,
-            joined_seq=conversation.last_seq,
-            last_read_seq=conversation.last_seq,
+        refuse_if_blocked_by(actor_id=actor_id, user_ids={user_id})
+        ((invitation, created),) = invitations_send(
+            conversation, inviter_id=actor_id, user_ids=[user_id]
         )
-        publish(
-            MemberAdded(
-                aggregate_id=str(conversation.pk),
-                conversation_id=conversation.pk,
-                user_id=user_id,
-                added_by=actor_id,
-            )
-        )
-        stream = conversation_stream(conversation.pk)
-        # "at" places the frame in time: a resume shows it only to members who had joined.
-        change = {"user_id": user_id, "by": actor_id, "at": member.joined_at.isoformat()}
-        transaction.on_commit(
-            lambda: (subscribe(user_id, stream), push(stream, "member.added", change)), using=DB
-        )
-    return member
+    return invitation, created
 
 
 def member_remove(*, conversation_id: int, actor_id: int, user_id: int) -> None:

@@ -7,8 +7,10 @@ from django.utils import timezone
 
 from apps.messaging.error_codes import MessageDeletedError, MessageNotFound, NotSender
 from apps.messaging.models import Member, Message
+from apps.messaging.services.blocks import refuse_if_direct_blocked
 from apps.messaging.services.conversations import locked_membership, member_removed
 from apps.messaging.services.frames import conversation_stream, message_data
+from apps.messaging.throttles import send_count
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
 from cleave.events import publish
@@ -41,15 +43,14 @@ def message_send(
 ) -> tuple[Message, bool]:
     """Append a message; sending the same `client_msg_id` again returns the first message."""
     _check_text(text)
+    if _sent_before(conversation_id, sender_id, client_msg_id) is None:
+        send_count(sender_id=sender_id)  # a retry costs nothing: only new messages count
     with transaction.atomic(using=DB):
         conversation, _ = locked_membership(conversation_id, sender_id)
-        existing = (
-            Message.objects.using(DB)
-            .filter(conversation=conversation, sender_id=sender_id, client_msg_id=client_msg_id)
-            .first()
-        )
+        existing = _sent_before(conversation_id, sender_id, client_msg_id)
         if existing:
             return existing, False
+        refuse_if_direct_blocked(conversation)
         conversation.last_seq += 1
         conversation.last_message_at = timezone.now()
         conversation.save(using=DB, update_fields=["last_seq", "last_message_at"])
@@ -83,6 +84,15 @@ def message_send(
             lambda: push(conversation_stream(conversation_id), "message.sent", data), using=DB
         )
     return message, True
+
+
+def _sent_before(conversation_id: int, sender_id: int, client_msg_id: str) -> Message | None:
+    """The message this sender already sent here with this client_msg_id, if any."""
+    return (
+        Message.objects.using(DB)
+        .filter(conversation_id=conversation_id, sender_id=sender_id, client_msg_id=client_msg_id)
+        .first()
+    )
 
 
 def _locked_message(conversation_id: int, message_id: int) -> Message:

@@ -41,11 +41,23 @@ class Api:
     token: str
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
+        return self.request(method, f"/api/v1/conversations{path}", body)
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
         client = Client()
         kwargs: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
         if body is not None:
             kwargs.update(data=body, content_type="application/json")
-        return getattr(client, method)(f"/api/v1/conversations{path}", **kwargs)
+        return getattr(client, method)(path, **kwargs)
+
+    def accept_invitations(self) -> list[int]:
+        """Accept every open invitation (groups invite; nobody is put in one); their groups."""
+        joined = []
+        for invitation in self.request("get", "/api/v1/invitations").json()["items"]:
+            accepted = self.request("post", f"/api/v1/invitations/{invitation['id']}/accept")
+            assert accepted.status_code == 200, accepted.content
+            joined.append(invitation["conversation_id"])
+        return joined
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cleave.events import captured_events
-from contracts.messaging import ConversationCreated, MemberAdded, MemberRemoved
+from contracts.messaging import ConversationCreated, InvitationSent, MemberAdded, MemberRemoved
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,20 +45,23 @@ def test_the_owner_adds_and_removes_members_and_members_may_leave(as_user: Any) 
     owner, bob, cy = as_user(1), as_user(2), as_user(3)
     group = owner.call("post", "", {"kind": "group", "members": [2], "title": "Team"}).json()
     gid = group["id"]
+    assert bob.accept_invitations() == [gid]
     denied = bob.call("post", f"/{gid}/members", {"user_id": 3})
     assert denied.json()["error"]["code"] == "not_owner"
     with captured_events() as events:
-        added = owner.call("post", f"/{gid}/members", {"user_id": 3})
-        assert added.status_code == 200
+        invited = owner.call("post", f"/{gid}/members", {"user_id": 3})
+        assert invited.status_code == 201
+        assert cy.accept_invitations() == [gid]
         assert cy.call("delete", f"/{gid}/members/3").status_code == 204  # cy leaves
         assert owner.call("delete", f"/{gid}/members/2").status_code == 204  # bob removed
-    assert [type(e) for e in events] == [MemberAdded, MemberRemoved, MemberRemoved]
+    assert [type(e) for e in events] == [InvitationSent, MemberAdded, MemberRemoved, MemberRemoved]
     assert bob.call("get", f"/{gid}").status_code == 404
 
 
 def test_a_leaving_owner_hands_the_group_over(as_user: Any) -> None:
     owner, bob = as_user(1), as_user(2)
     gid = owner.call("post", "", {"kind": "group", "members": [2], "title": "T"}).json()["id"]
+    bob.accept_invitations()
     owner.call("delete", f"/{gid}/members/1")
     roles = {m["user_id"]: m["role"] for m in bob.call("get", f"/{gid}").json()["members"]}
     assert roles == {2: "owner"}
@@ -86,6 +89,7 @@ def test_the_list_shows_unread_counts_and_is_paginated(as_user: Any) -> None:
     as_user(3)
     direct = ada.call("post", "", {"kind": "direct", "members": [2]}).json()["id"]
     group = ada.call("post", "", {"kind": "group", "members": [2, 3], "title": "G"}).json()["id"]
+    bob.accept_invitations()
     for n in range(3):
         ada.call("post", f"/{direct}/messages", {"text": f"m{n}", "client_msg_id": f"d{n}"})
     bob.call("post", f"/{group}/messages", {"text": "mine", "client_msg_id": "g1"})

@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.notifications.models import Burst, DeliveryAttempt, Device, InboxItem
 from apps.notifications.subscribers import (
     on_device_registered,
+    on_invitation_sent,
     on_message_sent,
     on_push_token_changed,
     on_user_deleted,
@@ -26,7 +27,7 @@ from apps.notifications.tests.fakes import RecordingProvider
 from cleave.auth.testing import token_signer
 from cleave.realtime.presence import presence
 from contracts.identity import DeviceRegistered, PushTokenChanged, UserDeleted, UserUpdated
-from contracts.messaging import MessageSent
+from contracts.messaging import InvitationSent, MessageSent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,6 +160,20 @@ def test_a_refused_token_is_deactivated(settings: Any, recording: list[Any]) -> 
     Burst.objects.update(window_started_at=timezone.now() - datetime.timedelta(minutes=5))
     _message(2)
     assert len(recording) == 1  # never tried again
+
+
+def test_an_invitation_reaches_the_inbox_and_an_offline_invitee_s_phone(
+    recording: list[Any],
+) -> None:
+    _phone(2)
+    invited = InvitationSent(
+        aggregate_id="7", invitation_id=5, conversation_id=7, user_id=2, invited_by=1, title="Band"
+    )
+    _apply(on_invitation_sent, invited)
+    item = InboxItem.objects.get()
+    assert (item.user_id, item.kind, item.data["invitation_id"]) == (2, "invitation", 5)
+    assert item.body.endswith("invited you to Band")
+    assert len(recording) == 1
 
 
 def test_a_deleted_account_is_forgotten() -> None:

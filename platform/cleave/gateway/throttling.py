@@ -39,7 +39,7 @@ KeyFunc = Callable[[HttpRequest], str | None]
 
 PREFIX = "cleave:rl"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE = re.compile(r"^(?P<count>[1-9]\d*)/(?P<unit>[smhd])$")
+_RATE = re.compile(r"^(?P<count>[1-9]\d*)/(?P<size>[1-9]\d{0,5})?(?P<unit>[smhd])$")
 _SCOPE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # Identifiers kept readable in keys; anything else (an e-mail, a long or odd string) is hashed,
 # which also keeps personal data out of Redis key names.
@@ -95,7 +95,8 @@ def _check_scope(scope: str) -> str:
 
 
 class RateLimit(BaseThrottle):
-    """At most N requests per second, minute, hour or day per client, shared by every process.
+    """At most N requests per second, minute, hour or day per client, shared by every process;
+    or per several of them: "20/10s" is 20 per 10-second window.
 
     `key` says who "a client" is: "ip", "user" (the authenticated principal, else the IP) or a
     function of the request returning an identifier, or None to leave the request unthrottled.
@@ -113,12 +114,14 @@ class RateLimit(BaseThrottle):
     ) -> None:
         match = _RATE.match(rate)
         if match is None:
-            raise ValueError(f'Rate must look like "5/m" (per s, m, h or d), not {rate!r}')
+            raise ValueError(
+                f'Rate must look like "5/m" or "20/10s" (per s, m, h or d), not {rate!r}'
+            )
         if not callable(key) and key not in ("ip", "user"):
             raise ValueError(f'Key must be "ip", "user" or a callable, not {key!r}')
         self.rate = rate
         self.limit = int(match["count"])
-        self.period = _PERIODS[match["unit"]]
+        self.period = int(match["size"] or 1) * _PERIODS[match["unit"]]
         self.scope = _check_scope(scope)
         self.key = key
         self.clock = clock

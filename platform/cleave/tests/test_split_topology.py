@@ -47,3 +47,15 @@ def test_the_monolith_layout_is_the_same_shape_with_one_service() -> None:
     assert not [key for key in env if key.endswith("_URL") and key.startswith("CLEAVE_")]
     with pytest.raises(SplitError, match="SPLIT_LAYOUT"):
         Topology.from_env({"SPLIT_LAYOUT": "mesh"})
+
+
+def test_extra_settings_reach_every_service_but_never_override_the_topology() -> None:
+    raw = "CLEAVE_MESSAGING_SEND_RATE=1000/s, CLEAVE_SERVICE_NAME=evil"
+    topology = Topology.from_env({"SPLIT_SERVICE_ENV": raw})
+    for service in topology.services:
+        env = service_env(topology, service, KEYS)
+        assert env["CLEAVE_MESSAGING_SEND_RATE"] == "1000/s"
+        assert env["CLEAVE_SERVICE_NAME"] == service
+    for bad in ("DATABASE_URL=x", "CLEAVE_X", "CLEAVE_A-B=1"):
+        with pytest.raises(SplitError, match="SPLIT_SERVICE_ENV"):
+            Topology.from_env({"SPLIT_SERVICE_ENV": bad})

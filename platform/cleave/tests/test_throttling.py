@@ -206,6 +206,19 @@ def test_the_window_expires_in_real_time_with_the_default_clock() -> None:
     assert limit.hit("someone") is None
 
 
+def test_a_rate_may_count_over_several_units_of_time() -> None:
+    limit = RateLimit("2/10s", scope="test-multiple", clock=clock)
+    assert limit.period == 10
+    hits = [limit.hit("someone") for _ in range(3)]
+    assert hits[:2] == [None, None]
+    assert hits[2] is not None
+    assert 0 < hits[2] <= 10
+
+    clock.advance(hits[2])
+
+    assert limit.hit("someone") is None
+
+
 def test_user_key_uses_the_principal_then_the_session_user_then_the_ip() -> None:
     limit = RateLimit("1/m", scope="test-identify", key="user")
     with_principal = _request()
@@ -233,7 +246,7 @@ def test_client_ip_trusts_only_as_many_forwarded_hops_as_there_are_proxies(
     assert client_ip(_request("10.0.0.3")) == "10.0.0.3"
 
 
-@pytest.mark.parametrize("rate", ["5/min", "0/m", "5", "x/m", "5/w", "-1/s"])
+@pytest.mark.parametrize("rate", ["5/min", "0/m", "5", "x/m", "5/w", "-1/s", "5/0s", "5/10"])
 def test_a_malformed_rate_is_refused_when_the_route_is_declared(rate: str) -> None:
     with pytest.raises(ValueError, match="Rate must look like"):
         RateLimit(rate, scope="test")

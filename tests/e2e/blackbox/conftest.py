@@ -6,7 +6,8 @@ directory of its own — and stops it at the end. Only HTTP and WebSockets cross
 suite imports nothing of the project (test_suite_isolation.py enforces it).
 
 Budget: identity limits registrations to 10 an hour per client address, so a run registers
-six accounts (three in test_identity.py, `alice`, `bob` and `carol` here).
+eight accounts (three in test_identity.py, two in test_social.py, `alice`, `bob` and
+`erin` here).
 """
 
 from __future__ import annotations
@@ -83,9 +84,9 @@ def bob(api: Api) -> User:
 
 
 @pytest.fixture(scope="session")
-def carol(api: Api) -> User:
+def erin(api: Api) -> User:
     """Joins conversations late and is removed from them (test_history_privacy.py)."""
-    return api.register("carol")
+    return api.register("erin")
 
 
 # -- the monolith, started here ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Messages become notifications, through events between contexts: poll, never sleep.
+"""Messages (and invitations) become notifications, through events between contexts: poll,
+never sleep.
 
 Alice is the recipient here and nowhere else (test_chat.py only has her send), so her inbox
 and badge hold exactly what these tests send her.
@@ -13,18 +14,35 @@ from client import Api, User, error_of, expect, poll
 
 
 def _group(api: Api, owner: User, member: User, title: str) -> int:
+    """A group of `owner` that `member` joined: invited, told so (an inbox item), accepted."""
     body = {"kind": "group", "members": [member.id], "title": title}
-    return int(expect(api.as_(owner).post("/api/v1/conversations", body), 201)["id"])
+    conversation = int(expect(api.as_(owner).post("/api/v1/conversations", body), 201)["id"])
+    invited = poll(
+        lambda: _inbox_when(api, member, conversation, count=1, kind="invitation"),
+        what="the invitation in the member's inbox",
+    )
+    (invitation,) = invited
+    accept = f"/api/v1/invitations/{invitation['data']['invitation_id']}/accept"
+    expect(api.as_(member).post(accept), 200)
+    return conversation
 
 
-def _inbox_of(api: Api, user: User, conversation: int) -> list[dict[str, Any]]:
+def _inbox_of(
+    api: Api, user: User, conversation: int, *, kind: str = "message"
+) -> list[dict[str, Any]]:
     page = expect(api.as_(user).get("/api/v1/notifications", params={"limit": 100}), 200)
-    return [i for i in page["items"] if i["data"].get("conversation_id") == conversation]
+    return [
+        i
+        for i in page["items"]
+        if i["data"].get("conversation_id") == conversation and i["kind"] == kind
+    ]
 
 
-def _inbox_when(api: Api, user: User, conversation: int, *, count: int) -> list[Any] | None:
-    """The user's items for the conversation once there are `count` of them."""
-    items = _inbox_of(api, user, conversation)
+def _inbox_when(
+    api: Api, user: User, conversation: int, *, count: int, kind: str = "message"
+) -> list[Any] | None:
+    """The user's items (of `kind`) for the conversation once there are `count` of them."""
+    items = _inbox_of(api, user, conversation, kind=kind)
     return items if len(items) >= count else None
 
 
@@ -32,8 +50,8 @@ def test_messages_to_an_offline_user_fill_their_inbox_and_badge(
     api: Api, alice: User, bob: User
 ) -> None:
     as_alice = api.as_(alice)
-    expect(as_alice.post("/api/v1/notifications/read-all"), 200)
     conversation = _group(api, bob, alice, "inbox")
+    expect(as_alice.post("/api/v1/notifications/read-all"), 200)  # the invitation too
 
     # When bob writes three messages while alice has no socket open.
     sent = [api.as_(bob).send(conversation, f"note {n}") for n in range(3)]
