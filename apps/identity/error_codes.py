@@ -53,3 +53,20 @@ class SessionNotFound(NotFound):
 class UserNotFoundError(NotFound):
     code = "user_not_found"
     message_template = "No such user."
+
+
+class VerificationInvalid(BadRequest):
+    """Forged, mangled, or for an address the account no longer has (or no longer exists)."""
+
+    code = "verification_invalid"
+    message_template = "This verification link is not valid; ask for a new one."
+
+
+class VerificationExpired(BadRequest):
+    code = "verification_expired"
+    message_template = "This verification link has expired; ask for a new one."
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+    message_template = "This address is already verified."

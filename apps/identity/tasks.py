@@ -22,3 +22,21 @@ def password_reset_mail_send(email: str, uid: str, token: str) -> None:
         from_email=None,
         recipient_list=[email],
     )
+
+
+@shared_task(name="identity.email_verification_mail_send", ignore_result=True)
+def email_verification_mail_send(email: str, token: str) -> None:
+    """Mail the verification link: the app opens it and calls /auth/verify-email."""
+    link = f"{settings.CLEAVE_EMAIL_VERIFICATION_URL}?token={token}"
+    days = settings.CLEAVE_EMAIL_VERIFICATION_SECONDS // 86400
+    send_mail(
+        subject="Confirm your Cleave e-mail address",
+        message=(
+            "Please confirm that this is your address, so you can start conversations.\n\n"
+            f"Open: {link}\n\n"
+            f"Or paste this code in the app: {token}\n\n"
+            f"The link expires in {days} days. If you did not sign up, ignore this mail."
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )

@@ -40,3 +40,11 @@ class InvalidMembers(ValidationFailed):
 class NotAGroup(Conflict):
     code = "not_a_group"
     message_template = "Members of a direct conversation cannot change."
+
+
+class EmailUnverified(Forbidden):
+    """An account that has not proven its address cannot start a conversation or join one
+    (while CLEAVE_REQUIRE_EMAIL_VERIFICATION is on); `details.user_ids` names which."""
+
+    code = "email_unverified"
+    message_template = "Every member must have verified their e-mail address first."

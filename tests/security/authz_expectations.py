@@ -57,11 +57,16 @@ MSG_EDIT = member("200", "403 not_sender", NO_CONV, "404 message_not_found")
 MSG_DELETE = member("204", "403 not_sender", NO_CONV, "404 message_not_found")
 MSG_SEND = mine("201", NO_CONV)
 NOTIF = mine("200", "404 notification_not_found")
+VOUCH = mine("200", "200")  # staff vouch for any account's address, their own included
 
 # Routes where someone else's object is, by design, not a 404 (see docs/api.md): reading a
 # public profile, and moderation. Every other "foreign" cell of a signed-in caller must be 404.
 FOREIGN_NOT_404_BY_DESIGN: Final = frozenset(
-    {"GET /api/v1/users/{user_id}", "POST /api/v1/users/{user_id}/deactivate"}
+    {
+        "GET /api/v1/users/{user_id}",
+        "POST /api/v1/users/{user_id}/deactivate",
+        "POST /api/ops/users/{user_id}/verify-email/",  # staff vouch for any account's address
+    }
 )
 
 # fmt: off
@@ -101,6 +106,9 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         ("202",        "202",        "202",        "202",        "202",        "202"),
     "POST /api/v1/auth/password-reset/confirm":
         ("204",        "204",        "204",        "204",        "204",        "204"),
+    # the signed link is the credential: opened signed in or not
+    "POST /api/v1/auth/verify-email":
+        ("200",        "200",        "200",        "200",        "200",        "200"),
     # -- the mobile API: the signed-in account
     "POST /api/v1/auth/logout":
         (NO_TOKEN,     "204",        "204",        "204",        "204",        "204"),
@@ -112,6 +120,10 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (NO_TOKEN,     "204",        "204",        "204",        "204",        "204"),
     "POST /api/v1/me/password":
         (NO_TOKEN,     "204",        "204",        "204",        "204",        "204"),
+    "POST /api/v1/me/email":
+        (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
+    "POST /api/v1/me/email/verification":
+        (NO_TOKEN,     "202",        "202",        "202",        "202",        "202"),
     "GET /api/v1/sessions":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
     "DELETE /api/v1/sessions/{session_id}":
@@ -171,6 +183,8 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
     "POST /api/ops/flags/{name}/kill/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
+    "POST /api/ops/users/{user_id}/verify-email/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    VOUCH,        VOUCH),
     # -- /internal/: service-to-service contract calls; no user token opens them
     "GET /internal/":
         (NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND),

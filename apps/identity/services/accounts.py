@@ -22,6 +22,7 @@ from apps.identity.error_codes import (
     WrongPassword,
 )
 from apps.identity.models import Device, User
+from apps.identity.services.emails import verification_link_send
 from apps.identity.services.sessions import (
     DeviceInfo,
     IssuedTokens,
@@ -59,7 +60,8 @@ def _check_password(password: str, user: User | None = None) -> None:
 def user_register(
     *, email: str, password: str, display_name: str, device: DeviceInfo | None = None
 ) -> tuple[User, IssuedTokens | None]:
-    """Create an account (and, given a device, its first session)."""
+    """Create an account (and, given a device, its first session); mail it a link that proves
+    its address."""
     email = email.strip().lower()
     _check_password(password, User(email=email, display_name=display_name))
     try:
@@ -73,6 +75,7 @@ def user_register(
                 )
             )
             tokens = session_open(user=user, device=device) if device else None
+            verification_link_send(user)
     except IntegrityError:
         raise EmailTaken() from None
     return user, tokens
