@@ -28,7 +28,7 @@ from django.utils.http import urlsafe_base64_encode
 from ninja.operation import PathView
 
 from apps.identity.models import User
-from apps.identity.services.emails import verification_token
+from apps.identity.verification import verification_token
 from apps.messaging.services import conversations, messages
 from apps.notifications.models import InboxItem
 from cleave.flags.changes import flag_save

@@ -1,53 +1,37 @@
 """The account's address: prove it with a signed, expiring link; change it; staff vouch for it.
 
-The link's token is `django.core.signing` (HMAC with SECRET_KEY, a salt of its own, a
-timestamp): it names the account and a keyed hash of the address it was sent to, so a link
-sent to an address the account no longer has is refused, and it expires after
-CLEAVE_EMAIL_VERIFICATION_SECONDS. Verifying twice is harmless (idempotent).
+The link (apps.identity.verification) names the account and a keyed hash of the address it was
+sent to, so a link sent to an address the account no longer has is refused, and it expires
+after CLEAVE_EMAIL_VERIFICATION_SECONDS. Verifying twice is harmless (idempotent).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.identity import selectors
 from apps.identity.error_codes import (
     EmailAlreadyVerified,
     EmailTaken,
     UserNotFoundError,
-    VerificationExpired,
     VerificationInvalid,
     WrongPassword,
 )
 from apps.identity.models import User
 from apps.identity.tasks import email_verification_mail_send
+from apps.identity.verification import token_matches, token_read
 from cleave.databases import database_for
 
 DB = database_for("identity")
-SALT = "identity.email-verification"
-
-
-def _address_tag(email: str) -> str:
-    # Keyed, so the token does not carry the address itself (links end up in logs).
-    return salted_hmac(f"{SALT}.address", email.lower()).hexdigest()[:24]
-
-
-def verification_token(user: User) -> str:
-    """A link token for the account's current address."""
-    return signing.dumps({"u": user.pk, "e": _address_tag(user.email)}, salt=SALT)
 
 
 def verification_link_send(user: User) -> None:
     """Mail a link for the account's current address once the caller's transaction commits
-    (the mail leaves from a task: never on the request's thread, never for a rolled-back row)."""
-    email, token = user.email, verification_token(user)
-    transaction.on_commit(lambda: email_verification_mail_send.delay(email, token), using=DB)
+    (the mail leaves from a task: never on the request's thread, never for a rolled-back row;
+    the task makes the token, and skips a mail whose address changed or was verified since)."""
+    user_id, email = user.pk, user.email
+    transaction.on_commit(lambda: email_verification_mail_send.delay(user_id, email), using=DB)
 
 
 def _locked(user_id: int) -> User:
@@ -70,35 +54,12 @@ def _forget_after_commit(user_id: int) -> None:
     transaction.on_commit(lambda: selectors.user_profile_forget(user_id=user_id), using=DB)
 
 
-def _payload(token: str) -> dict[str, Any]:
-    try:
-        payload = signing.loads(
-            token, salt=SALT, max_age=settings.CLEAVE_EMAIL_VERIFICATION_SECONDS
-        )
-    except signing.SignatureExpired:
-        raise VerificationExpired() from None
-    except signing.BadSignature:
-        raise VerificationInvalid() from None
-    if not (
-        isinstance(payload, dict)
-        and isinstance(payload.get("u"), int)
-        and isinstance(payload.get("e"), str)
-    ):
-        raise VerificationInvalid()
-    return payload
-
-
 def email_verify(*, token: str) -> User:
     """Consume a verification link: the account's address counts as proven from now on."""
-    payload = _payload(token)
+    user_id, tag = token_read(token)
     with transaction.atomic(using=DB):
-        user = (
-            User.objects.using(DB)
-            .select_for_update()
-            .filter(pk=payload["u"], is_active=True)
-            .first()
-        )
-        if user is None or not constant_time_compare(payload["e"], _address_tag(user.email)):
+        user = User.objects.using(DB).select_for_update().filter(pk=user_id, is_active=True).first()
+        if user is None or not token_matches(tag, user):
             raise VerificationInvalid()
         _mark_verified(user)
     return user
