@@ -242,6 +242,7 @@ def test_the_command_creates_verified_users_and_verifies_existing_ones() -> None
     made = User.objects.get(email="made@example.com")
     assert made.email_verified_at is not None
     assert made.check_password(PASSWORD)
+    assert mail.outbox == []  # vouched for: no link to open
 
     plain = user_create(email="plain@example.com")
     call_command("users_verify", "plain@example.com", stdout=out)

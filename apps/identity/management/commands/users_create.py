@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.identity.services import accounts, emails
+from apps.identity.services import accounts
 from cleave.errors import CleaveError
 
 
@@ -30,9 +30,8 @@ class Command(BaseCommand):
                 email=email,
                 password=options["password"],
                 display_name=options["display_name"] or email.split("@")[0],
+                email_verified=options["verified"],
             )
-            if options["verified"]:
-                user = emails.email_mark_verified(user_id=user.pk)
         except CleaveError as error:
             raise CommandError(f"{error.code}: {error.message} {error.details or ''}") from None
         state = "verified" if user.email_verified else "unverified"
