@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.identity import selectors
 from apps.identity.models import Block, Device, Session, SigningKey, User
-from apps.identity.services import accounts, blocks, sessions
+from apps.identity.services import accounts, blocks, emails, sessions
 from cleave.auth.permissions import forget_permissions
 from cleave.crypto import mask
 
@@ -27,21 +27,34 @@ class UserAdmin(DjangoUserAdmin):
         "display_name",
         "roles",
         "is_active",
+        "email_verified",
         "is_staff",
         "date_joined",
         "last_login",
     )
-    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+    list_filter = (
+        "is_active",
+        ("email_verified_at", admin.EmptyFieldListFilter),
+        "is_staff",
+        "is_superuser",
+        "groups",
+    )
     search_fields = ("email", "display_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("display_name", "locale", "timezone")}),
         ("Roles and permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
-        ("Dates", {"fields": ("last_login", "date_joined", "deleted_at")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "email_verified_at", "deleted_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    readonly_fields: ClassVar[tuple[str, ...]] = ("last_login", "date_joined", "deleted_at")
-    actions = ("deactivate_users",)
+    # Verification is set by the link or the action below (the service), never typed in.
+    readonly_fields: ClassVar[tuple[str, ...]] = (
+        "last_login",
+        "date_joined",
+        "email_verified_at",
+        "deleted_at",
+    )
+    actions = ("deactivate_users", "mark_emails_verified")
 
     @admin.display(description="roles")
     def roles(self, user: User) -> str:
@@ -55,6 +68,20 @@ class UserAdmin(DjangoUserAdmin):
         # Roles (groups) or profile fields may have changed: /me must not serve the old ones.
         selectors.user_profile_forget(user_id=form.instance.pk)
         forget_permissions(form.instance.pk)
+
+    @admin.display(boolean=True, description="e-mail verified")
+    def email_verified(self, user: User) -> bool:
+        return user.email_verified
+
+    @admin.action(description="Mark selected users' e-mail verified")
+    def mark_emails_verified(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        vouched = [
+            emails.email_mark_verified(user_id=user_id)
+            for user_id in queryset.filter(is_active=True).values_list("pk", flat=True)
+        ]
+        for user in vouched:  # the account's history says who vouched for it
+            self.log_change(request, user, "Marked the e-mail verified (admin).")
+        self.message_user(request, f"{len(vouched)} address(es) verified.", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected users (and sign them out)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

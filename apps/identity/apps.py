@@ -9,19 +9,26 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import path
 
-        from apps.identity import selectors, views
+        from apps.identity import ops, selectors, views
         from apps.identity.api import router
         from apps.identity.provider import IdentityProvider
         from cleave.api import register_router
         from cleave.auth.keys import register_source
         from cleave.auth.permissions import register_source as register_permission_source
         from cleave.contracts.registry import provide
-        from cleave.routing import register_urlpatterns
+        from cleave.routing import register_ops_urlpatterns, register_urlpatterns
         from contracts.identity import IDENTITY
 
         provide(IDENTITY, IdentityProvider())
         register_router("/", router)
         register_urlpatterns(path(".well-known/jwks.json", views.jwks, name="jwks"))
+        register_ops_urlpatterns(
+            path(
+                "users/<int:user_id>/verify-email/",
+                ops.UserVerifyEmail.as_view(),
+                name="ops-user-verify-email",
+            )
+        )
         # This process verifies tokens with identity's keys directly, no HTTP round trip.
         register_source(selectors.jwks)
         register_permission_source(selectors.user_permissions)

@@ -58,3 +58,20 @@ class UserNotFoundError(NotFound):
 class CannotBlockSelf(ValidationFailed):
     code = "cannot_block_self"
     message_template = "You cannot block yourself."
+
+
+class VerificationInvalid(BadRequest):
+    """Forged, mangled, or for an address the account no longer has (or no longer exists)."""
+
+    code = "verification_invalid"
+    message_template = "This verification link is not valid; ask for a new one."
+
+
+class VerificationExpired(BadRequest):
+    code = "verification_expired"
+    message_template = "This verification link has expired; ask for a new one."
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+    message_template = "This address is already verified."

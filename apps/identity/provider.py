@@ -16,7 +16,11 @@ from contracts.identity import (
 
 def _profile(user: User) -> UserProfile:
     return UserProfile(
-        id=user.pk, email=user.email, display_name=user.display_name, is_active=user.is_active
+        id=user.pk,
+        email=user.email,
+        display_name=user.display_name,
+        is_active=user.is_active,
+        email_verified=user.email_verified,
     )
 
 

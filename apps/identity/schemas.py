@@ -47,6 +47,10 @@ class UserOut(Schema):
     locale: str
     timezone: str
     roles: list[str]
+    email_verified: bool = Field(
+        description="Whether the address is proven; until it is, conversations are closed to "
+        "the account when the deployment requires verification."
+    )
 
 
 class TokensOut(Schema):
@@ -84,6 +88,20 @@ class PasswordResetConfirmIn(RequestSchema):
     uid: str = Field(min_length=1, max_length=64)
     token: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=1, max_length=256)
+
+
+class EmailVerifyIn(RequestSchema):
+    token: str = Field(min_length=1, max_length=512, description="From the verification link.")
+
+
+class EmailVerifiedOut(Schema):
+    email: str
+    email_verified: bool
+
+
+class EmailChangeIn(RequestSchema):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256, description="The current password.")
 
 
 class PushTokenIn(RequestSchema):

@@ -83,7 +83,8 @@ def jwks() -> dict[str, Any]:
 
 
 def _profile_key(user_id: int) -> str:
-    return f"identity:profile:v1:{user_id}"
+    # v2: the profile gained `email_verified`; entries of the previous shape are never read.
+    return f"identity:profile:v2:{user_id}"
 
 
 def user_profile(*, user_id: int) -> dict[str, Any] | None:
@@ -100,15 +101,16 @@ def user_profile(*, user_id: int) -> dict[str, Any] | None:
             "locale": user.locale,
             "timezone": user.timezone,
             "roles": sorted(user_roles(user=user)),
+            "email_verified": user.email_verified,
         }
 
     return _cached(_recent_profiles, _profile_key(user_id), user_id, load)
 
 
 def user_record(*, user_id: int) -> dict[str, Any] | None:
-    """What other contexts ask about an account (id, email, display name, active), cached like
-    the profile and forgotten with it: contract reads (`user_get`, `user_status`) are on other
-    contexts' hot paths, over HTTP in split mode."""
+    """What other contexts ask about an account (id, email, display name, active, verified),
+    cached like the profile and forgotten with it: contract reads (`user_get`, `user_status`)
+    are on other contexts' hot paths, over HTTP in split mode."""
 
     def load() -> dict[str, Any] | None:
         user = user_get(user_id=user_id)
@@ -119,6 +121,7 @@ def user_record(*, user_id: int) -> dict[str, Any] | None:
             "email": user.email,
             "display_name": user.display_name,
             "is_active": user.is_active,
+            "email_verified": user.email_verified,
         }
 
     return _cached(_recent_records, _record_key(user_id), user_id, load)
@@ -151,7 +154,7 @@ def _cached(
 
 
 def _record_key(user_id: int) -> str:
-    return f"identity:record:v1:{user_id}"
+    return f"identity:record:v2:{user_id}"  # v2: with `email_verified`
 
 
 def user_profile_forget(*, user_id: int) -> None:

@@ -6,6 +6,9 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
+from apps.identity import selectors
+from apps.identity.verification import verification_token
+
 
 @shared_task(name="identity.password_reset_mail_send", ignore_result=True)
 def password_reset_mail_send(email: str, uid: str, token: str) -> None:
@@ -18,6 +21,29 @@ def password_reset_mail_send(email: str, uid: str, token: str) -> None:
             f"To choose a new one, open: {link}\n\n"
             f"Or use uid={uid} and token={token} in the app. The link expires in an hour "
             "and works once. If it wasn't you, ignore this mail."
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )
+
+
+@shared_task(name="identity.email_verification_mail_send", ignore_result=True)
+def email_verification_mail_send(user_id: int, email: str) -> None:
+    """Mail the verification link for `email`: the app opens it and calls /auth/verify-email.
+    The token is made here, so it never sits in the broker or a failed task's log line."""
+    user = selectors.user_get(user_id=user_id)
+    if user is None or not user.is_active or user.email != email or user.email_verified:
+        return  # the address changed or was proven since: this link would be no use
+    token = verification_token(user)
+    link = f"{settings.CLEAVE_EMAIL_VERIFICATION_URL}?token={token}"
+    days = settings.CLEAVE_EMAIL_VERIFICATION_SECONDS // 86400
+    send_mail(
+        subject="Confirm your Cleave e-mail address",
+        message=(
+            "Please confirm that this is your address, so you can start conversations.\n\n"
+            f"Open: {link}\n\n"
+            f"Or paste this code in the app: {token}\n\n"
+            f"The link expires in {days} days. If you did not sign up, ignore this mail."
         ),
         from_email=None,
         recipient_list=[email],

@@ -60,3 +60,11 @@ class InvitationNotFound(NotFound):
 
     code = "invitation_not_found"
     message_template = "No such invitation."
+
+
+class EmailUnverified(Forbidden):
+    """An account that has not proven its address cannot start a conversation or join one
+    (while CLEAVE_REQUIRE_EMAIL_VERIFICATION is on); `details.user_ids` names which."""
+
+    code = "email_unverified"
+    message_template = "Every member must have verified their e-mail address first."

@@ -37,6 +37,9 @@ class Target:
     groups: Mapping[str, int]
     uses_shared_servers: bool = False  # PostgreSQL and Redis are part of this target
     database_marker: str | None = None  # in the names of its PostgreSQL databases
+    # (email, password) of a staff account that vouches for the pool's addresses through the
+    # ops API: a real-mode target lets only verified accounts chat (CLEAVE_REQUIRE_EMAIL_…).
+    staff: tuple[str, str] | None = None
 
     @property
     def ours(self) -> list[str]:

@@ -77,7 +77,7 @@ def run_target(name: str, args: argparse.Namespace) -> list[LevelResult]:
     with TARGETS[name]() as target, asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop:
         pool_size = max(args.users) + max(args.users) % 2
         print(f"[{name}] creating {pool_size} users…", file=sys.stderr)
-        accounts = loop.run(create_pool(target.base_url, pool_size))
+        accounts = loop.run(create_pool(target.base_url, pool_size, staff=target.staff))
         for level, users in enumerate(args.users):
             if level:
                 time.sleep(args.rest)  # let queues (events, notifications) drain

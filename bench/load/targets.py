@@ -93,9 +93,16 @@ def split() -> Iterator[Target]:
             dict(pids),
             uses_shared_servers=True,
             database_marker=topology.database_prefix,
+            staff=_staff(SPLIT_FOLDER / "admin.env"),
         )
     finally:
         print(f"stopped {', '.join(topology_of.stop(topology))}", file=sys.stderr)
+
+
+def _staff(admin_env: Path) -> tuple[str, str]:
+    """The staff account `cleave.split` created for this topology (it vouches for addresses)."""
+    values = dict(line.split("=", 1) for line in admin_env.read_text().split())
+    return values["CLEAVE_E2E_ADMIN_EMAIL"], values["CLEAVE_E2E_ADMIN_PASSWORD"]
 
 
 def _split_topology() -> Any:

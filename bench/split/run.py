@@ -73,7 +73,7 @@ def _run_layout(layout: str, iterations: int) -> tuple[Samples, str]:
     try:
         api, websocket_url = connect(topology.gateway)
         try:
-            cast = register_cast(api)
+            cast = register_cast(api, topology.folder / "admin.env")
             # Start-up and the registrations' events keep the workers busy for a while; both
             # layouts are measured from a quiet machine, not the first one from a busier one.
             idle = settle()

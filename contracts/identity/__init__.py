@@ -30,6 +30,10 @@ class UserProfile(ContractModel):
     email: str
     display_name: str
     is_active: bool
+    # Since 1.1. Whether the account proved its address (messaging refuses unverified accounts
+    # in conversations when CLEAVE_REQUIRE_EMAIL_VERIFICATION is on). False when an older
+    # identity leaves it out: unknown means unproven.
+    email_verified: bool = False
 
 
 class UserProfiles(ContractModel):

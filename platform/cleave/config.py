@@ -56,6 +56,13 @@ class Config:
     default_from_email: str = "Cleave <no-reply@localhost>"
     email_url: str | None = None
     password_reset_url: str = "cleave://password-reset"  # noqa: S105 - a URL, not a secret
+    # Whether an account must verify its e-mail address before it starts a conversation or is
+    # added to one (issue 16, finding 12). On by default in real mode: a deployment's accounts
+    # reach real people, and an unproven address lets anyone claim someone else's. Off by
+    # default in embedded mode: it sends mail to the console, and a developer's demo users
+    # would otherwise need a link opened from a log before they could chat.
+    require_email_verification: bool = False
+    email_verification_url: str = "cleave://verify-email"
     trusted_proxies: int = 0
     realtime_auth_seconds: float = 5.0
     presence_grace_seconds: float = 15.0
@@ -135,6 +142,10 @@ def load(env: Mapping[str, str]) -> Config:
         default_from_email=env.get("DEFAULT_FROM_EMAIL", "Cleave <no-reply@localhost>"),
         email_url=env.get("EMAIL_URL") or None,
         password_reset_url=env.get("CLEAVE_PASSWORD_RESET_URL", "cleave://password-reset"),
+        require_email_verification=_bool(
+            env, "CLEAVE_REQUIRE_EMAIL_VERIFICATION", default=not embedded
+        ),
+        email_verification_url=env.get("CLEAVE_EMAIL_VERIFICATION_URL", "cleave://verify-email"),
         trusted_proxies=_int(env, "CLEAVE_TRUSTED_PROXIES", 0),
         realtime_auth_seconds=float(_int(env, "CLEAVE_REALTIME_AUTH_MS", 5000)) / 1000,
         presence_grace_seconds=float(_int(env, "CLEAVE_PRESENCE_GRACE_MS", 15000)) / 1000,

@@ -13,6 +13,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from cleave.flags.ops import FlagDetail, FlagKill, FlagList
+from cleave.routing import ops_urlpatterns
 
 _WINDOW = re.compile(r"^[1-9][0-9]{0,3}[smhd]$")
 
@@ -52,6 +53,7 @@ class OpsRoot(APIView):
 urlpatterns = [
     path("", OpsRoot.as_view(), name="ops-root"),
     path("contexts/", ContextMapView.as_view(), name="ops-contexts"),
+    *ops_urlpatterns,  # the contexts' own staff actions (cleave.routing)
 ]
 # Flags are edited at the flags home only (see CLEAVE_FLAGS_HOME).
 if settings.CLEAVE_FLAGS_HOME:

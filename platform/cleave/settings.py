@@ -315,6 +315,13 @@ PASSWORD_HASHERS = [
 PASSWORD_RESET_TIMEOUT = 3600
 # Where the reset mail points (a deep link the app handles, or a web page).
 CLEAVE_PASSWORD_RESET_URL = CONFIG.password_reset_url
+# E-mail verification (apps.identity, issue 16 finding 12): required before an account starts
+# or joins a conversation; on by default in real mode only (see cleave.config for why). The
+# link is signed, names the address it went to, and lives 3 days: long enough for a mail that
+# sits unread over a weekend, short enough that an old mailbox leak does not verify forever.
+CLEAVE_REQUIRE_EMAIL_VERIFICATION = CONFIG.require_email_verification
+CLEAVE_EMAIL_VERIFICATION_URL = CONFIG.email_verification_url
+CLEAVE_EMAIL_VERIFICATION_SECONDS = 3 * 24 * 3600
 DEFAULT_FROM_EMAIL = CONFIG.default_from_email
 EMAIL_BACKEND = (
     "django.core.mail.backends.console.EmailBackend"

@@ -7,6 +7,7 @@ receives carries the trace id; the server's log lines carry it too.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import urllib.request
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 
 from cleave.testing import (
     celery_worker,
@@ -89,9 +91,14 @@ EXPECTED = (
 )
 
 
-def _the_trace(web: str, realtime: str, span_file: Path) -> tuple[Spans, dict[str, Any]]:
+def _the_trace(
+    web: str, realtime: str, span_file: Path, *, shares_database: bool = False
+) -> tuple[Spans, dict[str, Any]]:
     ada, bob = _register(web, "ada"), _register(web, "bob")
     cyd = _register(web, "cyd", push_token="tok-" + secrets.token_hex(8))  # offline: a push
+    if shares_database:  # real mode lets only verified accounts chat: vouch for them here
+        emails = [who["user"]["email"] for who in (ada, bob, cyd)]
+        call_command("users_verify", *emails, stdout=io.StringIO())
     created = http(
         web,
         "POST",
@@ -196,7 +203,7 @@ def test_real_mode_one_request_is_one_trace_across_processes(
     real_processes: tuple[str, str, Path],
 ) -> None:
     web, realtime, span_file = real_processes
-    spans, seen = _the_trace(web, realtime, span_file)
+    spans, seen = _the_trace(web, realtime, span_file, shares_database=True)
     _assert_one_connected_trace(spans, seen)
     services = {span["resource"]["attributes"].get("service.name") for span in spans}
     assert len(services) == 1  # one service (the monolith's processes share its name)

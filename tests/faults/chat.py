@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tests.faults.components import manage
 from tests.faults.probes import Answer, call, signed_in
 
 
@@ -26,8 +28,12 @@ class Chat:
     sent: list[Sent] = field(default_factory=list)
 
     @classmethod
-    def open(cls, base: str) -> Chat:
+    def open(cls, base: str, env: Mapping[str, str]) -> Chat:
+        """Two new accounts (registered over HTTP, their addresses vouched for with
+        `manage.py users_verify` in the stack's environment: real mode lets only verified
+        accounts chat) and their direct conversation."""
         ada, bob = signed_in(base, 1), signed_in(base, 2)
+        manage(env, "users_verify", ada["user"]["email"], bob["user"]["email"])
         body = {"kind": "direct", "members": [bob["user"]["id"]]}
         created = call(base, "POST", "/api/v1/conversations", body, ada["access"])
         assert created.status == 201, created

@@ -47,7 +47,7 @@ def test_the_outbox_absorbs_a_broker_outage_and_drains_in_order() -> None:
         real.stack.worker("events", queues=["events.notifications"])
         real.stack.worker("tasks", queues=["celery"])
         real.stack.beat()
-        chat = Chat.open(web)
+        chat = Chat.open(web, real.env)
         lag = lambda: gauge(web, "cleave_outbox_lag_seconds", 'database="default"')  # noqa: E731
 
         real.redis.stop()

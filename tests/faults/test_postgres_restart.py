@@ -32,7 +32,7 @@ def postgres_restarted() -> Iterator[dict[str, Any]]:
         events = real.stack.worker("events", queues=["events.notifications"])
         real.stack.worker("tasks", queues=["celery"])
         real.stack.beat()
-        chat = Chat.open(web)
+        chat = Chat.open(web, real.env)
         traffic = Traffic(chat, interval=0.05)
         traffic.start()
         probes: list[tuple[int, list[str], float]] = []

@@ -38,7 +38,7 @@ def redis_restarted() -> Iterator[dict[str, Any]]:
     with real_mode() as real:
         web_process, web = real.stack.web()
         realtime_process, realtime = real.stack.realtime()
-        chat = Chat.open(web)
+        chat = Chat.open(web, real.env)
         socket = ResumingSocket(realtime, chat.recipient["access"], f"conv:{chat.conversation_id}")
         socket.start()
         traffic = Traffic(chat, interval=0.1)

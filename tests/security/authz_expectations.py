@@ -61,6 +61,8 @@ BLOCK = mine("422 cannot_block_self", "204")  # "own" is the caller themself
 INVITE_ACCEPT = mine("200", "404 invitation_not_found")
 INVITE_DECLINE = mine("204", "404 invitation_not_found")
 
+VOUCH = mine("200", "200")  # staff vouch for any account's address, their own included
+
 # Routes where someone else's object is, by design, not a 404 (see docs/api.md): reading a
 # public profile, moderation, and blocking. Every other "foreign" cell of a signed-in caller
 # must be 404.
@@ -71,6 +73,7 @@ FOREIGN_NOT_404_BY_DESIGN: Final = frozenset(
         # Blocking names another user by definition: "foreign" is the ordinary case.
         "POST /api/v1/users/{user_id}/block",
         "DELETE /api/v1/users/{user_id}/block",
+        "POST /api/ops/users/{user_id}/verify-email/",  # staff vouch for any account's address
     }
 )
 
@@ -111,6 +114,9 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         ("202",        "202",        "202",        "202",        "202",        "202"),
     "POST /api/v1/auth/password-reset/confirm":
         ("204",        "204",        "204",        "204",        "204",        "204"),
+    # the signed link is the credential: opened signed in or not
+    "POST /api/v1/auth/verify-email":
+        ("200",        "200",        "200",        "200",        "200",        "200"),
     # -- the mobile API: the signed-in account
     "POST /api/v1/auth/logout":
         (NO_TOKEN,     "204",        "204",        "204",        "204",        "204"),
@@ -122,6 +128,10 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (NO_TOKEN,     "204",        "204",        "204",        "204",        "204"),
     "POST /api/v1/me/password":
         (NO_TOKEN,     "204",        "204",        "204",        "204",        "204"),
+    "POST /api/v1/me/email":
+        (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
+    "POST /api/v1/me/email/verification":
+        (NO_TOKEN,     "202",        "202",        "202",        "202",        "202"),
     "GET /api/v1/sessions":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
     "DELETE /api/v1/sessions/{session_id}":
@@ -194,6 +204,8 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
     "POST /api/ops/flags/{name}/kill/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
+    "POST /api/ops/users/{user_id}/verify-email/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    VOUCH,        VOUCH),
     # -- /internal/: service-to-service contract calls; no user token opens them
     "GET /internal/":
         (NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND),

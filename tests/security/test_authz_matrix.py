@@ -28,6 +28,7 @@ from django.utils.http import urlsafe_base64_encode
 from ninja.operation import PathView
 
 from apps.identity.models import User
+from apps.identity.verification import verification_token
 from apps.messaging.models import Invitation
 from apps.messaging.services import conversations, invitations, messages
 from apps.notifications.models import InboxItem
@@ -246,7 +247,14 @@ def _body(world: World, route: str) -> dict[str, Any] | None:
             "token": default_token_generator.make_token(User.objects.get(pk=user.pk)),
             "new_password": NEW_PASSWORD,
         },
+        "POST /api/v1/auth/verify-email": lambda: {
+            "token": verification_token(User.objects.get(pk=user.pk))
+        },
         "PATCH /api/v1/me": lambda: {"display_name": "Renamed"},
+        "POST /api/v1/me/email": lambda: {
+            "email": f"moved-{next(_numbers)}@example.com",
+            "password": PASSWORD,
+        },
         "POST /api/v1/me/password": lambda: {
             "current_password": PASSWORD,
             "new_password": NEW_PASSWORD,

@@ -1,4 +1,4 @@
-"""Register, log in, refresh, log out, reset a forgotten password."""
+"""Register, log in, refresh, log out, reset a forgotten password, verify the address."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from ninja import Router, Status
 from apps.identity.api.presenters import tokens_out, user_out
 from apps.identity.error_codes import InvalidCredentials
 from apps.identity.schemas import (
+    EmailVerifiedOut,
+    EmailVerifyIn,
     LoginIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
@@ -17,7 +19,7 @@ from apps.identity.schemas import (
     StatusOut,
     TokensOut,
 )
-from apps.identity.services import accounts, sessions
+from apps.identity.services import accounts, emails, sessions
 from apps.identity.services.sessions import DeviceInfo
 from apps.identity.throttles import (
     login_backoff,
@@ -26,6 +28,7 @@ from apps.identity.throttles import (
     register_limit,
     reset_backoff,
     reset_limit,
+    verify_limit,
 )
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.gateway.throttling import client_ip
@@ -93,3 +96,11 @@ def password_reset_confirm(request: HttpRequest, payload: PasswordResetConfirmIn
         uid=payload.uid, token=payload.token, new_password=payload.new_password
     )
     return Status(204, None)
+
+
+@router.post("/verify-email", response=EmailVerifiedOut, auth=None, throttle=[verify_limit])
+def verify_email(request: HttpRequest, payload: EmailVerifyIn) -> EmailVerifiedOut:
+    """Consume the link mailed at registration or on a change of address (signed in or not:
+    the token is the proof). Opening it again is harmless."""
+    user = emails.email_verify(token=payload.token)
+    return EmailVerifiedOut(email=user.email, email_verified=True)

@@ -1,4 +1,4 @@
-"""The signed-in account: read, update, change password, delete."""
+"""The signed-in account: read, update, change password or address, verify it, delete."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from ninja import Router, Status
 from apps.identity import selectors
 from apps.identity.api.presenters import user_out
 from apps.identity.error_codes import UserNotFoundError
-from apps.identity.schemas import MeUpdateIn, PasswordChangeIn, UserOut
-from apps.identity.services import accounts
+from apps.identity.schemas import (
+    EmailChangeIn,
+    MeUpdateIn,
+    PasswordChangeIn,
+    StatusOut,
+    UserOut,
+)
+from apps.identity.services import accounts, emails
+from apps.identity.throttles import email_change_limit, verification_resend_limit
 from cleave.auth.ninja_auth import bearer, principal_of
 
 router = Router(auth=bearer)
@@ -48,6 +55,23 @@ def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> Statu
         new=payload.new_password,
     )
     return Status(204, None)
+
+
+@router.post("/email", response=UserOut, throttle=[email_change_limit])
+def me_email_change(request: HttpRequest, payload: EmailChangeIn) -> UserOut:
+    """Move the account to a new address (needs the password); it is unverified until the link
+    mailed there is opened, and links sent to the old address stop working."""
+    user = emails.email_change(
+        user_id=principal_of(request).user_id, password=payload.password, email=payload.email
+    )
+    return user_out(user)
+
+
+@router.post("/email/verification", response={202: StatusOut}, throttle=[verification_resend_limit])
+def me_email_verification_resend(request: HttpRequest) -> Status[StatusOut]:
+    """Mail a new verification link to the current address."""
+    emails.email_verification_resend(user_id=principal_of(request).user_id)
+    return Status(202, StatusOut(status="a verification mail is on its way"))
 
 
 @router.delete("", response={204: None})

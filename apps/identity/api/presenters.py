@@ -16,6 +16,7 @@ def user_out(user: User) -> UserOut:
         locale=user.locale,
         timezone=user.timezone,
         roles=sorted(selectors.user_roles(user=user)),
+        email_verified=user.email_verified,
     )
 
 

@@ -22,6 +22,7 @@ from apps.identity.error_codes import (
     WrongPassword,
 )
 from apps.identity.models import Device, User
+from apps.identity.services.emails import verification_link_send
 from apps.identity.services.sessions import (
     DeviceInfo,
     IssuedTokens,
@@ -57,15 +58,24 @@ def _check_password(password: str, user: User | None = None) -> None:
 
 
 def user_register(
-    *, email: str, password: str, display_name: str, device: DeviceInfo | None = None
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    device: DeviceInfo | None = None,
+    email_verified: bool = False,
 ) -> tuple[User, IssuedTokens | None]:
-    """Create an account (and, given a device, its first session)."""
+    """Create an account (and, given a device, its first session); mail it a link that proves
+    its address, unless an operator vouches for it here (`email_verified`, never from the API)."""
     email = email.strip().lower()
     _check_password(password, User(email=email, display_name=display_name))
     try:
         with transaction.atomic(using=DB):
             user = User.objects.db_manager(DB).create_user(
-                email, password, display_name=display_name.strip()
+                email,
+                password,
+                display_name=display_name.strip(),
+                email_verified_at=timezone.now() if email_verified else None,
             )
             publish(
                 UserRegistered(
@@ -73,6 +83,8 @@ def user_register(
                 )
             )
             tokens = session_open(user=user, device=device) if device else None
+            if not email_verified:
+                verification_link_send(user)
     except IntegrityError:
         raise EmailTaken() from None
     return user, tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.http import HttpRequest
 from django.test import Client
@@ -44,6 +45,26 @@ def test_the_admin_revoke_action_signs_a_session_out(staff: Client) -> None:
     assert response.status_code == 302
     assert Session.objects.get(pk=signed.session_id).revoked_reason == "revoked_by_staff"
     assert signed.get("/api/v1/me").json()["error"]["code"] == "session_revoked"
+
+
+def test_the_admin_marks_addresses_verified_through_the_service_and_records_who(
+    staff: Client,
+) -> None:
+    ada = user_create(email="ada@example.com")
+    response = staff.post(
+        "/admin/identity/user/", {"action": "mark_emails_verified", "_selected_action": [ada.pk]}
+    )
+    assert response.status_code == 302
+    ada.refresh_from_db()
+    assert ada.email_verified_at is not None
+    entry = LogEntry.objects.get(object_id=str(ada.pk))
+    assert (entry.user.email, entry.change_message) == (
+        "root@example.com",
+        "Marked the e-mail verified (admin).",
+    )
+    assert login("ada@example.com").get("/api/v1/me").json()["email_verified"] is True
+    listed = staff.get("/admin/identity/user/?email_verified_at__isempty=0").content.decode()
+    assert "ada@example.com" in listed
 
 
 def test_permissions_come_from_role_groups_and_are_required_by_the_dependency() -> None:

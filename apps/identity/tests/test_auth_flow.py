@@ -72,6 +72,7 @@ def test_login_answers_with_tokens_bound_to_the_device_session() -> None:
         "locale": "en",
         "timezone": "UTC",
         "roles": ["user"],
+        "email_verified": False,
     }
 
 

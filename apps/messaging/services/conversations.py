@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -9,6 +10,7 @@ from apps.messaging import selectors
 from apps.messaging.error_codes import (
     AlreadyMember,
     ConversationNotFound,
+    EmailUnverified,
     InvalidMembers,
     NotAGroup,
     NotOwner,
@@ -29,16 +31,22 @@ DB = database_for("messaging")
 
 
 def _active_users(user_ids: set[int]) -> None:
-    """Refuse ids that are not active accounts (asked of identity through its contract)."""
+    """Refuse ids that are not active accounts, and, when the deployment requires it
+    (CLEAVE_REQUIRE_EMAIL_VERIFICATION), accounts that have not verified their address —
+    creator and invitees alike (asked of identity through its contract, in one call)."""
     identity = client(IDENTITY, IdentityService)
-    known = {
-        p.id for p in identity.users_get(UsersGet(user_ids=sorted(user_ids))).users if p.is_active
-    }
-    missing = sorted(user_ids - known)
+    active = [
+        p for p in identity.users_get(UsersGet(user_ids=sorted(user_ids))).users if p.is_active
+    ]
+    missing = sorted(user_ids - {p.id for p in active})
     if missing:
         raise InvalidMembers(
             details={"reason": f"unknown or inactive users: {missing}", "user_ids": missing}
         )
+    if settings.CLEAVE_REQUIRE_EMAIL_VERIFICATION:
+        unverified = sorted(p.id for p in active if not p.email_verified)
+        if unverified:
+            raise EmailUnverified(details={"user_ids": unverified})
 
 
 def conversation_create(

@@ -16,12 +16,15 @@ class FakeIdentity:
     def __init__(self) -> None:
         self.users: dict[int, UserProfile] = {}
 
-    def add(self, user_id: int, name: str = "", *, active: bool = True) -> int:
+    def add(
+        self, user_id: int, name: str = "", *, active: bool = True, verified: bool = True
+    ) -> int:
         self.users[user_id] = UserProfile(
             id=user_id,
             email=f"u{user_id}@example.com",
             display_name=name or f"User {user_id}",
             is_active=active,
+            email_verified=verified,
         )
         return user_id
 

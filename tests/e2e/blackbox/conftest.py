@@ -73,20 +73,21 @@ def admin(api: Api) -> Api:
 
 
 @pytest.fixture(scope="session")
-def alice(api: Api) -> User:
-    """Receives messages only in test_notifications.py, so her inbox and badge are its own."""
-    return api.register("alice")
+def alice(api: Api, admin: Api) -> User:
+    """Receives messages only in test_notifications.py, so her inbox and badge are its own.
+    Staff vouch for her address: a real-mode deployment lets only verified accounts chat."""
+    return api.register("alice", vouched_by=admin)
 
 
 @pytest.fixture(scope="session")
-def bob(api: Api) -> User:
-    return api.register("bob")
+def bob(api: Api, admin: Api) -> User:
+    return api.register("bob", vouched_by=admin)
 
 
 @pytest.fixture(scope="session")
-def erin(api: Api) -> User:
+def erin(api: Api, admin: Api) -> User:
     """Joins conversations late and is removed from them (test_history_privacy.py)."""
-    return api.register("erin")
+    return api.register("erin", vouched_by=admin)
 
 
 # -- the monolith, started here ----------------------------------------------------------------

@@ -18,13 +18,13 @@ WINDOW = 10
 
 
 @pytest.fixture(scope="module")
-def carol(api: Api) -> User:
-    return api.register("carol")
+def carol(api: Api, admin: Api) -> User:
+    return api.register("carol", vouched_by=admin)
 
 
 @pytest.fixture(scope="module")
-def dave(api: Api) -> User:
-    return api.register("dave")
+def dave(api: Api, admin: Api) -> User:
+    return api.register("dave", vouched_by=admin)
 
 
 def _presence(conn: Any, stream: str) -> list[int]:
