@@ -9,9 +9,18 @@ from typing import Any
 from kombu import Queue
 
 from cleave import config as _config
+from cleave.gateway.redaction import remember_secrets
 from cleave.logging_config import build_logging
 
 CONFIG = _config.load(os.environ)
+# Log lines mask this process's own secrets wherever they appear (cleave.gateway.redaction).
+remember_secrets(
+    [
+        *CONFIG.secret_values(),
+        *(key.partition(":")[2] for key in os.environ.get("CLEAVE_ENCRYPTION_KEYS", "").split(",")),
+        os.environ.get("CLEAVE_HASH_KEY"),
+    ]
+)
 BASE_DIR = _config.BASE_DIR
 
 DEBUG = CONFIG.debug
@@ -369,3 +378,6 @@ if not CONFIG.embedded and not DEBUG:
     SILENCED_SYSTEM_CHECKS = ["security.W008"]
 
 LOGGING = build_logging(fmt=CONFIG.log_format, level=CONFIG.log_level)
+# Django's debug page and error mails mask settings by name; ours also masks URL passwords,
+# the runtime CONFIG's secrets and this process's keys in every setting and frame variable.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "cleave.gateway.debug_page.SecretSafeReporterFilter"

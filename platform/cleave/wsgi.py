@@ -64,8 +64,24 @@ class PathDispatcher:
         return handler(environ, start_response)
 
 
+def _refuse_development_keys() -> None:
+    """Servers skip Django's system checks; real mode must still refuse to serve on missing or
+    development encryption keys (cleave.E010) rather than fail at the first encrypted row."""
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from cleave.crypto.checks import TAG
+
+    if settings.CLEAVE_MODE != "real":
+        return
+    errors = [m for m in checks.run_checks(tags=[TAG]) if m.is_serious()]
+    if errors:
+        raise ImproperlyConfigured("; ".join(f"{m.id}: {m.msg} {m.hint or ''}" for m in errors))
+
+
 def build_application() -> PathDispatcher:
     django.setup(set_prefix=False)
+    _refuse_development_keys()
     return PathDispatcher(
         browser=WSGIHandler(),
         api=_HandlerWithMiddleware(list(settings.CLEAVE_API_MIDDLEWARE)),
