@@ -252,7 +252,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cleave.gateway.drf_auth.IsStaff"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Links on the trusted origin, never the Host header (cleave.gateway.hosts).
+    "DEFAULT_PAGINATION_CLASS": "cleave.gateway.drf_links.TrustedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",
 }
