@@ -54,6 +54,10 @@ def register_router(prefix: str, router: Router) -> None:
 # never passed to a query that would overflow.
 ID_MAX = 2**63 - 1
 Id = Annotated[int, Field(gt=0, le=ID_MAX)]
+# Ids and integers inside JSON bodies: strict, so `true` is not user 1 and 1.0 or "1" are not
+# ids either (pydantic's lax mode converts all three). Path and query parameters arrive as
+# text and keep `Id`.
+StrictId = Annotated[int, Field(gt=0, le=ID_MAX, strict=True)]
 
 
 class RequestSchema(Schema):

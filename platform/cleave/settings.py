@@ -254,6 +254,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["cleave.gateway.drf_auth.IsStaff"],
     # Links on the trusted origin, never the Host header (cleave.gateway.hosts).
     "DEFAULT_PAGINATION_CLASS": "cleave.gateway.drf_links.TrustedLimitOffsetPagination",
+    # JSON without duplicate keys or interpreter-speak in errors (cleave.gateway.json_body);
+    # forms stay for the browsable API, where SessionAuthentication enforces CSRF.
+    "DEFAULT_PARSER_CLASSES": [
+        "cleave.gateway.drf_parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",
 }
