@@ -17,6 +17,8 @@ import django
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
+from cleave.gateway.private_paths import hidden_from_environ
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
 StartResponse = Callable[..., Any]
@@ -58,8 +60,9 @@ class PathDispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == "/metrics":
+        if path == "/metrics" and not hidden_from_environ(environ):
             return metrics_wsgi(environ, start_response)
+        # A hidden /metrics goes through Django, whose PrivatePathsMiddleware answers 404.
         handler = self.browser if path.startswith(self.browser_prefixes) else self.api
         return handler(environ, start_response)
 
