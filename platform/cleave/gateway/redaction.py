@@ -14,7 +14,8 @@ import logging
 import re
 from collections.abc import Iterable
 
-MASK = "[redacted]"
+from cleave.config import MASK, mask_url_passwords
+
 # Shorter values are not masked literally: they would blot out ordinary words.
 _MIN_REMEMBERED_LENGTH = 8
 _remembered: set[str] = set()
@@ -35,8 +36,6 @@ _PATTERNS = (
         ),
         rf"\1'{MASK}'",
     ),
-    # Passwords inside URLs (postgres://user:pw@host, redis://:pw@host, smtp://user:pw@host).
-    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)"), rf"\1{MASK}"),
 )
 
 
@@ -51,7 +50,8 @@ def redact(text: str) -> str:
             text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    # Passwords inside URLs (postgres://user:pw@host, redis://:pw@host, smtp://user:pw@host).
+    return mask_url_passwords(text)
 
 
 class RedactSecretsFilter(logging.Filter):
