@@ -38,7 +38,7 @@ def is_loopback(host: str) -> bool:
 def trusted_host(request: HttpRequest) -> str:
     """The Host to put in a URL for this client: validated, and explicitly allowed or local."""
     host = request.get_host()  # raises DisallowedHost for hosts ALLOWED_HOSTS refuses
-    name = _without_port(host)
+    name = _without_port(host).lower()
     explicit = [pattern for pattern in settings.ALLOWED_HOSTS if pattern != "*"]
     if is_loopback(name) or any(is_same_domain(name, pattern) for pattern in explicit):
         return host
