@@ -336,8 +336,8 @@ globals().update(CONFIG.email_settings)  # EMAIL_HOST, EMAIL_PORT, … when EMAI
 # Proxies in front of the app (load balancer, gateway): X-Forwarded-For is trusted this deep.
 CLEAVE_TRUSTED_PROXIES = CONFIG.trusted_proxies
 # Encryption at rest (cleave.crypto): `kid:base64key,…` (the first encrypts, all decrypt) and
-# the keyed-hash key of searchable fields; see docs/security-encryption.md. Real mode with DEBUG
-# off refuses to start without them (check cleave.E010).
+# the keyed-hash key of searchable fields; see docs/security-encryption.md. Real mode refuses to
+# start without them, DEBUG or not (check cleave.E010).
 CLEAVE_ENCRYPTION_KEYS = os.environ.get("CLEAVE_ENCRYPTION_KEYS") or None
 CLEAVE_HASH_KEY = os.environ.get("CLEAVE_HASH_KEY") or None
 # Largest JSON body the API reads (bigger → 413 payload_too_large).
