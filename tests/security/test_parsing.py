@@ -150,3 +150,16 @@ def test_the_ops_api_refuses_duplicate_keys_without_interpreter_internals() -> N
     broken = client.put("/api/ops/flags/parse-probe/", "{'a'", content_type="application/json")
     assert broken.status_code == 400, broken.content
     assert "char " not in broken.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [{"user_ids": [True]}, {"percent": True}])
+def test_the_ops_api_refuses_booleans_for_integers_too(body: dict[str, Any]) -> None:
+    admin = User.objects.create_superuser("root2@example.com", PASSWORD, display_name="Root")
+    client = Client()
+    client.force_login(admin)
+    response = client.put(
+        "/api/ops/flags/bool-probe/", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 422, response.content
+    assert _code(response) == "validation_error"
