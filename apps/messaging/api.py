@@ -43,7 +43,7 @@ invitations_router = Router(auth=bearer, tags=["messaging"])
 class MessagePageIn(Schema):
     after_seq: int | None = Field(default=None, ge=0)
     before_seq: int | None = Field(default=None, ge=1)
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: int = Field(default=50, ge=1, le=100)  # docs/api.md: 1–100, as every list
 
 
 def _me(request: HttpRequest) -> int:

@@ -8,17 +8,19 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
-from cleave.api import Id, RequestSchema
+from cleave.api import RequestSchema, StrictId
 
 
 class ConversationCreateIn(RequestSchema):
     kind: Literal["direct", "group"]
-    members: list[Id] = Field(min_length=1, max_length=255, description="User ids besides you.")
+    members: list[StrictId] = Field(
+        min_length=1, max_length=255, description="User ids besides you."
+    )
     title: str = Field(default="", max_length=120)
 
 
 class MemberAddIn(RequestSchema):
-    user_id: Id
+    user_id: StrictId
 
 
 class MessageSendIn(RequestSchema):
@@ -35,7 +37,7 @@ class MessageEditIn(RequestSchema):
 
 
 class ReadIn(RequestSchema):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, strict=True)
 
 
 class MemberOut(Schema):

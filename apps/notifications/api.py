@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 
 from apps.notifications import selectors, services
 from apps.notifications.models import InboxItem
-from cleave.api import Id, RequestSchema
+from cleave.api import Id, RequestSchema, StrictId
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.errors import NotFound
 from cleave.pagination import CursorPagination
@@ -48,8 +48,8 @@ class PreferencesOut(Schema):
 class PreferencesIn(RequestSchema):
     quiet_start: datetime.time | None = Field(default=None, description="Local time, no offset.")
     quiet_end: datetime.time | None = Field(default=None, description="Local time, no offset.")
-    mute: list[Id] = Field(default_factory=list, max_length=500)
-    unmute: list[Id] = Field(default_factory=list, max_length=500)
+    mute: list[StrictId] = Field(default_factory=list, max_length=500)
+    unmute: list[StrictId] = Field(default_factory=list, max_length=500)
 
     @field_validator("quiet_start", "quiet_end")
     @classmethod

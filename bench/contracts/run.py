@@ -52,12 +52,15 @@ def _environments() -> tuple[dict[str, str], dict[str, str]]:
     """The server's and this process's settings: same database, Redis and contexts; the
     server trusts the public half of the key this process signs its service tokens with."""
     from cleave.remote.service_tokens import generate_key
+    from cleave.testing import real_mode_keys
 
     private_key, public_jwk = generate_key("bench")
     common = {
         "CLEAVE_MODE": "real",
         "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(64),
+        # SECRET_KEY and encryption keys: real mode refuses development ones; kept across runs
+        # because identity's signing keys in the bench database are encrypted with them.
+        **real_mode_keys("bench_contracts"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": f"{DATABASE_SERVER}/{BENCH_DB}",
         "REDIS_URL": REDIS_URL,

@@ -26,6 +26,7 @@ from bench.serving.run import run_wrk  # noqa: E402 - path set above
 from cleave.testing import (  # noqa: E402
     embedded_env,
     free_port,
+    real_mode_keys,
     running_server,
     web_server_command,
 )
@@ -53,7 +54,12 @@ def _environment() -> tuple[dict[str, str], str]:
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
             conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    env = {**base, "DATABASE_URL": url.rsplit("/", 1)[0] + "/" + BENCH_DB}
+    # Real mode refuses development keys: this database's own, kept across runs.
+    env = {
+        **base,
+        **real_mode_keys("bench_identity"),
+        "DATABASE_URL": url.rsplit("/", 1)[0] + "/" + BENCH_DB,
+    }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
         cwd=ROOT,

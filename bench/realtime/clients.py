@@ -46,6 +46,8 @@ async def one_socket(
             if frame.get("type") != "event" and "bench_seq" not in frame:
                 continue
             seq = frame.get("data", frame).get("bench_seq")
+            if seq is None:  # another event on the user's stream (a session, a profile change)
+                continue
             entry = arrivals.setdefault(seq, [0.0, 0])
             entry[0] = max(entry[0], now)
             entry[1] += 1

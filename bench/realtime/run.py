@@ -9,7 +9,8 @@ For each socket count it measures, against Cleave's gateway and against plain Ch
 Clients run in separate processes (asyncio `websockets`), N/4 sockets each; the publisher is
 this process. Usage (real mode, needs Redis and PostgreSQL):
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/cleave REDIS_URL=redis://127.0.0.1:6379/4 \\
-  SECRET_KEY=… python bench/realtime/run.py [--sockets 1000 5000] [--messages 40]
+  python bench/realtime/run.py [--sockets 1000 5000] [--messages 40]
+(SECRET_KEY and the encryption keys come from the environment, else from var/keys/.)
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def _setup() -> tuple[dict[str, str], str, int]:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
             conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + BENCH_DB
+    # Real mode refuses development keys: this database's own, kept across runs.
+    from cleave.testing import real_mode_keys
+
+    keys = real_mode_keys("bench_realtime")
+    os.environ.update(keys)
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -59,7 +66,12 @@ def _setup() -> tuple[dict[str, str], str, int]:
     )
     with transaction.atomic():
         issued = session_open(user=user, device=DeviceInfo("bench", "web", "1.0"))
-    env = {"DATABASE_URL": os.environ["DATABASE_URL"], "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "*"}
+    env = {
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",  # real mode refuses "*"
+        **keys,
+    }
     return env, issued.access, user.pk
 
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field
 
+from cleave.gateway.hosts import origin
 from cleave.gateway.ninja_errors import StrictJsonParser, install_error_handlers
 
 API_VERSION = "v1"
@@ -53,6 +54,10 @@ def register_router(prefix: str, router: Router) -> None:
 # never passed to a query that would overflow.
 ID_MAX = 2**63 - 1
 Id = Annotated[int, Field(gt=0, le=ID_MAX)]
+# Ids and integers inside JSON bodies: strict, so `true` is not user 1 and 1.0 or "1" are not
+# ids either (pydantic's lax mode converts all three). Path and query parameters arrive as
+# text and keep `Id`.
+StrictId = Annotated[int, Field(gt=0, le=ID_MAX, strict=True)]
 
 
 class RequestSchema(Schema):
@@ -80,8 +85,8 @@ def meta(request: HttpRequest) -> MetaOut:
 
 
 def websocket_url_for(request: HttpRequest) -> str:
-    """The configured WebSocket URL, or the same host as this request (embedded, or a gateway)."""
+    """The configured WebSocket URL, or this request's trusted origin (cleave.gateway.hosts:
+    a Host that an explicit ALLOWED_HOSTS accepted, or a loopback one; never any other)."""
     if settings.CLEAVE_WEBSOCKET_URL:
         return str(settings.CLEAVE_WEBSOCKET_URL)
-    scheme = "wss" if request.is_secure() else "ws"
-    return f"{scheme}://{request.get_host()}/ws/v1"
+    return f"{origin(request, websocket=True)}/ws/v1"

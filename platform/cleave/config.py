@@ -2,14 +2,17 @@
 
 Embedded mode (the default, nothing set) runs the whole system in one process with SQLite,
 an in-memory channel layer and in-process events. Real mode starts as soon as `DATABASE_URL`
-or `REDIS_URL` is set (or `CLEAVE_MODE=real`), and then refuses unsafe settings.
+or `REDIS_URL` is set (or `CLEAVE_MODE=real`), and then refuses unsafe settings whatever `DEBUG`
+says: `DEBUG` shows tracebacks, it never turns a check off. The `Config` never prints a secret:
+its repr masks keys and the passwords inside URLs (it shows on Django's debug page).
 Kept free of Django so settings, tests and tools can parse an environment without booting it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,14 @@ EXTRA_CONTEXT_APPS: list[str] = []
 _EMBEDDED_SECRET = "django-insecure-embedded-mode-only-never-used-in-real-mode"  # noqa: S105 - embedded mode only; refused in real mode
 _MIN_SECRET_LENGTH = 50
 _MIN_SECRET_UNIQUE_CHARS = 5
+MASK = "[redacted]"
+# Fields whose whole value is a secret, and fields that are URLs (or parsed database settings)
+# whose password is one; repr() masks both.
+_SECRET_FIELDS = frozenset({"secret_key", "service_key"})
+_URL_FIELDS = frozenset({"redis_url", "email_url", "database", "context_databases"})
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]+)(?=@)", re.I
+)
 
 
 class Mode(StrEnum):
@@ -76,6 +87,24 @@ class Config:
     # each other's tasks (a worker would not know them).
     task_queue: str = "celery"
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={_masked(f.name, getattr(self, f.name))!r}" for f in fields(self)
+        )
+        return f"Config({shown})"
+
+    __str__ = __repr__
+
+    def secret_values(self) -> list[str]:
+        """Every secret this config holds, for the log filter that masks them wherever they
+        appear (cleave.gateway.redaction)."""
+        found = [value for name in _SECRET_FIELDS if (value := getattr(self, name))]
+        for url in (self.redis_url, self.email_url):
+            found += [m["password"] for m in _URL_PASSWORD.finditer(url or "")]
+        for database in (self.database, *self.context_databases.values()):
+            found += [str(database["PASSWORD"])] if database.get("PASSWORD") else []
+        return found
+
     @property
     def email_settings(self) -> dict[str, Any]:
         """EMAIL_* settings from EMAIL_URL (smtp://user:pass@host:port, smtp+tls://…)."""
@@ -107,16 +136,43 @@ class Config:
         return {label: url.rstrip("/") for label, url in urls.items() if url}
 
 
+def mask_url_passwords(text: str) -> str:
+    """`scheme://user:password@host` → `scheme://user:[redacted]@host`, anywhere in `text`."""
+    return _URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
+
+
+def _masked(name: str, value: Any) -> Any:
+    if name in _SECRET_FIELDS:
+        return MASK if value else value
+    if name not in _URL_FIELDS or not value:
+        return value
+    if isinstance(value, str):
+        return mask_url_passwords(value)
+    if name == "context_databases":
+        return {alias: _masked("database", db) for alias, db in value.items()}
+    return {key: (MASK if key == "PASSWORD" and item else item) for key, item in value.items()}
+
+
 def load(env: Mapping[str, str]) -> Config:
     """Build a `Config` from an environment mapping; raise ImproperlyConfigured on bad input."""
     mode = _mode(env)
     embedded = mode is Mode.EMBEDDED
     debug = _bool(env, "DEBUG", default=embedded)
     secret_key = env.get("SECRET_KEY", "" if not embedded else _EMBEDDED_SECRET)
-    if not embedded and not debug:
+    if not embedded:
+        # Whatever DEBUG says: DEBUG=true once started real mode on the public embedded key.
         _refuse_insecure_secret(secret_key)
     if not secret_key:
         secret_key = _EMBEDDED_SECRET
+    # Any host (the embedded default) only where the server is a developer's own; real mode
+    # names its hosts, so no Host header can steer the URLs it builds (cleave.gateway.hosts).
+    allowed_hosts = _list(env, "ALLOWED_HOSTS", default=["*"] if embedded and debug else [])
+    if not embedded and "*" in allowed_hosts:
+        raise ImproperlyConfigured(
+            "Refusing to start in real mode with ALLOWED_HOSTS=*: list the explicit host names "
+            "this deployment answers to, e.g. ALLOWED_HOSTS=api.example.com (the URLs the API "
+            "builds, such as /api/v1/meta's websocket_url, come from an accepted Host)."
+        )
 
     redis_url = env.get("REDIS_URL") or None
     if not embedded and not redis_url:
@@ -128,7 +184,7 @@ def load(env: Mapping[str, str]) -> Config:
         mode=mode,
         debug=debug,
         secret_key=secret_key,
-        allowed_hosts=_list(env, "ALLOWED_HOSTS", default=["*"] if debug else []),
+        allowed_hosts=allowed_hosts,
         database=_database(env, embedded=embedded),
         redis_url=redis_url,
         websocket_url=env.get("CLEAVE_WEBSOCKET_URL") or None,
@@ -175,8 +231,9 @@ def _mode(env: Mapping[str, str]) -> Mode:
 
 
 def _refuse_insecure_secret(secret_key: str) -> None:
-    # The same criteria as Django's security.W009 deploy check, but fatal: a real deployment
-    # with a guessable key can have its sessions and signed tokens forged.
+    # The same criteria as Django's security.W009 deploy check, but fatal, with DEBUG on too: a
+    # real deployment with a guessable key can have its sessions and signed tokens forged, and
+    # its development encryption keys (derived from SECRET_KEY) recomputed.
     problem = None
     if not secret_key:
         problem = "SECRET_KEY is not set"
@@ -188,7 +245,7 @@ def _refuse_insecure_secret(secret_key: str) -> None:
         problem = f"SECRET_KEY has fewer than {_MIN_SECRET_UNIQUE_CHARS} distinct characters"
     if problem:
         raise ImproperlyConfigured(
-            f"Refusing to start in real mode with DEBUG off: {problem}. Set a random SECRET_KEY "
+            f"Refusing to start in real mode: {problem}. Set a random SECRET_KEY "
             "of at least 50 characters, e.g. from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
         )

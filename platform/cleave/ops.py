@@ -9,10 +9,10 @@ from django.urls import path
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from cleave.flags.ops import FlagDetail, FlagKill, FlagList
+from cleave.gateway.drf_links import reverse
 from cleave.routing import ops_urlpatterns
 
 _WINDOW = re.compile(r"^[1-9][0-9]{0,3}[smhd]$")

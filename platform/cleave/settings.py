@@ -9,9 +9,18 @@ from typing import Any
 from kombu import Queue
 
 from cleave import config as _config
+from cleave.gateway.redaction import remember_secrets
 from cleave.logging_config import build_logging
 
 CONFIG = _config.load(os.environ)
+# Log lines mask this process's own secrets wherever they appear (cleave.gateway.redaction).
+remember_secrets(
+    [
+        *CONFIG.secret_values(),
+        *(key.partition(":")[2] for key in os.environ.get("CLEAVE_ENCRYPTION_KEYS", "").split(",")),
+        os.environ.get("CLEAVE_HASH_KEY"),
+    ]
+)
 BASE_DIR = _config.BASE_DIR
 
 DEBUG = CONFIG.debug
@@ -80,6 +89,7 @@ MIDDLEWARE = [
     "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "cleave.gateway.private_paths.PrivatePathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -97,6 +107,7 @@ CLEAVE_API_MIDDLEWARE = [
     "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "cleave.gateway.private_paths.PrivatePathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,7 +254,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cleave.gateway.drf_auth.IsStaff"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Links on the trusted origin, never the Host header (cleave.gateway.hosts).
+    "DEFAULT_PAGINATION_CLASS": "cleave.gateway.drf_links.TrustedLimitOffsetPagination",
+    # JSON without duplicate keys or interpreter-speak in errors (cleave.gateway.json_body);
+    # forms stay for the browsable API, where SessionAuthentication enforces CSRF.
+    "DEFAULT_PARSER_CLASSES": [
+        "cleave.gateway.drf_parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cleave.gateway.drf_errors.exception_handler",
 }
@@ -332,8 +351,8 @@ globals().update(CONFIG.email_settings)  # EMAIL_HOST, EMAIL_PORT, … when EMAI
 # Proxies in front of the app (load balancer, gateway): X-Forwarded-For is trusted this deep.
 CLEAVE_TRUSTED_PROXIES = CONFIG.trusted_proxies
 # Encryption at rest (cleave.crypto): `kid:base64key,…` (the first encrypts, all decrypt) and
-# the keyed-hash key of searchable fields; see docs/security-encryption.md. Real mode with DEBUG
-# off refuses to start without them (check cleave.E010).
+# the keyed-hash key of searchable fields; see docs/security-encryption.md. Real mode refuses to
+# start without them, DEBUG or not (check cleave.E010).
 CLEAVE_ENCRYPTION_KEYS = os.environ.get("CLEAVE_ENCRYPTION_KEYS") or None
 CLEAVE_HASH_KEY = os.environ.get("CLEAVE_HASH_KEY") or None
 # Largest JSON body the API reads (bigger → 413 payload_too_large).
@@ -384,3 +403,6 @@ if not CONFIG.embedded and not DEBUG:
     SILENCED_SYSTEM_CHECKS = ["security.W008"]
 
 LOGGING = build_logging(fmt=CONFIG.log_format, level=CONFIG.log_level)
+# Django's debug page and error mails mask settings by name; ours also masks URL passwords,
+# the runtime CONFIG's secrets and this process's keys in every setting and frame variable.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "cleave.gateway.debug_page.SecretSafeReporterFilter"

@@ -221,6 +221,33 @@ def clear_cache() -> None:
         client.delete(key)
 
 
+def real_mode_keys(name: str) -> dict[str, str]:
+    """SECRET_KEY and encryption-at-rest keys for a real-mode benchmark or test process.
+
+    Real mode refuses development keys whatever DEBUG says, so a script that starts real-mode
+    processes brings its own: the environment's when set, else keys made on the first run and
+    kept in var/keys/<name>.json, so a database written by an earlier run still decrypts.
+    """
+    import json
+    import secrets
+
+    from cleave.crypto.keys import generate_key
+
+    path = ROOT / "var" / "keys" / f"{name}.json"
+    if path.exists():
+        kept: dict[str, str] = json.loads(path.read_text())
+    else:
+        kept = {
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "CLEAVE_ENCRYPTION_KEYS": f"{name.replace('_', '-')[:24]}:{generate_key()}",
+            "CLEAVE_HASH_KEY": generate_key(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(kept))
+        path.chmod(0o600)
+    return {key: os.environ.get(key) or value for key, value in kept.items()}
+
+
 def embedded_env(var_dir: Path) -> dict[str, str]:
     """Environment for a subprocess in embedded mode with its own, freshly migrated SQLite
     database under `var_dir` (whatever mode the test run itself is in)."""

@@ -50,26 +50,52 @@ class PathDispatcher:
     """Sends browser paths to the full handler and everything else to the lean API handler."""
 
     def __init__(
-        self, *, browser: WSGIHandler, api: WSGIHandler, browser_prefixes: tuple[str, ...]
+        self,
+        *,
+        browser: WSGIHandler,
+        api: WSGIHandler,
+        browser_prefixes: tuple[str, ...],
+        metrics_hidden: Callable[[dict[str, Any]], bool] = lambda environ: False,
     ):
         self.browser = browser
         self.api = api
         self.browser_prefixes = browser_prefixes
+        self.metrics_hidden = metrics_hidden
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == "/metrics":
+        if path == "/metrics" and not self.metrics_hidden(environ):
             return metrics_wsgi(environ, start_response)
+        # A hidden /metrics goes through Django, whose PrivatePathsMiddleware answers 404.
         handler = self.browser if path.startswith(self.browser_prefixes) else self.api
         return handler(environ, start_response)
 
 
+def _refuse_development_keys() -> None:
+    """Servers skip Django's system checks; real mode must still refuse to serve on missing or
+    development encryption keys (cleave.E010) rather than fail at the first encrypted row."""
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from cleave.crypto.checks import TAG
+
+    if settings.CLEAVE_MODE != "real":
+        return
+    errors = [m for m in checks.run_checks(tags=[TAG]) if m.is_serious()]
+    if errors:
+        raise ImproperlyConfigured("; ".join(f"{m.id}: {m.msg} {m.hint or ''}" for m in errors))
+
+
 def build_application() -> PathDispatcher:
     django.setup(set_prefix=False)
+    _refuse_development_keys()
+    from cleave.gateway.private_paths import hidden_from_environ  # needs settings
+
     return PathDispatcher(
         browser=WSGIHandler(),
         api=_HandlerWithMiddleware(list(settings.CLEAVE_API_MIDDLEWARE)),
         browser_prefixes=tuple(settings.CLEAVE_BROWSER_PATH_PREFIXES),
+        metrics_hidden=hidden_from_environ,
     )
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from django.conf import settings
+
 Cell = str | dict[str, str]
 
 ROLES: Final = ("anonymous", "user", "other_user", "moderator", "staff", "admin")
@@ -32,6 +34,10 @@ OPS_ANON: Final = "401 unauthorized"  # DRF: no credentials at all
 NOT_SERVICE: Final = "401 service_token_invalid"  # /internal/ takes service tokens only
 NOT_FOUND: Final = "404 not_found"  # no such path
 TO_LOGIN: Final = "302"  # the admin sends non-staff to its login page
+# /metrics and the internal OpenAPI/docs: open to the process's own network in real mode (the
+# gateway closes them), kept to loopback by the embedded server; the matrix calls from 10.9.x.
+LOOPBACK_ONLY: Final = NOT_FOUND if settings.CLEAVE_MODE == "embedded" else "200"
+METRICS: Final = "404" if settings.CLEAVE_MODE == "embedded" else "200"  # not under /api/
 
 
 def mine(own: str, foreign: str) -> dict[str, str]:
@@ -88,9 +94,10 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         ("200",        "200",        "200",        "200",        "200",        "200"),
     "GET /.well-known/jwks.json":
         ("200",        "200",        "200",        "200",        "200",        "200"),
-    # Prometheus scrapes it unauthenticated; only the gateway keeps it from the internet
+    # Prometheus scrapes it unauthenticated; the gateway keeps it from the internet, and the
+    # embedded server from any non-loopback client (tests/security/test_api_surface.py)
     "GET /metrics":
-        ("200",        "200",        "200",        "200",        "200",        "200"),
+        (METRICS,      METRICS,      METRICS,      METRICS,      METRICS,      METRICS),
     "GET /admin/":
         (TO_LOGIN,     TO_LOGIN,     TO_LOGIN,     TO_LOGIN,     "200",        "200"),
     # -- the mobile API: public
@@ -210,9 +217,9 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
     "GET /internal/":
         (NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND),
     "GET /internal/openapi.json":
-        ("200",        "200",        "200",        "200",        "200",        "200"),
+        (LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY),
     "GET /internal/docs":
-        ("200",        "200",        "200",        "200",        "200",        "200"),
+        (LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY, LOOPBACK_ONLY),
     "POST /internal/flags/definitions_get":
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
     "POST /internal/identity/user_get":

@@ -6,9 +6,9 @@ searchable fields. The hash key is separate on purpose: rotating the encryption 
 never changes a stored hash, so lookups and unique constraints keep working through a rotation.
 
 Each is read from Django settings first, then from `os.environ`. When neither is set, embedded
-mode (and real mode with DEBUG on) derives deterministic development keys from SECRET_KEY with
-HKDF, so `make run` needs no configuration; real mode with DEBUG off refuses to run without
-them (ImproperlyConfigured here, and the `cleave.E010` system check at startup).
+mode derives deterministic development keys from SECRET_KEY with HKDF, so `make run` needs no
+configuration; real mode refuses to run without them whatever DEBUG says (ImproperlyConfigured
+here, and the `cleave.E010` system check at startup).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def parse_keyring(
             if not value
         )
         raise KeyConfigError(
-            f"Real mode with DEBUG off needs {missing}: encryption at rest refuses development "
+            f"Real mode needs {missing} (DEBUG or not): encryption at rest refuses development "
             "keys derived from SECRET_KEY. Make keys with `manage.py encryption_keys generate` "
             f"and set {ENCRYPTION_KEYS_SETTING}=<kid>:<key>[,<old kid>:<old key>…] and "
             f"{HASH_KEY_SETTING}=<key> (see docs/security-encryption.md)."
@@ -155,8 +155,9 @@ def _setting(name: str) -> str | None:
 
 
 def derived_keys_allowed() -> bool:
-    """Development keys are fine in embedded mode and while debugging, never otherwise."""
-    return getattr(settings, "CLEAVE_MODE", "embedded") != "real" or bool(settings.DEBUG)
+    """Development keys are fine in embedded mode, never in real mode: DEBUG=true there once
+    meant keys derived from the public embedded SECRET_KEY."""
+    return getattr(settings, "CLEAVE_MODE", "embedded") != "real"
 
 
 def load_keyring() -> Keyring:

@@ -15,12 +15,15 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from cleave.errors import DEFAULT_MESSAGES, CleaveError, ErrorCode, code_for_status
-from cleave.gateway.request_id import HEADER, current_request_id
+from cleave.gateway.request_id import current_request_id
 
 logger = logging.getLogger("cleave.errors")
 
 API_PREFIX = "/api/"
 _MARK = "_cleave_envelope"
+_BODY_HEADERS = frozenset(
+    {"content-type", "content-length", "content-encoding", "content-language"}
+)
 
 
 def error_response(
@@ -126,9 +129,12 @@ class ErrorEnvelopeMiddleware:
         code = code_for_status(response.status_code)
         details = {"request_id": current_request_id.get()} if response.status_code >= 500 else None
         enveloped = error_response(code=code, status=response.status_code, details=details)
-        for header in ("Allow", "Retry-After", "WWW-Authenticate", HEADER):
-            if header in response:
-                enveloped[header] = response[header]
+        # Keep every header but the body's own: Allow, Retry-After, the request id, and what the
+        # middleware inside this one added (nosniff, referrer policy, HSTS…) — a 404 under
+        # /api/ once lost those.
+        for header, value in response.items():
+            if header.lower() not in _BODY_HEADERS:
+                enveloped[header] = value
         return enveloped
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -11,18 +10,18 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
 
-from cleave.errors import CleaveError, ErrorCode, MalformedBody, ValidationFailed, code_for_status
+from cleave.errors import CleaveError, ErrorCode, ValidationFailed, code_for_status
 from cleave.gateway.envelope import error_response, response_for_error, response_for_exception
+from cleave.gateway.json_body import load_json, require_json
 
 
 class StrictJsonParser(Parser):
-    """Parses JSON bodies; a body that is not JSON raises `MalformedBody`, not a bare 400."""
+    """Parses JSON bodies strictly (cleave.gateway.json_body): other media types are 415, a
+    body that is not JSON or repeats a key is `malformed_json`, never a bare 400."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise MalformedBody(details={"reason": str(exc)}) from exc
+        require_json(request)
+        data = load_json(request.body)
         if b"\\u0000" in request.body:  # JSON can only carry NUL escaped: look closer
             where = _nul_at(data, ["body"])
             if where is not None:

@@ -65,9 +65,10 @@ def test_real_mode_without_debug_refuses_an_insecure_secret(
         load(env)
 
 
-def test_real_mode_with_debug_on_accepts_a_development_secret() -> None:
-    config = load({**REAL, "SECRET_KEY": "dev", "DEBUG": "true"})
-    assert config.secret_key == "dev"
+def test_real_mode_with_debug_on_refuses_a_development_secret_too() -> None:
+    # Issue 16: DEBUG is for tracebacks, never a way around the checks (tests/security has more).
+    with pytest.raises(ImproperlyConfigured, match="shorter than 50"):
+        load({**REAL, "SECRET_KEY": "dev", "DEBUG": "true"})
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_a_real_process_refuses_to_start_with_an_insecure_secret() -> None:
         timeout=60,
     )
     assert done.returncode != 0
-    assert "Refusing to start in real mode with DEBUG off: SECRET_KEY is not set" in done.stderr
+    assert "Refusing to start in real mode: SECRET_KEY is not set" in done.stderr
 
 
 def test_cleave_contexts_chooses_the_hosted_contexts() -> None:

@@ -158,13 +158,13 @@ def test_embedded_mode_derives_stable_development_keys_from_secret_key(unconfigu
     assert check_encryption_keys() == []
 
 
-def test_real_mode_while_debugging_runs_on_development_keys_with_a_warning(
-    unconfigured: Any,
-) -> None:
+def test_real_mode_refuses_development_keys_while_debugging_too(unconfigured: Any) -> None:
+    # Issue 16: DEBUG=true used to run real mode on keys derived from the public embedded key.
     unconfigured.CLEAVE_MODE, unconfigured.DEBUG = "real", True
-    assert keyring().derived
-    [warning] = check_encryption_keys()
-    assert warning.id == "cleave.W010"
+    with pytest.raises(KeyConfigError, match="needs CLEAVE_ENCRYPTION_KEYS and CLEAVE_HASH_KEY"):
+        keyring()
+    [error] = check_encryption_keys()
+    assert error.id == "cleave.E010"
 
 
 def test_a_malformed_variable_fails_the_check_even_in_embedded_mode(unconfigured: Any) -> None:

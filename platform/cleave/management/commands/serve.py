@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from cleave.events.periodic import start_in_thread
+from cleave.server_limits import WS_MAX_BYTES, BoundedHttpToolsProtocol
 
 
 class Command(BaseCommand):
@@ -34,4 +35,8 @@ class Command(BaseCommand):
             # Compression keeps two zlib contexts per socket: ~35 KiB of a socket's memory and
             # a third of the fan-out time (bench/realtime); mobile frames are small JSON.
             ws_per_message_deflate=False,
+            # No gateway in front: the request-head limits of nginx, and no 16 MiB frames
+            # (uvicorn's default) read into memory (cleave.server_limits).
+            http=BoundedHttpToolsProtocol,
+            ws_max_size=WS_MAX_BYTES,
         )
