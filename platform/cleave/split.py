@@ -209,11 +209,14 @@ def _commands(topology: Topology, service: str) -> dict[str, list[str]]:
     port = str(topology.port(service))
     queues = ",".join([f"celery.{service}", *(f"events.{c}" for c in topology.services[service])])
     if service == "realtime":
+        from django.conf import settings  # `manage.py split` has configured Django
+
         return {
             "realtime": [
                 str(BIN / "uvicorn"), "cleave.asgi:application", "--host", "127.0.0.1",
                 "--port", port, "--lifespan", "off", "--no-access-log",
                 "--ws-per-message-deflate", "false",
+                "--backlog", str(settings.CLEAVE_REALTIME_BACKLOG), "--log-level", "warning",
             ]
         }  # fmt: skip
     return {

@@ -100,7 +100,11 @@ def realtime_server_command(port: int) -> list[str]:
         "off",
         "--no-access-log",
         "--ws-per-message-deflate",
-        "false",  # as the Procfile runs it
+        "false",
+        "--backlog",
+        "8192",
+        "--log-level",
+        "warning",  # as the Procfile runs it
     ]
 
 

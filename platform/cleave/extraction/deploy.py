@@ -137,6 +137,7 @@ def commands(service: Service) -> dict[str, list[str]]:
             "uvicorn", "cleave.asgi:application", "--host", ALL_INTERFACES,
             "--port", str(REALTIME_PORT), "--lifespan", "off", "--no-access-log",
             "--ws-per-message-deflate", "false",
+            "--backlog", str(settings.CLEAVE_REALTIME_BACKLOG), "--log-level", "warning",
         ]  # fmt: skip
     return processes
 

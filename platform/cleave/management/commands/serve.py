@@ -34,4 +34,5 @@ class Command(BaseCommand):
             # Compression keeps two zlib contexts per socket: ~35 KiB of a socket's memory and
             # a third of the fan-out time (bench/realtime); mobile frames are small JSON.
             ws_per_message_deflate=False,
+            backlog=settings.CLEAVE_REALTIME_BACKLOG,  # a reconnect storm (settings say why)
         )
