@@ -61,20 +61,16 @@ def bearer_token(header: str) -> str | None:
 
 def verify_access_token(token: str) -> Principal:
     """The principal of a valid, unexpired token of a live session; else a 401 error."""
-    principal = verified.get(token)
-    if principal is None:
-        principal = _verify_signature(token)
-        verified.put(token, principal)
-    elif principal.expires_at <= time.time():
-        raise TokenExpired()
-    if revocation.is_revoked(principal.session_id):
-        raise SessionRevoked()
-    return principal
+    checked = verify_access_tokens([token])[0]
+    if isinstance(checked, CleaveError):
+        raise checked
+    return checked
 
 
 def verify_access_tokens(tokens: list[str]) -> list[Principal | CleaveError]:
     """`verify_access_token` for many tokens at once (sockets reconnecting together): one
-    revocation lookup for all; each token gets its principal or its own error."""
+    revocation lookup for all; each token gets its principal or its own error. The one
+    implementation: a single token is a batch of one."""
     checked: list[Principal | CleaveError] = []
     for token in tokens:
         try:

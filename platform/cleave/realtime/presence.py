@@ -68,7 +68,10 @@ class Presence:
 
     async def disconnected(self, user_id: int, socket_id: str) -> None:
         self._local.pop(socket_id, None)
-        expires = time.time() + grace_seconds()
+        await self._set(user_id, socket_id, time.time() + grace_seconds())
+
+    async def _set(self, user_id: int, socket_id: str, expires: float) -> None:
+        """One socket's entry, kept until `expires` (batched with others in real mode)."""
         if self._client() is None:
             self._set_in_memory(user_id, socket_id, expires)
         else:
@@ -124,13 +127,7 @@ class Presence:
             await asyncio.sleep(REFRESH_SECONDS)
             expires = time.time() + TTL_SECONDS
             local = list(self._local.items())
-            if self._client() is None:
-                for socket_id, user_id in local:
-                    self._set_in_memory(user_id, socket_id, expires)
-                continue
-            await asyncio.gather(
-                *(self._ops.submit(("set", user, socket, expires)) for socket, user in local)
-            )
+            await asyncio.gather(*(self._set(user, socket, expires) for socket, user in local))
 
 
 presence = Presence()
