@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -190,8 +191,8 @@ def run_case(
         result["server_cpu_s"] = round(cpu_seconds(server.pid) - cpu_before, 2)
     finally:
         if profiler is not None:
-            profiler.terminate()
-            profiler.wait(timeout=30)
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+            profiler.wait(timeout=60)
         server.terminate()
         server.wait(timeout=30)
     result["server_exceptions"] = exceptions_in(log)
