@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded
+.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded storm
 
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -71,6 +71,11 @@ load: $(STAMP) var
 
 load-smoke: $(STAMP) var
 	$(BIN)/python bench/load/run.py --smoke
+
+# The reconnect storm (bench/storm): 5,000 sockets at once on one realtime process, real mode
+# (DATABASE_URL's PostgreSQL, a Redis server of its own); STORM_ARGS="--sockets 2000 --runs 3".
+storm: $(STAMP) var
+	$(BIN)/python bench/storm/run.py $(STORM_ARGS)
 
 bench-serving: $(STAMP)
 	$(BIN)/python bench/serving/run.py

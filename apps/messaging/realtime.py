@@ -26,6 +26,11 @@ def _initial(principal: Principal) -> list[str]:
     ]
 
 
+def _initial_many(principals: list[Principal]) -> dict[int, list[str]]:
+    found = selectors.conversation_ids_of_many(user_ids=[p.user_id for p in principals])
+    return {user_id: [conversation_stream(c) for c in ids] for user_id, ids in found.items()}
+
+
 def _conversation_id(stream: str) -> int | None:
     """The id in "conv:<id>", or None for anything a client made up (not ASCII digits — "²"
     is a digit to isdigit() but not to int() — or beyond a bigint)."""
@@ -95,5 +100,12 @@ def _members(stream: str) -> list[int]:
 
 
 def register() -> None:
-    register_streams("conv", initial=_initial, readable=_readable, members=_members, replay=_replay)
+    register_streams(
+        "conv",
+        initial=_initial,
+        readable=_readable,
+        members=_members,
+        replay=_replay,
+        initial_many=_initial_many,
+    )
     register_frame_handler("message.send", _send)

@@ -103,6 +103,15 @@ def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
     return found
 
 
+def conversation_ids_of_many(*, user_ids: list[int]) -> dict[int, list[int]]:
+    """`conversation_ids_of` for many users in one query (sockets reconnecting together)."""
+    found: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    rows = Member.objects.using(DB).filter(user_id__in=user_ids)
+    for user_id, conversation_id in rows.values_list("user_id", "conversation_id"):
+        found[user_id].append(conversation_id)
+    return found
+
+
 def message_page(
     *,
     conversation_id: int,

@@ -31,6 +31,7 @@ from pathlib import Path
 from cleave.extraction.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
 from cleave.extraction.tls import self_signed_certificate
 from cleave.remote.service_tokens import generate_key
+from cleave.server_limits import WS_MAX_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -225,11 +226,14 @@ def _commands(topology: Topology, service: str) -> dict[str, list[str]]:
     port = str(topology.port(service))
     queues = ",".join([f"celery.{service}", *(f"events.{c}" for c in topology.services[service])])
     if service == "realtime":
+        from django.conf import settings  # `manage.py split` has configured Django
+
         return {
             "realtime": [
                 str(BIN / "uvicorn"), "cleave.asgi:application", "--host", "127.0.0.1",
                 "--port", port, "--lifespan", "off", "--no-access-log",
-                "--ws-per-message-deflate", "false",
+                "--ws-per-message-deflate", "false", "--ws-max-size", str(WS_MAX_BYTES),
+                "--backlog", str(settings.CLEAVE_REALTIME_BACKLOG), "--log-level", "warning",
             ]
         }  # fmt: skip
     return {

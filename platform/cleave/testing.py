@@ -100,7 +100,13 @@ def realtime_server_command(port: int) -> list[str]:
         "off",
         "--no-access-log",
         "--ws-per-message-deflate",
-        "false",  # as the Procfile runs it
+        "false",
+        "--ws-max-size",
+        "131072",  # cleave.server_limits.WS_MAX_BYTES, as the Procfile runs it
+        "--backlog",
+        "8192",
+        "--log-level",
+        "warning",  # as the Procfile runs it
     ]
 
 

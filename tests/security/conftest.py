@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from cleave.realtime import hub as hub_module
-from cleave.realtime.presence import presence
 from tests.security.sockets import BarrierStore
 
 
@@ -18,9 +17,7 @@ def store() -> Iterator[BarrierStore]:
         lambda stream, seq, frame: hub_module.hub.submit("event", stream, seq, frame)
     )
     previous, hub_module._store = hub_module._store, barrier  # noqa: SLF001 - the store's seam
-    # Each test runs its sockets in an event loop of its own; a realtime process has one for
-    # its life, so presence's asyncio Redis client (real mode) is made anew for each test.
-    presence._redis = None  # noqa: SLF001
+    # Each test runs its sockets in an event loop of its own: presence's asyncio Redis client
+    # (real mode) and the admission batches follow the running loop by themselves.
     yield barrier
     hub_module._store = previous  # noqa: SLF001
-    presence._redis = None  # noqa: SLF001

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -55,13 +56,22 @@ def revoke(session_id: str) -> None:
 
 
 def is_revoked(session_id: str) -> bool:
+    return session_id in revoked_among([session_id])
+
+
+def revoked_among(session_ids: Iterable[str]) -> set[str]:
+    """The revoked ones of `session_ids`: one cache round trip for all of them (sockets that
+    reconnect together are checked together). The only place that reads the list."""
     now = time.monotonic()
-    if _recently_live.fresh(session_id, now):
-        return False
-    if cache.get(f"{_PREFIX}{session_id}") is not None:
-        return True
-    _recently_live.remember(session_id, now)
-    return False
+    unsure = [sid for sid in dict.fromkeys(session_ids) if not _recently_live.fresh(sid, now)]
+    if not unsure:
+        return set()
+    found = cache.get_many([f"{_PREFIX}{sid}" for sid in unsure])
+    revoked = {sid for sid in unsure if found.get(f"{_PREFIX}{sid}") is not None}
+    for sid in unsure:
+        if sid not in revoked:
+            _recently_live.remember(sid, now)
+    return revoked
 
 
 def forget_checks() -> None:

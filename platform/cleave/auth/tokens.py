@@ -17,6 +17,7 @@ from django.conf import settings
 from cleave.auth import keys, revocation
 from cleave.auth.errors import SessionRevoked, TokenExpired, TokenInvalid
 from cleave.auth.principal import Principal
+from cleave.errors import CleaveError
 
 ALGORITHM = "EdDSA"
 _REMEMBERED = 10_000
@@ -60,15 +61,34 @@ def bearer_token(header: str) -> str | None:
 
 def verify_access_token(token: str) -> Principal:
     """The principal of a valid, unexpired token of a live session; else a 401 error."""
-    principal = verified.get(token)
-    if principal is None:
-        principal = _verify_signature(token)
-        verified.put(token, principal)
-    elif principal.expires_at <= time.time():
-        raise TokenExpired()
-    if revocation.is_revoked(principal.session_id):
-        raise SessionRevoked()
-    return principal
+    checked = verify_access_tokens([token])[0]
+    if isinstance(checked, CleaveError):
+        raise checked
+    return checked
+
+
+def verify_access_tokens(tokens: list[str]) -> list[Principal | CleaveError]:
+    """`verify_access_token` for many tokens at once (sockets reconnecting together): one
+    revocation lookup for all; each token gets its principal or its own error. The one
+    implementation: a single token is a batch of one."""
+    checked: list[Principal | CleaveError] = []
+    for token in tokens:
+        try:
+            principal = verified.get(token)
+            if principal is None:
+                principal = _verify_signature(token)
+                verified.put(token, principal)
+            elif principal.expires_at <= time.time():
+                raise TokenExpired()
+            checked.append(principal)
+        except CleaveError as error:
+            checked.append(error)
+    live = [p.session_id for p in checked if isinstance(p, Principal)]
+    revoked = revocation.revoked_among(live)
+    return [
+        SessionRevoked() if isinstance(p, Principal) and p.session_id in revoked else p
+        for p in checked
+    ]
 
 
 def _verify_signature(token: str) -> Principal:

@@ -17,6 +17,7 @@ from django.conf import settings
 from cleave.extraction import data
 from cleave.extraction.gateway import DEFAULT_EDGE, KERNEL, Location, ownership
 from cleave.extraction.nginx import proxy_headers, render_locations, upstream_name
+from cleave.server_limits import WS_MAX_BYTES
 
 DEFAULT_IMAGE = "registry.example.com/cleave:CHANGE_ME"
 DEFAULT_DOMAIN = "api.example.com"
@@ -136,7 +137,8 @@ def commands(service: Service) -> dict[str, list[str]]:
         processes["realtime"] = [
             "uvicorn", "cleave.asgi:application", "--host", ALL_INTERFACES,
             "--port", str(REALTIME_PORT), "--lifespan", "off", "--no-access-log",
-            "--ws-per-message-deflate", "false",
+            "--ws-per-message-deflate", "false", "--ws-max-size", str(WS_MAX_BYTES),
+            "--backlog", str(settings.CLEAVE_REALTIME_BACKLOG), "--log-level", "warning",
         ]  # fmt: skip
     return processes
 

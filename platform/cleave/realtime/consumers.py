@@ -18,16 +18,17 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from opentelemetry.trace import Link, SpanKind
 
 from cleave.auth.principal import Principal, acting_as
-from cleave.auth.tokens import bearer_token, verify_access_token
+from cleave.auth.tokens import bearer_token
 from cleave.errors import CleaveError
 from cleave.observability import metrics
 from cleave.observability.tracing import connection_span, tracer
-from cleave.realtime import registry
+from cleave.realtime import admission, registry
 from cleave.realtime.frames import FrameError, error_frame, parse_frame
 from cleave.realtime.hub import hub
 from cleave.realtime.presence import grace_seconds, presence, signal
@@ -48,6 +49,16 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
     principal: Principal | None = None
     session_id = ""
     presence_id = ""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels closes stale database connections of its one sync thread before every
+        message: a serial thread hop per connect and per frame (the longest queue of a
+        reconnect storm). This consumer never uses that thread; its database work runs in
+        executor threads that hand their connections back themselves (admission)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.cursors: dict[str, int] = {}
@@ -96,8 +107,9 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_AUTH_TIMEOUT)
 
     async def _authenticate(self, token: str, *, frame_id: Any) -> None:
+        # Checked with the other sockets connecting in the same moment (one thread hop).
         try:
-            principal = await sync_to_async(verify_access_token, thread_sensitive=False)(token)
+            principal = await admission.authenticate(token)
         except CleaveError as error:
             await self._refuse(error.code, error.message, frame_id)
             return
@@ -109,7 +121,8 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         own = user_stream(principal.user_id)
         hub.attach(own, self)
         streams = [own]
-        streams += await sync_to_async(registry.initial_streams, thread_sensitive=False)(principal)
+        # Read with the other sockets connecting in the same moment (one query for all).
+        streams += await admission.initial_streams(principal)
         for stream in streams:
             hub.attach(stream, self)
         self.presence_id, came_online = await presence.connected(principal.user_id)

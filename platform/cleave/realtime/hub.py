@@ -48,6 +48,9 @@ class Socket(Protocol):
 class Hub:
     def __init__(self) -> None:
         self.sockets: dict[str, set[Socket]] = defaultdict(set)
+        # The reverse index: a closing socket leaves its streams without scanning every stream
+        # (a scan per close was quadratic when thousands of sockets closed together).
+        self._streams: dict[Socket, set[str]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[tuple[str, str, int, str]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -60,17 +63,24 @@ class Hub:
     def attach(self, stream: str, socket: Socket) -> None:
         self._ensure_running()
         self.sockets[stream].add(socket)
+        self._streams[socket].add(stream)
 
     def detach(self, socket: Socket) -> None:
-        for stream in [s for s, members in self.sockets.items() if socket in members]:
-            self.sockets[stream].discard(socket)
-            if not self.sockets[stream]:
-                del self.sockets[stream]
+        for stream in self._streams.pop(socket, ()):
+            self._discard(stream, socket)
 
     def streams_of(self, socket: Socket) -> list[str]:
-        return [stream for stream, members in self.sockets.items() if socket in members]
+        return sorted(self._streams.get(socket, ()))
 
     def detach_from(self, stream: str, socket: Socket) -> None:
+        streams = self._streams.get(socket)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._streams[socket]
+        self._discard(stream, socket)
+
+    def _discard(self, stream: str, socket: Socket) -> None:
         members = self.sockets.get(stream)
         if members is not None:
             members.discard(socket)
@@ -78,7 +88,7 @@ class Hub:
                 del self.sockets[stream]
 
     def local_count(self) -> int:
-        return len({socket for members in self.sockets.values() for socket in members})
+        return len(self._streams)
 
     # -- incoming frames -----------------------------------------------------------------------
     def submit(self, kind: str, stream: str, seq: int, frame: str) -> None:
@@ -141,14 +151,14 @@ class Hub:
 
     async def _listen_forever(self) -> None:
         """One Redis subscription per process; reconnects on its own after an outage."""
-        import redis.asyncio as aioredis
+        from cleave.realtime.connections import async_client
 
         # No socket_timeout: a subscription blocks on reads by design (redis-py's default
-        # timeout would break it every few seconds, channels_redis issue 422).
-        client = aioredis.Redis.from_url(
-            settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=None,
-            health_check_interval=30,
-        )  # fmt: skip
+        # timeout would break it every few seconds, channels_redis issue 422). One connection
+        # is all a subscription holds; the second covers a reconnect while the old one closes.
+        client = async_client(
+            settings.CONFIG.redis_url, size=2, socket_timeout=None, health_check_interval=30
+        )
         while True:
             try:
                 async with client.pubsub() as pubsub:

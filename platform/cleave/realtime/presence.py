@@ -18,37 +18,49 @@ from typing import Any
 
 from django.conf import settings
 
+from cleave.realtime.batching import MicroBatcher
+from cleave.realtime.connections import PerLoop
 from cleave.realtime.streams import FANOUT_CHANNEL
 
 REFRESH_SECONDS = 20.0
 TTL_SECONDS = 60.0
+# Presence writes of sockets that connect or close together share one Redis pipeline.
+_Op = tuple[str, int, str, float]  # ("connect" | "set" | "online", user_id, socket_id, expires)
 
 
 def grace_seconds() -> float:
     return float(settings.CLEAVE_REALTIME_PRESENCE_GRACE_SECONDS)
 
 
+def _key(user_id: int) -> str:
+    return f"cleave:rt:presence:{user_id}"
+
+
 class Presence:
     def __init__(self) -> None:
-        self._redis: Any = None
+        self._clients = PerLoop(size=settings.CLEAVE_REALTIME_REDIS_POOL_SIZE)
         self._memory: dict[int, dict[str, float]] = {}
         self._local: dict[str, int] = {}  # socket id → user id, for the refresher
         self._refresher: asyncio.Task[None] | None = None
+        self._ops: MicroBatcher[_Op, bool] = MicroBatcher(
+            self._run_ops,
+            max_batch=settings.CLEAVE_REALTIME_ADMIT_BATCH,
+            concurrency=settings.CLEAVE_REALTIME_ADMIT_CONCURRENCY,
+            name="realtime-presence",
+        )
 
     def _client(self) -> Any:
-        if self._redis is None and settings.CONFIG.redis_url:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.Redis.from_url(
-                settings.CONFIG.redis_url, socket_connect_timeout=2, socket_timeout=5
-            )
-        return self._redis
+        return self._clients.get()
 
     async def connected(self, user_id: int) -> tuple[str, bool]:
         """Record a socket; returns its id and whether the user was offline before."""
         socket_id = uuid.uuid4().hex
-        was_online = await self.online(user_id)
-        await self._set(user_id, socket_id, time.time() + TTL_SECONDS)
+        expires = time.time() + TTL_SECONDS
+        if self._client() is None:
+            was_online = await self.online(user_id)
+            self._set_in_memory(user_id, socket_id, expires)
+        else:
+            was_online = await self._ops.submit(("connect", user_id, socket_id, expires))
         self._local[socket_id] = user_id
         if self._refresher is None or self._refresher.done():
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
@@ -58,8 +70,17 @@ class Presence:
         self._local.pop(socket_id, None)
         await self._set(user_id, socket_id, time.time() + grace_seconds())
 
+    async def _set(self, user_id: int, socket_id: str, expires: float) -> None:
+        """One socket's entry, kept until `expires` (batched with others in real mode)."""
+        if self._client() is None:
+            self._set_in_memory(user_id, socket_id, expires)
+        else:
+            await self._ops.submit(("set", user_id, socket_id, expires))
+
     async def online(self, user_id: int) -> bool:
-        return bool(await self.online_among([user_id]))
+        if self._client() is None:
+            return bool(await self.online_among([user_id]))
+        return await self._ops.submit(("online", user_id, "", 0.0))
 
     async def online_among(self, user_ids: list[int]) -> list[int]:
         now = time.time()
@@ -68,35 +89,65 @@ class Presence:
             return [u for u in user_ids if any(t > now for t in self._memory.get(u, {}).values())]
         async with client.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.zcount(f"cleave:rt:presence:{user_id}", now, "+inf")
+                pipe.zcount(_key(user_id), now, "+inf")
             counts = await pipe.execute()
         return [u for u, count in zip(user_ids, counts, strict=True) if count]
 
-    async def _set(self, user_id: int, socket_id: str, expires: float) -> None:
-        client = self._client()
-        if client is None:
-            entries = self._memory.setdefault(user_id, {})
-            entries[socket_id] = expires
-            now = time.time()
-            for stale in [s for s, t in entries.items() if t <= now]:
-                del entries[stale]
-            return
-        key = f"cleave:rt:presence:{user_id}"
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {socket_id: expires})
-            pipe.zremrangebyscore(key, "-inf", time.time())
-            pipe.expire(key, int(TTL_SECONDS * 2))
-            await pipe.execute()
+    async def _run_ops(self, ops: list[_Op]) -> list[bool | BaseException]:
+        """One pipeline for a batch; in order, so a user's second socket sees the first."""
+        now = time.time()
+        async with self._client().pipeline(transaction=False) as pipe:
+            for kind, user_id, socket_id, expires in ops:
+                key = _key(user_id)
+                if kind in {"connect", "online"}:
+                    pipe.zcount(key, now, "+inf")
+                if kind in {"connect", "set"}:
+                    pipe.zadd(key, {socket_id: expires})
+                    pipe.zremrangebyscore(key, "-inf", now)
+                    pipe.expire(key, int(TTL_SECONDS * 2))
+            replies = iter(await pipe.execute())
+        results: list[bool | BaseException] = []
+        for kind, *_ in ops:
+            online = bool(next(replies)) if kind in {"connect", "online"} else False
+            if kind in {"connect", "set"}:
+                for _ in range(3):
+                    next(replies)
+            results.append(online)
+        return results
+
+    def _set_in_memory(self, user_id: int, socket_id: str, expires: float) -> None:
+        entries = self._memory.setdefault(user_id, {})
+        entries[socket_id] = expires
+        now = time.time()
+        for stale in [s for s, t in entries.items() if t <= now]:
+            del entries[stale]
 
     async def _refresh_forever(self) -> None:
         while self._local:
             await asyncio.sleep(REFRESH_SECONDS)
             expires = time.time() + TTL_SECONDS
-            for socket_id, user_id in list(self._local.items()):
-                await self._set(user_id, socket_id, expires)
+            local = list(self._local.items())
+            await asyncio.gather(*(self._set(user, socket, expires) for socket, user in local))
 
 
 presence = Presence()
+
+
+async def _publish_batch(messages: list[str]) -> list[bool | BaseException]:
+    async with presence._client().pipeline(transaction=False) as pipe:  # noqa: SLF001
+        for message in messages:
+            pipe.publish(FANOUT_CHANNEL, message)
+        await pipe.execute()
+    return [True] * len(messages)
+
+
+# Signals of sockets that connect together (presence) leave in one pipeline.
+_signals: MicroBatcher[str, bool] = MicroBatcher(
+    _publish_batch,
+    max_batch=settings.CLEAVE_REALTIME_ADMIT_BATCH,
+    concurrency=settings.CLEAVE_REALTIME_ADMIT_CONCURRENCY,
+    name="realtime-signals",
+)
 
 
 async def signal(stream: str, frame: dict[str, Any]) -> None:
@@ -104,11 +155,10 @@ async def signal(stream: str, frame: dict[str, Any]) -> None:
     from cleave.realtime.hub import hub
 
     text = json.dumps({**frame, "stream": stream}, separators=(",", ":"))
-    client = presence._client()  # noqa: SLF001 - same module family, one shared connection
-    if client is None:
+    if presence._client() is None:  # noqa: SLF001 - same module family
         hub.submit("event", stream, 0, text)
     else:
-        await client.publish(FANOUT_CHANNEL, f"{stream}\n0\n{text}")
+        await _signals.submit(f"{stream}\n0\n{text}")
 
 
 def online_now(user_ids: list[int]) -> list[int]:

@@ -1,12 +1,15 @@
 """What contexts plug into the gateway: stream families and client frame types.
 
     register_streams("conv", initial=conversation_streams, readable=member_streams,
-                     replay=resolve_history, members=member_ids)
+                     replay=resolve_history, members=member_ids,
+                     initial_many=conversation_streams_of_many)
     register_frame_handler("message.send", handle_message_send)
 
-The callables are synchronous (they may query their context's database); the gateway runs
-them off the event loop. A frame handler returns the `ack` payload or raises a CleaveError,
-which the client gets as an error frame with that code.
+`initial_many` (optional) answers `initial` for many principals at once (one query): sockets
+that connect together are admitted in batches (a reconnect storm). The callables are
+synchronous (they may query their context's database); the gateway runs them off the event
+loop. A frame handler returns the `ack` payload or raises a CleaveError, which the client gets
+as an error frame with that code.
 
 Retained history is append-only (Redis Streams entries cannot be rewritten), so a family whose
 frames can go stale (an edited or deleted message, a member who joined later) registers
@@ -41,6 +44,8 @@ class StreamFamily:
     readable: Callable[[Principal, list[str]], set[str]]
     members: Callable[[str], list[int]] | None = None  # user ids on the stream, for presence
     replay: ReplayHook | None = None  # history as the reader may see it now (module docstring)
+    # `initial` for many principals in one go: {user_id: streams}; absent users have none.
+    initial_many: Callable[[list[Principal]], dict[int, list[str]]] | None = None
 
 
 stream_families: dict[str, StreamFamily] = {}
@@ -54,8 +59,11 @@ def register_streams(
     readable: Callable[[Principal, list[str]], set[str]],
     members: Callable[[str], list[int]] | None = None,
     replay: ReplayHook | None = None,
+    initial_many: Callable[[list[Principal]], dict[int, list[str]]] | None = None,
 ) -> None:
-    stream_families[prefix] = StreamFamily(prefix, initial, readable, members, replay)
+    stream_families[prefix] = StreamFamily(
+        prefix, initial, readable, members, replay, initial_many=initial_many
+    )
 
 
 def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
@@ -66,6 +74,21 @@ def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
 
 def initial_streams(principal: Principal) -> list[str]:
     return [stream for family in stream_families.values() for stream in family.initial(principal)]
+
+
+def initial_streams_many(principals: list[Principal]) -> dict[int, list[str]]:
+    """`initial_streams` of each principal's user, one query per family where it can."""
+    users = {principal.user_id: principal for principal in principals}
+    streams: dict[int, list[str]] = {user_id: [] for user_id in users}
+    for family in stream_families.values():
+        if family.initial_many is not None:
+            found = family.initial_many(list(users.values()))
+            for user_id in users:
+                streams[user_id] += found.get(user_id, [])
+        else:
+            for user_id, principal in users.items():
+                streams[user_id] += family.initial(principal)
+    return streams
 
 
 def user_stream(user_id: int) -> str:

@@ -159,10 +159,11 @@ class RedisStreamStore:
     """Real mode: `rt:{stream}:seq`, `…:epoch` and a capped Redis Stream `…:log` per stream."""
 
     def __init__(self, url: str, *, history: int, history_seconds: float) -> None:
-        import redis
+        from cleave.realtime.connections import sync_client
 
-        # This process's one synchronous pool for realtime (also used by presence and revocation).
-        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        # This process's one synchronous pool for realtime (also used by presence reads from
+        # tasks and by closing revoked sessions): sized, and waiting rather than raising.
+        self.redis = sync_client(url)
         self._append = self.redis.register_script(_APPEND)
         self._history = history
         self._ttl = int(history_seconds)

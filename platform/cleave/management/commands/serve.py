@@ -39,4 +39,5 @@ class Command(BaseCommand):
             # (uvicorn's default) read into memory (cleave.server_limits).
             http=BoundedHttpToolsProtocol,
             ws_max_size=WS_MAX_BYTES,
+            backlog=settings.CLEAVE_REALTIME_BACKLOG,  # a reconnect storm (settings say why)
         )
