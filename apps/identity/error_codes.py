@@ -53,3 +53,23 @@ class SessionNotFound(NotFound):
 class UserNotFoundError(NotFound):
     code = "user_not_found"
     message_template = "No such user."
+
+
+class DisplayNameEmpty(ValidationFailed):
+    code = "display_name_empty"
+    message_template = "The display name is empty once surrounding spaces are removed."
+
+
+class DisplayNameTooLong(ValidationFailed):
+    code = "display_name_too_long"
+    message_template = "The display name is longer than {max_length} characters."
+
+
+class DisplayNameBidiControl(ValidationFailed):
+    code = "display_name_bidi_control"
+    message_template = "The display name contains bidirectional control characters."
+
+
+class DisplayNameReserved(ValidationFailed):
+    code = "display_name_reserved"
+    message_template = "This display name is reserved: it reads as the service or its staff."

@@ -22,6 +22,7 @@ from apps.identity.error_codes import (
     WrongPassword,
 )
 from apps.identity.models import Device, User
+from apps.identity.services.display_names import display_name_clean
 from apps.identity.services.sessions import (
     DeviceInfo,
     IssuedTokens,
@@ -61,11 +62,12 @@ def user_register(
 ) -> tuple[User, IssuedTokens | None]:
     """Create an account (and, given a device, its first session)."""
     email = email.strip().lower()
+    display_name = display_name_clean(display_name)
     _check_password(password, User(email=email, display_name=display_name))
     try:
         with transaction.atomic(using=DB):
             user = User.objects.db_manager(DB).create_user(
-                email, password, display_name=display_name.strip()
+                email, password, display_name=display_name
             )
             publish(
                 UserRegistered(
@@ -89,10 +91,12 @@ def user_update(
         raise ValidationFailed(
             details=[{"loc": ["body", "timezone"], "msg": "unknown time zone", "type": "timezone"}]
         )
+    if display_name is not None:
+        display_name = display_name_clean(display_name)
     with transaction.atomic(using=DB):
         user = _locked_account(user_id)
         if display_name is not None:
-            user.display_name = display_name.strip()
+            user.display_name = display_name
         if locale is not None:
             user.locale = locale
         if timezone_name is not None:
