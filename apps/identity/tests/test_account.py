@@ -206,4 +206,6 @@ def test_me_shows_changes_at_once_although_it_is_cached() -> None:
     }
     response = staff.post(f"/admin/identity/user/{user.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert signed.get("/api/v1/me").json()["roles"] == ["moderator", "user"]
+    # A role change signs the user out (tokens carry roles); the next sign-in shows it.
+    assert signed.get("/api/v1/me").status_code == 401
+    assert login("ada@example.com").get("/api/v1/me").json()["roles"] == ["moderator", "user"]
