@@ -298,6 +298,12 @@ CLEAVE_REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 CLEAVE_REVOCATION_RECHECK_SECONDS = 1.0
 # A process that does not host identity verifies tokens with keys fetched from here.
 CLEAVE_JWKS_URL = CONFIG.jwks_url
+# Sign-in and reset back-off is per (account, client address) (apps.identity.throttles). Past
+# this many failures of one account within an hour, from anywhere, every attempt on it first
+# waits the delay, and is never refused for it (so nobody can lock the owner out): 100 an hour
+# is far beyond anyone mistyping, and 1 s makes guessing slow while the owner barely notices.
+CLEAVE_AUTH_ACCOUNT_FAILURES_PER_HOUR = 100
+CLEAVE_AUTH_ACCOUNT_DELAY_SECONDS = 1.0
 # Argon2id with OWASP's minimum (19 MiB, 2 passes, 1 lane) instead of Django's 100 MiB × 8
 # lanes: bounded memory per login on 2-core machines; measured in bench/identity.
 PASSWORD_HASHERS = [
