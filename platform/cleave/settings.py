@@ -40,7 +40,8 @@ CLEAVE_SERVICE_NAME = CONFIG.service_name or (
     "monolith" if CONFIG.contexts is None else "+".join(sorted(_CONTEXT_LABELS))
 )
 CLEAVE_SERVICE_URLS = CONFIG.service_urls(
-    os.environ, [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS] + ["flags"]
+    os.environ,
+    [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS] + ["flags", "sessions"],
 )
 # The flag tables live with one service (the edge); the others load definitions from it
 # through the flags contract (CLEAVE_FLAGS_URL) and evaluate locally.
@@ -296,6 +297,10 @@ CLEAVE_ACCESS_TOKEN_SECONDS = 15 * 60
 CLEAVE_REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # How long a process trusts its last "session not revoked" answer (see cleave.auth.revocation).
 CLEAVE_REVOCATION_RECHECK_SECONDS = 1.0
+# How long the shared cache keeps a "not revoked" answer of the session rows. A sign-out
+# overwrites it at once; this only bounds how long a revocation whose cache write failed (Redis
+# down at that moment) goes unseen, against one session-row query per session per 30 s.
+CLEAVE_REVOCATION_LIVE_SECONDS = 30
 # A process that does not host identity verifies tokens with keys fetched from here.
 CLEAVE_JWKS_URL = CONFIG.jwks_url
 # Sign-in and reset back-off is per (account, client address) (apps.identity.throttles). Past

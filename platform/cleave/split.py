@@ -139,6 +139,7 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         edge = topology.url(topology.host_of("identity"))
         env["CLEAVE_JWKS_URL"] = f"{edge}/.well-known/jwks.json"
         env["CLEAVE_FLAGS_URL"] = edge  # flags live with the edge service
+        env["CLEAVE_SESSIONS_URL"] = edge  # revocations the cache does not know: ask identity
     return env
 
 
