@@ -51,12 +51,21 @@ class UserAdmin(DjangoUserAdmin):
         return super().get_queryset(request).prefetch_related("groups")
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        suspend = False
         if change:
             # Roles change through identity's service (in save_related), which signs the user
-            # out: the row keeps its stored roles until then.
-            stored = User.objects.filter(pk=obj.pk).values("is_staff", "is_superuser").get()
+            # out: the row keeps its stored roles until then. Unticking "active" suspends the
+            # account through its service too, which ends its sessions.
+            stored = (
+                User.objects.filter(pk=obj.pk).values("is_staff", "is_superuser", "is_active").get()
+            )
             obj.is_staff, obj.is_superuser = stored["is_staff"], stored["is_superuser"]
+            suspend = stored["is_active"] and not obj.is_active
+            if suspend:
+                obj.is_active = True
         super().save_model(request, obj, form, change)
+        if suspend:
+            accounts.user_deactivate(user_id=obj.pk)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         access = form.cleaned_data

@@ -119,3 +119,20 @@ def test_changing_only_permission_groups_or_the_profile_keeps_the_sessions() -> 
     )
     assert changed is False
     assert signed.get("/api/v1/me").status_code == 200
+
+
+def test_unticking_active_in_the_admin_form_signs_the_user_out() -> None:
+    user = user_create(email="suspended@example.com")
+    signed = login("suspended@example.com")
+    target = user_create(email="target@example.com")
+    admin = _admin()
+    data = {
+        "email": user.email,
+        "display_name": user.display_name,
+        "locale": user.locale,
+        "timezone": user.timezone,
+        "groups": [],
+    }  # no "is_active": unticked
+    assert admin.post(f"/admin/identity/user/{user.pk}/change/", data).status_code == 302
+    assert not User.objects.get(pk=user.pk).is_active
+    assert signed.get(f"/api/v1/users/{target.pk}").status_code == 401
