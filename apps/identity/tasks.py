@@ -18,7 +18,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
-from django.db import close_old_connections
+from django.db import connections
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -44,7 +44,9 @@ def _run_here(task: Task, args: tuple[Any, ...]) -> None:
     except Exception:
         logger.exception("background task %s failed", task.name)
     finally:
-        close_old_connections()  # this thread's database connection, as a worker would
+        # This thread's database connections: tasks are rare here, and a connection kept open
+        # by an idle thread would hold the database (a test database cannot be dropped).
+        connections.close_all()
 
 
 def background_drain(timeout: float = 10.0) -> None:
