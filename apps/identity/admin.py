@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.identity import selectors
 from apps.identity.models import Block, Device, Session, SigningKey, User
-from apps.identity.services import accounts, blocks, emails, sessions
+from apps.identity.services import accounts, blocks, emails, roles, sessions
 from cleave.auth.permissions import forget_permissions
 from cleave.crypto import mask
 
@@ -63,9 +63,35 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        suspend = False
+        if change:
+            # Roles change through identity's service (in save_related), which signs the user
+            # out: the row keeps its stored roles until then. Unticking "active" suspends the
+            # account through its service too, which ends its sessions.
+            stored = (
+                User.objects.filter(pk=obj.pk).values("is_staff", "is_superuser", "is_active").get()
+            )
+            obj.is_staff, obj.is_superuser = stored["is_staff"], stored["is_superuser"]
+            suspend = stored["is_active"] and not obj.is_active
+            if suspend:
+                obj.is_active = True
+        super().save_model(request, obj, form, change)
+        if suspend:
+            accounts.user_deactivate(user_id=obj.pk)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        access = form.cleaned_data
+        groups = access.pop("groups", None) if change else None  # not by save_m2m
         super().save_related(request, form, formsets, change)
-        # Roles (groups) or profile fields may have changed: /me must not serve the old ones.
+        if change:
+            roles.user_access_set(
+                user_id=form.instance.pk,
+                is_staff=access.get("is_staff"),
+                is_superuser=access.get("is_superuser"),
+                group_ids=None if groups is None else [group.pk for group in groups],
+            )
+        # Profile fields may have changed: /me must not serve the old ones.
         selectors.user_profile_forget(user_id=form.instance.pk)
         forget_permissions(form.instance.pk)
 

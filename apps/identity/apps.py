@@ -11,15 +11,18 @@ class IdentityConfig(AppConfig):
 
         from apps.identity import ops, selectors, views
         from apps.identity.api import router
-        from apps.identity.provider import IdentityProvider
+        from apps.identity.provider import IdentityProvider, SessionsProvider
         from cleave.api import register_router
         from cleave.auth.keys import register_source
         from cleave.auth.permissions import register_source as register_permission_source
         from cleave.contracts.registry import provide
         from cleave.routing import register_ops_urlpatterns, register_urlpatterns
         from contracts.identity import IDENTITY
+        from contracts.sessions import SESSIONS
 
         provide(IDENTITY, IdentityProvider())
+        # The kernel asks here when its revocation cache does not know a session.
+        provide(SESSIONS, SessionsProvider())
         register_router("/", router)
         register_urlpatterns(path(".well-known/jwks.json", views.jwks, name="jwks"))
         register_ops_urlpatterns(

@@ -75,3 +75,23 @@ class VerificationExpired(BadRequest):
 class EmailAlreadyVerified(Conflict):
     code = "email_already_verified"
     message_template = "This address is already verified."
+
+
+class DisplayNameEmpty(ValidationFailed):
+    code = "display_name_empty"
+    message_template = "The display name is empty once surrounding spaces are removed."
+
+
+class DisplayNameTooLong(ValidationFailed):
+    code = "display_name_too_long"
+    message_template = "The display name is longer than {max_length} characters."
+
+
+class DisplayNameBidiControl(ValidationFailed):
+    code = "display_name_bidi_control"
+    message_template = "The display name contains bidirectional control characters."
+
+
+class DisplayNameReserved(ValidationFailed):
+    code = "display_name_reserved"
+    message_template = "This display name is reserved: it reads as the service or its staff."

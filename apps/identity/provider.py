@@ -12,6 +12,7 @@ from contracts.identity import (
     UsersGet,
     UserStatus,
 )
+from contracts.sessions import RevokedSessions, SessionsCheck
 
 
 def _profile(user: User) -> UserProfile:
@@ -43,3 +44,11 @@ class IdentityProvider:
             exists=record is not None,
             active=bool(record and record["is_active"]),
         )
+
+
+class SessionsProvider:
+    """identity's implementation of `contracts.sessions.SessionsService`: the kernel asks it
+    when its revocation cache does not know a session."""
+
+    def sessions_revoked(self, query: SessionsCheck) -> RevokedSessions:
+        return RevokedSessions(revoked=selectors.sessions_revoked(session_ids=query.session_ids))

@@ -26,7 +26,8 @@ class DeviceIn(RequestSchema):
 class RegisterIn(RequestSchema):
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
-    display_name: str = Field(min_length=1, max_length=100)
+    # Room for surrounding spaces: the trimmed name must be 1–100 (services.display_names).
+    display_name: str = Field(min_length=1, max_length=200)
     device: DeviceIn | None = None
 
 
@@ -68,7 +69,7 @@ class RegisteredOut(Schema):
 
 
 class MeUpdateIn(RequestSchema):
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
     locale: str | None = Field(
         default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35
     )

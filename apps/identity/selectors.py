@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,22 @@ def session_list(*, user_id: int) -> QuerySet[Session]:
         .filter(user_id=user_id, revoked_at__isnull=True)
         .select_related("device")
     )
+
+
+def sessions_revoked(*, session_ids: list[str]) -> list[str]:
+    """Those of `session_ids` whose tokens must be refused: revoked, or no such session."""
+    parsed: dict[str, uuid.UUID] = {}
+    for session_id in session_ids:
+        try:
+            parsed[session_id] = uuid.UUID(session_id)
+        except ValueError:
+            continue  # not a session id at all: unknown, so refused
+    live = set(
+        Session.objects.using(DB)
+        .filter(pk__in=set(parsed.values()), revoked_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    return [sid for sid in dict.fromkeys(session_ids) if parsed.get(sid) not in live]
 
 
 def session_get_live(*, session_id: str, user_id: int) -> Session | None:

@@ -49,7 +49,8 @@ CLEAVE_SERVICE_NAME = CONFIG.service_name or (
     "monolith" if CONFIG.contexts is None else "+".join(sorted(_CONTEXT_LABELS))
 )
 CLEAVE_SERVICE_URLS = CONFIG.service_urls(
-    os.environ, [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS] + ["flags"]
+    os.environ,
+    [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS] + ["flags", "sessions"],
 )
 # The flag tables live with one service (the edge); the others load definitions from it
 # through the flags contract (CLEAVE_FLAGS_URL) and evaluate locally.
@@ -350,8 +351,18 @@ CLEAVE_ACCESS_TOKEN_SECONDS = 15 * 60
 CLEAVE_REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # How long a process trusts its last "session not revoked" answer (see cleave.auth.revocation).
 CLEAVE_REVOCATION_RECHECK_SECONDS = 1.0
+# How long the shared cache keeps a "not revoked" answer of the session rows. A sign-out
+# overwrites it at once; this only bounds how long a revocation whose cache write failed (Redis
+# down at that moment) goes unseen, against one session-row query per session per 30 s.
+CLEAVE_REVOCATION_LIVE_SECONDS = 30
 # A process that does not host identity verifies tokens with keys fetched from here.
 CLEAVE_JWKS_URL = CONFIG.jwks_url
+# Sign-in and reset back-off is per (account, client address) (apps.identity.throttles). Past
+# this many failures of one account within an hour, from anywhere, every attempt on it first
+# waits the delay, and is never refused for it (so nobody can lock the owner out): 100 an hour
+# is far beyond anyone mistyping, and 1 s makes guessing slow while the owner barely notices.
+CLEAVE_AUTH_ACCOUNT_FAILURES_PER_HOUR = 100
+CLEAVE_AUTH_ACCOUNT_DELAY_SECONDS = 1.0
 # Argon2id with OWASP's minimum (19 MiB, 2 passes, 1 lane) instead of Django's 100 MiB × 8
 # lanes: bounded memory per login on 2-core machines; measured in bench/identity.
 PASSWORD_HASHERS = [

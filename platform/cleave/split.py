@@ -154,6 +154,7 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         edge = topology.url(topology.host_of("identity"))
         env["CLEAVE_JWKS_URL"] = f"{edge}/.well-known/jwks.json"
         env["CLEAVE_FLAGS_URL"] = edge  # flags live with the edge service
+        env["CLEAVE_SESSIONS_URL"] = edge  # revocations the cache does not know: ask identity
     # Never over what the topology itself decides (databases, keys, service URLs).
     env.update((name, value) for name, value in topology.service_settings if name not in env)
     return env

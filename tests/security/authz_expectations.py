@@ -228,6 +228,8 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
     "POST /internal/identity/users_get":
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
+    "POST /internal/sessions/sessions_revoked":
+        (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
     "POST /internal/messaging/conversation_members":
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
     "POST /internal/messaging/membership_get":

@@ -22,16 +22,18 @@ from apps.identity.schemas import (
 from apps.identity.services import accounts, emails, sessions
 from apps.identity.services.sessions import DeviceInfo
 from apps.identity.throttles import (
+    attempt_key,
     login_backoff,
     login_limit,
+    login_pressure,
     refresh_limit,
     register_limit,
     reset_backoff,
     reset_limit,
+    reset_pressure,
     verify_limit,
 )
 from cleave.auth.ninja_auth import bearer, principal_of
-from cleave.gateway.throttling import client_ip
 
 router = Router()
 
@@ -52,8 +54,10 @@ def register(request: HttpRequest, payload: RegisterIn) -> Status[RegisteredOut]
 
 @router.post("/login", response=TokensOut, auth=None, throttle=[login_limit])
 def login(request: HttpRequest, payload: LoginIn) -> TokensOut:
-    keys = (f"account:{payload.email.lower()}", f"ip:{client_ip(request)}")
-    login_backoff.check(*keys)
+    account = payload.email.strip().lower()
+    attempt = attempt_key(account, request)
+    login_backoff.check(attempt)  # this address, for this account
+    login_pressure.wait(account)  # slowed, never refused, when the account is under attack
     try:
         tokens = sessions.session_login(
             request=request,
@@ -62,9 +66,10 @@ def login(request: HttpRequest, payload: LoginIn) -> TokensOut:
             device=DeviceInfo(**payload.device.dict()),
         )
     except InvalidCredentials:
-        login_backoff.failure(*keys)
+        login_backoff.failure(attempt)
+        login_pressure.failure(account)
         raise
-    login_backoff.success(keys[0])
+    login_backoff.success(attempt)
     return tokens_out(tokens)
 
 
@@ -83,9 +88,13 @@ def logout(request: HttpRequest) -> Status[None]:
 @router.post("/password-reset", response={202: StatusOut}, auth=None, throttle=[reset_limit])
 def password_reset(request: HttpRequest, payload: PasswordResetIn) -> Status[StatusOut]:
     """Always 202, whether or not the email has an account (no user enumeration)."""
-    keys = (f"account:{payload.email.lower()}", f"ip:{client_ip(request)}")
-    reset_backoff.check(*keys)
-    reset_backoff.failure(*keys)  # every request counts: a reset is never a "success" here
+    account = payload.email.strip().lower()
+    attempt = attempt_key(account, request)
+    reset_backoff.check(attempt)
+    reset_pressure.wait(account)
+    # Every request counts: a reset is never a "success" here.
+    reset_backoff.failure(attempt)
+    reset_pressure.failure(account)
     accounts.password_reset_request(email=payload.email)
     return Status(202, StatusOut(status="if the account exists, a reset mail is on its way"))
 

@@ -10,8 +10,8 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 
 from apps.identity import selectors
 from apps.identity.error_codes import (
@@ -22,6 +22,7 @@ from apps.identity.error_codes import (
     WrongPassword,
 )
 from apps.identity.models import Device, User
+from apps.identity.services.display_names import display_name_clean
 from apps.identity.services.emails import verification_link_send
 from apps.identity.services.sessions import (
     DeviceInfo,
@@ -29,7 +30,7 @@ from apps.identity.services.sessions import (
     session_open,
     sessions_revoke_all,
 )
-from apps.identity.tasks import password_reset_mail_send
+from apps.identity.tasks import password_reset_mail_send, task_enqueue
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
 from cleave.events import publish
@@ -68,13 +69,14 @@ def user_register(
     """Create an account (and, given a device, its first session); mail it a link that proves
     its address, unless an operator vouches for it here (`email_verified`, never from the API)."""
     email = email.strip().lower()
+    display_name = display_name_clean(display_name)
     _check_password(password, User(email=email, display_name=display_name))
     try:
         with transaction.atomic(using=DB):
             user = User.objects.db_manager(DB).create_user(
                 email,
                 password,
-                display_name=display_name.strip(),
+                display_name=display_name,
                 email_verified_at=timezone.now() if email_verified else None,
             )
             publish(
@@ -101,10 +103,12 @@ def user_update(
         raise ValidationFailed(
             details=[{"loc": ["body", "timezone"], "msg": "unknown time zone", "type": "timezone"}]
         )
+    if display_name is not None:
+        display_name = display_name_clean(display_name)
     with transaction.atomic(using=DB):
         user = _locked_account(user_id)
         if display_name is not None:
-            user.display_name = display_name.strip()
+            user.display_name = display_name
         if locale is not None:
             user.locale = locale
         if timezone_name is not None:
@@ -146,17 +150,12 @@ def user_password_change(*, user_id: int, session_id: str, current: str, new: st
 
 
 def password_reset_request(*, email: str) -> None:
-    """Mail a reset link if an active account has this email; say nothing either way.
+    """Hand the address to a task that mails a reset link if an active account has it.
 
-    The mail leaves from a task after commit, so the answer takes as long for unknown emails.
+    Nothing here depends on whether the account exists (no lookup, no branch), so the answer
+    takes as long either way; the task, off the request's thread, does the rest.
     """
-    user = selectors.user_get_by_email(email=email)
-    if user is None or not user.is_active or not user.has_usable_password():
-        logger.info("password reset asked for an unknown or inactive account")
-        return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    transaction.on_commit(lambda: password_reset_mail_send.delay(user.email, uid, token), using=DB)
+    task_enqueue(password_reset_mail_send, email.strip())
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:

@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 
 from apps.identity.models import Device, Session, User
+from apps.identity.tasks import background_drain
 from apps.identity.tests.factories import PASSWORD, login, user_create
 from cleave.celery import app as celery_app
 from cleave.events import captured_events
@@ -126,6 +127,7 @@ def test_password_reset_mails_a_single_use_link(client: Client, eager_tasks: Non
     phone = login("ada@example.com")
     response = _reset(client, "ada@example.com")
     assert response.status_code == 202
+    background_drain()
     [message] = mail.outbox
     assert message.to == ["ada@example.com"]
     uid = re.search(r"uid=([\w-]+)", message.body).group(1)  # type: ignore[union-attr]
@@ -150,6 +152,7 @@ def test_password_reset_answers_alike_for_unknown_emails(client: Client, eager_t
     known = _reset(client, "ada@example.com")
     unknown = _reset(client, "nobody@example.com")
     assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    background_drain()
     assert len(mail.outbox) == 1
 
 
@@ -203,4 +206,6 @@ def test_me_shows_changes_at_once_although_it_is_cached() -> None:
     }
     response = staff.post(f"/admin/identity/user/{user.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert signed.get("/api/v1/me").json()["roles"] == ["moderator", "user"]
+    # A role change signs the user out (tokens carry roles); the next sign-in shows it.
+    assert signed.get("/api/v1/me").status_code == 401
+    assert login("ada@example.com").get("/api/v1/me").json()["roles"] == ["moderator", "user"]

@@ -18,6 +18,7 @@ from django.test import Client
 
 from apps.identity.services.keys import access_token_issue
 from apps.identity.tests.factories import login, user_create
+from cleave.remote.service_tokens import generate_key
 from cleave.testing import (
     ROOT,
     embedded_env,
@@ -111,7 +112,11 @@ def test_rotation_keeps_old_tokens_valid_and_publishes_both_keys(client: Client)
 def test_a_process_without_identity_verifies_tokens_with_the_jwks(tmp_path: Path) -> None:
     """Another service (no identity app, no shared database) verifies a token by the JWKS alone."""
     port = free_port()
-    server_env = embedded_env(tmp_path / "identity")
+    private, jwk = generate_key("orders")  # it asks identity about sessions with a service token
+    server_env = {
+        **embedded_env(tmp_path / "identity"),
+        "CLEAVE_SERVICE_JWKS": json.dumps({"keys": [jwk]}),
+    }
     with running_server(embedded_server_command(port), port=port, env=server_env) as base:
         body = json.dumps(
             {
@@ -140,6 +145,8 @@ def test_a_process_without_identity_verifies_tokens_with_the_jwks(tmp_path: Path
             "DJANGO_SETTINGS_MODULE": "cleave.tests.settings",
             "CLEAVE_CONTEXTS": "orders",
             "CLEAVE_JWKS_URL": f"{base}/.well-known/jwks.json",
+            "CLEAVE_SESSIONS_URL": base,
+            "CLEAVE_SERVICE_KEY": private,
             "CLEAVE_VAR_DIR": str(tmp_path / "other-service"),
             "DATABASE_URL": "",
             "REDIS_URL": "",

@@ -1,8 +1,9 @@
-"""Why a request is not authenticated: one code per reason, all 401."""
+"""Why a request is not authenticated: one code per reason, all 401 — but one: 503 when
+nobody can say whether the session is still signed in (the token is refused all the same)."""
 
 from __future__ import annotations
 
-from cleave.errors import Unauthorized
+from cleave.errors import ServiceUnavailable, Unauthorized
 
 
 class TokenMissing(Unauthorized):
@@ -23,3 +24,8 @@ class TokenExpired(Unauthorized):
 class SessionRevoked(Unauthorized):
     code = "session_revoked"
     message_template = "This session was signed out; log in again."
+
+
+class RevocationUnknown(ServiceUnavailable):
+    code = "revocation_unknown"
+    message_template = "Cannot check this session right now; try again shortly."

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from jwt.algorithms import OKPAlgorithm
 
-from cleave.auth import keys
+from cleave.auth import keys, revocation
 from cleave.auth.tokens import ALGORITHM, verified
 
 Signer = Callable[..., str]
@@ -30,16 +30,27 @@ def token_signer() -> Iterator[Signer]:
     jwk = {**OKPAlgorithm.to_jwk(private.public_key(), as_dict=True), "kid": kid, "alg": ALGORITHM}
     previous = keys._source  # noqa: SLF001 - restored below; tests only
     keys.register_source(lambda: {"keys": [jwk]})
+    # The sessions it signs for exist nowhere else: it vouches for them (until revoked in the
+    # cache, as a sign-out would); any other session is the real owner's to answer for.
+    signed: set[str] = set()
+
+    def vouch(session_ids: list[str]) -> set[str]:
+        others = [sid for sid in session_ids if sid not in signed]
+        return ask_owner(others) if others else set()
+
+    ask_owner = revocation.swap_source(vouch)
 
     def sign(
         *, user_id: int, session_id: str | None = None, roles: tuple[str, ...] = ("user",)
     ) -> str:
         now = int(time.time())
+        session_id = session_id or str(uuid.uuid4())
+        signed.add(session_id)
         claims = {
             "iss": settings.CLEAVE_JWT_ISSUER,
             "aud": settings.CLEAVE_JWT_AUDIENCE,
             "sub": str(user_id),
-            "sid": session_id or str(uuid.uuid4()),
+            "sid": session_id,
             "roles": list(roles),
             "iat": now,
             "exp": now + settings.CLEAVE_ACCESS_TOKEN_SECONDS,
@@ -49,6 +60,7 @@ def token_signer() -> Iterator[Signer]:
     try:
         yield sign
     finally:
+        revocation.swap_source(ask_owner)
         verified.clear()
         if previous is not None:
             keys.register_source(previous)

@@ -88,6 +88,8 @@ def config_env(service: Service) -> dict[str, str]:
         env["CLEAVE_JWKS_URL"] = f"{service.url_of('identity')}/.well-known/jwks.json"
         # Flag tables live with the edge (identity's) service; others load definitions there.
         env["CLEAVE_FLAGS_URL"] = service.url_of("identity")
+        # Revocations the cache does not know are asked of identity's session rows.
+        env["CLEAVE_SESSIONS_URL"] = service.url_of("identity")
     return dict(sorted(env.items()))
 
 

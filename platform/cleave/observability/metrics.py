@@ -34,6 +34,12 @@ throttled = Counter(
     "Requests refused with 429 by a rate limit, by limit scope.",
     ["scope"],
 )
+auth_delayed = Counter(
+    "cleave_auth_delayed_total",
+    "Sign-in and password-reset attempts slowed down (not refused) because their account saw "
+    "more than CLEAVE_AUTH_ACCOUNT_FAILURES_PER_HOUR failures within an hour, by scope.",
+    ["scope"],
+)
 readiness = Gauge(
     "cleave_ready",
     "1 when the last /readyz check of a dependency passed, 0 when it failed.",
