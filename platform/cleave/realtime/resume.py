@@ -74,13 +74,15 @@ class Resuming:
         if await self._over_rate(cost=(len(positions) - 1) // RESUME_STREAMS_PER_FRAME):
             metrics.frames.labels("in", "rate_limited").inc()
             return
-        assert self.principal is not None  # noqa: S101 - handle() checked it
-        own = user_stream(self.principal.user_id)
+        principal = self.principal
+        if principal is None:  # handle() let no resume through before auth; kept for types
+            raise FrameError("unauthorized", "Send an auth frame first.", frame_id)
+        own = user_stream(principal.user_id)
         followed = self.cursors.get(own, 0)
         self.resuming = set(positions)  # live frames wait until the replay is written
         try:
             replays, visible = await sync_to_async(read_history, thread_sensitive=False)(
-                self.principal, positions
+                principal, positions
             )
             # The user's own stream first: the joins and leaves it replays gate the others.
             order = sorted(positions, key=lambda stream: stream != own)
