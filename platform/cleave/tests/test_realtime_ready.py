@@ -14,22 +14,26 @@ from cleave.realtime.hub import hub
 
 @pytest.fixture
 def socket() -> Any:
-    """A consumer on `conv:1` (the gate lets frames through only on streams it is on)."""
+    """A consumer on `conv:1` (the gate lets frames through only on streams it is on), ready,
+    writing what it sends to `socket.sent`."""
     socket = GatewayConsumer.__new__(GatewayConsumer)
+    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, set(), {}, None
+    socket.epochs, socket.sent = {}, []
+
+    async def base_send(message: dict[str, Any]) -> None:
+        socket.sent.append(message["text"])
+
+    socket.base_send = base_send
+    # What hub.attach does, without the event loop it starts its dispatcher on.
     hub.sockets["conv:1"].add(socket)
+    hub._streams[socket].add("conv:1")  # noqa: SLF001
     yield socket
     hub.detach(socket)
 
 
 def test_frames_handed_over_before_ready_wait_for_it(socket: Any) -> None:
-    socket.before_ready, socket.resuming, socket.cursors, socket.principal = [], set(), {}, None
-    socket.epochs = {}
-    sent: list[Any] = []
-
-    async def base_send(message: dict[str, Any]) -> None:
-        sent.append(message["text"])
-
-    socket.base_send = base_send  # type: ignore[method-assign]
+    socket.before_ready = []
+    sent = socket.sent
 
     async def scenario() -> None:
         await socket.deliver("conv:1", 0, '{"type":"presence"}')  # a signal, mid-handshake
@@ -49,14 +53,7 @@ def test_frames_handed_over_before_ready_wait_for_it(socket: Any) -> None:
 
 
 def test_a_new_epoch_on_a_live_stream_is_a_resync_never_a_silent_skip(socket: Any) -> None:
-    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, set(), {}, None
-    socket.epochs = {}
-    sent: list[str] = []
-
-    async def base_send(message: dict[str, Any]) -> None:
-        sent.append(message["text"])
-
-    socket.base_send = base_send  # type: ignore[method-assign]
+    sent = socket.sent
 
     def frame(seq: int, epoch: str) -> str:
         return f'{{"type":"event","stream":"conv:1","seq":{seq},"epoch":"{epoch}"}}'
@@ -75,14 +72,7 @@ def test_a_new_epoch_on_a_live_stream_is_a_resync_never_a_silent_skip(socket: An
 
 
 def test_frames_of_a_stream_the_socket_left_are_not_written(socket: Any) -> None:
-    socket.before_ready, socket.resuming, socket.cursors, socket.principal = None, set(), {}, None
-    socket.epochs = {}
-    sent: list[str] = []
-
-    async def base_send(message: dict[str, Any]) -> None:
-        sent.append(message["text"])
-
-    socket.base_send = base_send  # type: ignore[method-assign]
+    sent = socket.sent
 
     async def scenario() -> None:
         await socket.deliver("conv:1", 1, '{"type":"event","seq":1,"epoch":"a"}')
