@@ -177,18 +177,11 @@ DATABASES = {
 
 # --- Cache, channel layer, Celery -------------------------------------------------------------
 _REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 2}
-# Redis connection pools. redis-py's default pool holds 100 connections and raises
-# MaxConnectionsError as soon as all are taken (a reconnect storm took them all in a moment:
-# issue 16, finding 13). Every pool Cleave builds is a BlockingConnectionPool instead: past its
-# size a caller waits up to CLEAVE_REDIS_POOL_TIMEOUT for a connection, then gets a
-# ConnectionError. Synchronous pools serve one process's threads (asgiref's executor: at most
-# 32; granian's blocking threads; Celery's pool), so 32 is more than any of them uses at once.
-# Asyncio pools (realtime) carry batched pipelines (cleave.realtime.batching), so a few busy
-# connections serve thousands of sockets. 5 s is well within the 10 s a mobile client waits
-# for `ready` and long beyond a healthy Redis's worst round trip.
-CLEAVE_REDIS_POOL_SIZE = int(os.environ.get("CLEAVE_REDIS_POOL_SIZE", "32"))
-CLEAVE_REDIS_POOL_TIMEOUT = float(os.environ.get("CLEAVE_REDIS_POOL_TIMEOUT", "5"))
-CLEAVE_REALTIME_REDIS_POOL_SIZE = int(os.environ.get("CLEAVE_REALTIME_REDIS_POOL_SIZE", "16"))
+# Redis connection pools, sized, waiting instead of raising; the realtime gateway's limits,
+# batches and process settings: each with its reason in cleave.settings_realtime.
+from cleave.settings_realtime import *  # noqa: E402, F403
+from cleave.settings_realtime import CLEAVE_REDIS_POOL_SIZE, CLEAVE_REDIS_POOL_TIMEOUT  # noqa: E402
+
 _REDIS_POOL = {
     "pool_class": "redis.BlockingConnectionPool",
     "max_connections": CLEAVE_REDIS_POOL_SIZE,
@@ -304,42 +297,15 @@ CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
 CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
 CLEAVE_EVENTS_RETENTION_DAYS = 7
 
-# Realtime gateway: retained history per stream (count and age), how many missed events one
-# resume replays before it answers resync_required, frames a socket may send per second, and how
-# long a socket may stay unauthenticated.
-CLEAVE_REALTIME_HISTORY = 1000
-CLEAVE_REALTIME_HISTORY_SECONDS = 24 * 3600
-CLEAVE_REALTIME_RESUME_CAP = 500
-# Streams one resume frame may name: an app with more conversations sends several frames. The
-# bound (with each ten streams charged as a frame) keeps one frame from holding a thread for
-# seconds (3,000 streams took 2.2 s before it).
-CLEAVE_REALTIME_RESUME_MAX_STREAMS = 100
-CLEAVE_REALTIME_FRAMES_PER_SECOND = 20
 # Messages one user may send, over REST and the socket together, per window (counted in the
 # cache: Redis in real mode, so shared by every process). 20 per 10 s is far above a person
 # typing and far below a spammer's loop (the probe sent 60 in 0.7 s). Load tests raise it here.
 CLEAVE_MESSAGING_SEND_RATE = os.environ.get("CLEAVE_MESSAGING_SEND_RATE", "20/10s")
 CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
-# Sockets connecting together are admitted in batches (cleave.realtime.admission): at most
-# this many per token check, initial-streams query or presence pipeline, and at most this many
-# such batches of one kind at once (each holds a thread or a Redis connection). 256 keeps one
-# `WHERE user_id IN (…)` query and one pipeline small; 2 lets a batch start while one runs.
-CLEAVE_REALTIME_ADMIT_BATCH = 256
-# The realtime server's accept backlog (uvicorn --backlog; the Procfile says the same number):
-# uvicorn's 2048 is less than one deploy's worth of phones reconnecting at once, and a full
-# queue drops SYNs, which clients see as a 1 s, then 3 s, retransmit. The kernel caps it at
-# net.core.somaxconn (4096 on current Linux; raise it with sysctl on a realtime host).
-CLEAVE_REALTIME_BACKLOG = 8192
-# Allocations between young garbage collections in the ASGI process (cleave.asgi says why;
-# CPython's default is 700).
-CLEAVE_GC_YOUNG_THRESHOLD = int(os.environ.get("CLEAVE_GC_YOUNG_THRESHOLD", "50000"))
-CLEAVE_REALTIME_ADMIT_CONCURRENCY = 2
 # How long a user stays "online" after their last socket closes (a phone changing networks).
 CLEAVE_REALTIME_PRESENCE_GRACE_SECONDS = CONFIG.presence_grace_seconds
 # Where pushes go: "log" records them (embedded default); FCM and APNs come with their config.
 CLEAVE_PUSH_PROVIDER = os.environ.get("CLEAVE_PUSH_PROVIDER", "log")
-# Benchmarks only: append "<sockets> <ms>" per fan-out to this file (see bench/realtime).
-CLEAVE_REALTIME_STATS_PATH = os.environ.get("CLEAVE_REALTIME_STATS_PATH") or None
 
 # Largest request body the embedded one-process server reads into memory.
 CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024
