@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -28,3 +30,22 @@ def _fresh_cache() -> None:
 
         forget_active_key()
         user_profiles_forget_memo()
+
+
+@pytest.fixture(autouse=True)
+def _outbox_relay_settles(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Real mode hands the outbox off from a background thread after each commit. A test that
+    commits (transactional) is torn down by truncating every table, which deadlocked with that
+    thread still relaying (seen in CI): the relay settles first. Requesting the database
+    fixture here makes this teardown run before the database's."""
+    from django.conf import settings
+
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or settings.CLEAVE_EVENTS_INPROCESS:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from cleave.events.relay import background_relay
+
+    background_relay.wait_idle(timeout=10)

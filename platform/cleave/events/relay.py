@@ -129,10 +129,20 @@ class BackgroundRelay:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._settled = threading.Condition()
+        self._unsent = 0  # kicks not yet handled
 
     def kick(self, alias: str) -> None:
         self._ensure_running()
+        with self._settled:
+            self._unsent += 1
         self._queue.put(alias)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every kick so far has been handled (tests: before a flush truncates the
+        tables the relay reads); whether it got there within `timeout` seconds."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._unsent == 0, timeout=timeout)
 
     def _ensure_running(self) -> None:
         # A forked child (prefork workers) inherits the object but not the thread.
@@ -141,6 +151,7 @@ class BackgroundRelay:
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()
+                self._unsent = 0  # a forked child has none of its parent's kicks to wait for
                 self._pid = os.getpid()
                 self._thread = threading.Thread(
                     target=self._run, name="cleave-outbox-relay", daemon=True
@@ -150,7 +161,7 @@ class BackgroundRelay:
     def _run(self) -> None:
         last_sent = 0.0
         while True:
-            aliases = self._collect(linger=time.monotonic() - last_sent < LINGER_SECONDS)
+            aliases, kicks = self._collect(linger=time.monotonic() - last_sent < LINGER_SECONDS)
             for alias in sorted(aliases):
                 try:
                     relay_all(alias)
@@ -158,18 +169,23 @@ class BackgroundRelay:
                     logger.exception("outbox hand-off failed; the sweeper will retry")
             last_sent = time.monotonic()
             connections.close_all()
+            with self._settled:
+                self._unsent -= kicks
+                self._settled.notify_all()
 
-    def _collect(self, *, linger: bool) -> set[str]:
+    def _collect(self, *, linger: bool) -> tuple[set[str], int]:
         """Wait for a commit, then take every other kick queued meanwhile; right after a send
-        (under load), linger briefly so a burst leaves as a few large batches."""
-        aliases = {self._queue.get()}
+        (under load), linger briefly so a burst leaves as a few large batches. The aliases,
+        and how many kicks they were."""
+        aliases, kicks = {self._queue.get()}, 1
         if linger:
             time.sleep(LINGER_SECONDS)
         while True:
             try:
                 aliases.add(self._queue.get_nowait())
             except queue.Empty:
-                return aliases
+                return aliases, kicks
+            kicks += 1
 
 
 background_relay = BackgroundRelay()
