@@ -48,7 +48,7 @@ FRAME_TYPES = frozenset(
 )
 # The documented close codes, plus the protocol's own for what never reaches the application:
 # 1007 (a text frame that is not UTF-8) and 1009 (over the server's 16 MiB message limit).
-CLOSE_CODES = frozenset({4401, 4408, 4429, 1001, 1007, 1009})
+CLOSE_CODES = frozenset({4401, 4408, 4429, 1013, 1001, 1007, 1009})
 FRAME_TYPES_KNOWN = ["ping", "auth", "resume", "typing", "presence", "message.send"]
 SETTINGS = settings(
     max_examples=40,

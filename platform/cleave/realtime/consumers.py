@@ -4,6 +4,7 @@ Close codes (also in docs/api.md):
     4401  unauthorized: bad, expired or revoked token, or a token in the URL
     4408  auth timeout: no `auth` frame within CLEAVE_REALTIME_AUTH_SECONDS of connecting
     4429  rate limited: far more frames per second than allowed
+    1013  try again later: the session could not be checked (`revocation_unknown`); not signed out
     1001  going away: the server is shutting down
 """
 
@@ -39,6 +40,9 @@ from cleave.realtime.streams import epoch_of
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
+# RFC 6455's "try again later": an app that reads 4401 as "signed out" must not sign its user
+# out because a revocation check could not be answered (503 `revocation_unknown`).
+CLOSE_TRY_AGAIN = 1013
 
 
 class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
@@ -111,7 +115,8 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         try:
             principal = await admission.authenticate(token)
         except CleaveError as error:
-            await self._refuse(error.code, error.message, frame_id)
+            close = CLOSE_TRY_AGAIN if error.status == 503 else CLOSE_UNAUTHORIZED
+            await self._refuse(error.code, error.message, frame_id, close=close)
             return
         if self.auth_deadline is not None:
             self.auth_deadline.cancel()
@@ -141,9 +146,11 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         for item in held or ():
             await self.deliver(*item)
 
-    async def _refuse(self, code: str, message: str, frame_id: Any = None) -> None:
+    async def _refuse(
+        self, code: str, message: str, frame_id: Any = None, *, close: int = CLOSE_UNAUTHORIZED
+    ) -> None:
         await self.send(text_data=error_frame(FrameError(code, message, frame_id)))
-        await self.close(code=CLOSE_UNAUTHORIZED)
+        await self.close(code=close)
 
     async def close_revoked(self) -> None:
         await self._refuse("session_revoked", "This session was signed out.")
