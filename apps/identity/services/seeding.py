@@ -10,6 +10,7 @@ and the rows are written in batches, each in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -23,8 +24,6 @@ from contracts.identity import UserRegistered
 
 DB = database_for("identity")
 BATCH = 200
-# The field, if identity has one, that says the e-mail address was verified (issue 16 item 12).
-_VERIFIED_FIELDS = ("email_verified_at", "email_verified")
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,6 @@ class SeededUser:
     access: str
 
 
-def verification_field() -> str | None:
-    """The account's "e-mail verified" field, or None while identity has no verification."""
-    names = {field.name for field in User._meta.get_fields()}
-    return next((name for name in _VERIFIED_FIELDS if name in names), None)
-
-
 def users_seed(
     *, count: int, prefix: str, password: str | None = None, verified: bool = False
 ) -> list[SeededUser]:
@@ -49,11 +42,11 @@ def users_seed(
     encoded = make_password(password)  # once for the batch; None gives an unusable password
     emails = [f"{prefix}-{n}@example.com" for n in range(count)]
     device = DeviceInfo(device_id=f"{prefix}-seed", platform="web", app_version="seed")
-    field = verification_field() if verified else None
+    verified_at = timezone.now() if verified else None
     seeded: list[SeededUser] = []
     for start in range(0, count, BATCH):
         with transaction.atomic(using=DB):
-            users = _users_for(emails[start : start + BATCH], encoded, field)
+            users = _users_for(emails[start : start + BATCH], encoded, verified_at)
             for user in users:
                 issued = session_open(user=user, device=device)
                 session_id = str(issued.session.pk)
@@ -61,18 +54,19 @@ def users_seed(
     return seeded
 
 
-def _users_for(emails: list[str], encoded: str, verified_field: str | None) -> list[User]:
+def _users_for(emails: list[str], encoded: str, verified_at: datetime | None) -> list[User]:
     """The accounts of `emails`, creating the missing ones; the caller holds a transaction."""
     existing = {user.email: user for user in User.objects.using(DB).filter(email__in=emails)}
     fresh = [
-        User(email=email, password=encoded, display_name=email.split("@", 1)[0])
+        User(
+            email=email,
+            password=encoded,
+            display_name=email.split("@", 1)[0],
+            email_verified_at=verified_at,
+        )
         for email in emails
         if email not in existing
     ]
-    if verified_field is not None:
-        value = timezone.now() if verified_field.endswith("_at") else True
-        for user in fresh:
-            setattr(user, verified_field, value)
     created = User.objects.using(DB).bulk_create(fresh)  # PostgreSQL and SQLite return the pks
     publish_many(
         [
