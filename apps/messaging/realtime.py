@@ -20,15 +20,13 @@ from cleave.realtime import register_frame_handler, register_streams
 from cleave.realtime.registry import Entries
 
 
-def _initial(principal: Principal) -> list[str]:
-    return [
-        conversation_stream(c) for c in selectors.conversation_ids_of(user_id=principal.user_id)
-    ]
-
-
 def _initial_many(principals: list[Principal]) -> dict[int, list[str]]:
     found = selectors.conversation_ids_of_many(user_ids=[p.user_id for p in principals])
     return {user_id: [conversation_stream(c) for c in ids] for user_id, ids in found.items()}
+
+
+def _initial(principal: Principal) -> list[str]:
+    return _initial_many([principal])[principal.user_id]
 
 
 def _conversation_id(stream: str) -> int | None:

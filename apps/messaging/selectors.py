@@ -74,12 +74,6 @@ def is_member(*, conversation_id: int, user_id: int) -> bool:
     )
 
 
-def conversation_ids_of(*, user_id: int) -> list[int]:
-    return list(
-        Member.objects.using(DB).filter(user_id=user_id).values_list("conversation_id", flat=True)
-    )
-
-
 def memberships_of(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
     """The user's memberships among these conversations, by conversation id: one query."""
     rows = Member.objects.using(DB).filter(user_id=user_id, conversation_id__in=conversation_ids)
@@ -104,7 +98,7 @@ def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
 
 
 def conversation_ids_of_many(*, user_ids: list[int]) -> dict[int, list[int]]:
-    """`conversation_ids_of` for many users in one query (sockets reconnecting together)."""
+    """The conversations of each of these users, in one query (sockets reconnecting together)."""
     found: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
     rows = Member.objects.using(DB).filter(user_id__in=user_ids)
     for user_id, conversation_id in rows.values_list("user_id", "conversation_id"):

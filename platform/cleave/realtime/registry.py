@@ -73,7 +73,8 @@ def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
 
 
 def initial_streams(principal: Principal) -> list[str]:
-    return [stream for family in stream_families.values() for stream in family.initial(principal)]
+    """The streams a socket of `principal` joins on connecting: a batch of one."""
+    return initial_streams_many([principal])[principal.user_id]
 
 
 def initial_streams_many(principals: list[Principal]) -> dict[int, list[str]]:
