@@ -175,6 +175,6 @@ def online_now(user_ids: list[int]) -> list[int]:
         raise RuntimeError("real mode without a Redis stream store")
     with streams.redis.pipeline(transaction=False) as pipe:
         for user_id in user_ids:
-            pipe.zcount(f"cleave:rt:presence:{user_id}", now, "+inf")
+            pipe.zcount(_key(user_id), now, "+inf")
         counts = pipe.execute()
     return [u for u, count in zip(user_ids, counts, strict=True) if count]
