@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from cleave.server_limits import WS_MAX_BYTES
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -102,7 +104,7 @@ def realtime_server_command(port: int) -> list[str]:
         "--ws-per-message-deflate",
         "false",
         "--ws-max-size",
-        "131072",  # cleave.server_limits.WS_MAX_BYTES, as the Procfile runs it
+        str(WS_MAX_BYTES),  # as the Procfile runs it
         "--backlog",
         "8192",
         "--log-level",
