@@ -1,24 +1,17 @@
-"""identity's background tasks, and how its services hand them off.
-
-A password reset must not tell, by its timing, whether the account exists (issue 16, finding
-11), so the request only hands the e-mail address off; the task looks the account up, and
-mails a link only if there is one. With a broker (real mode) the hand-off is `delay()`.
-Without one (embedded mode, `task_always_eager`), Celery would run the task right there, on
-the request's thread, so `task_enqueue` gives it to a background thread of this process
-instead: the request returns after the same work either way.
+"""identity's background tasks. A password reset hands only the e-mail address off
+(`cleave.background.task_enqueue`): the task looks the account up and mails a link only if
+there is one, so the request's timing does not tell whether the account exists (issue 16,
+finding 11).
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
-from django.db import connections
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -26,34 +19,6 @@ from apps.identity import selectors
 from apps.identity.verification import verification_token
 
 logger = logging.getLogger(__name__)
-# One thread: embedded mode is one process for development and tests, and mails are rare.
-_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity-tasks")
-
-
-def task_enqueue(task: Task, *args: Any) -> None:
-    """Queue `task(*args)` to the broker, or with no broker to this process's background
-    thread — never run it on the caller's thread."""
-    if task.app.conf.task_always_eager:
-        _background.submit(_run_here, task, args)
-    else:
-        task.delay(*args)
-
-
-def _run_here(task: Task, args: tuple[Any, ...]) -> None:
-    try:
-        task.apply(args=args, throw=True)
-    except Exception:
-        logger.exception("background task %s failed", task.name)
-    finally:
-        # This thread's database connections: tasks are rare here, and a connection kept open
-        # by an idle thread would hold the database (a test database cannot be dropped).
-        connections.close_all()
-
-
-def background_drain(timeout: float = 10.0) -> None:
-    """Wait until the background thread has run what was handed to it (tests)."""
-    done: Future[None] = _background.submit(lambda: None)
-    done.result(timeout=timeout)
 
 
 # Named anew: a queued message of the old task (email, uid, token) must not reach this one.

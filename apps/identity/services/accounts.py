@@ -30,7 +30,8 @@ from apps.identity.services.sessions import (
     session_open,
     sessions_revoke_all,
 )
-from apps.identity.tasks import password_reset_mail_send, task_enqueue
+from apps.identity.tasks import password_reset_mail_send
+from cleave.background import task_enqueue
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
 from cleave.events import publish

@@ -10,8 +10,8 @@ from django.core import mail
 from django.test import Client
 
 from apps.identity.models import Device, Session, User
-from apps.identity.tasks import background_drain
 from apps.identity.tests.factories import PASSWORD, login, user_create
+from cleave.background import background_drain
 from cleave.celery import app as celery_app
 from cleave.events import captured_events
 from contracts.identity import UserDeleted, UserUpdated

@@ -1,0 +1,47 @@
+"""Hand a Celery task off without running it on the caller's thread, broker or not.
+
+With a broker (real mode) the hand-off is `delay()`. Without one (embedded mode,
+`task_always_eager`) Celery would run the task right there, on the request's thread; a task
+whose point is to stay off the request (a password reset must not tell by its timing whether
+the account exists) goes to this process's one background thread instead, so the request
+returns after the same work either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from celery import Task
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+# One thread: embedded mode is one process for development and tests, and such tasks are rare.
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleave-background")
+
+
+def task_enqueue(task: Task, *args: Any) -> None:
+    """Queue `task(*args)` to the broker, or with no broker to this process's background
+    thread — never run it on the caller's thread."""
+    if task.app.conf.task_always_eager:
+        _background.submit(_run_here, task, args)
+    else:
+        task.delay(*args)
+
+
+def _run_here(task: Task, args: tuple[Any, ...]) -> None:
+    try:
+        task.apply(args=args, throw=True)
+    except Exception:
+        logger.exception("background task %s failed", task.name)
+    finally:
+        # This thread's database connections: a connection kept open by an idle thread would
+        # hold the database (a test database cannot be flushed or dropped under it).
+        connections.close_all()
+
+
+def background_drain(timeout: float = 10.0) -> None:
+    """Wait until the background thread has run what was handed to it (tests, shutdown)."""
+    done: Future[None] = _background.submit(lambda: None)
+    done.result(timeout=timeout)
