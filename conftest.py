@@ -13,7 +13,7 @@ def _fresh_cache() -> None:
     from cleave.auth.revocation import forget_checks
     from cleave.auth.tokens import verified
     from cleave.flags.definitions import forget_definitions
-    from cleave.testing import clear_cache
+    from cleave.testing.state import clear_cache
 
     clear_cache()
     verified.clear()

@@ -52,7 +52,7 @@ def _environments() -> tuple[dict[str, str], dict[str, str]]:
     """The server's and this process's settings: same database, Redis and contexts; the
     server trusts the public half of the key this process signs its service tokens with."""
     from cleave.remote.service_tokens import generate_key
-    from cleave.testing import real_mode_keys
+    from cleave.testing.processes import real_mode_keys
 
     private_key, public_jwk = generate_key("bench")
     common = {
@@ -274,7 +274,8 @@ def main() -> None:
     load = load_average()
     server_env, caller_env = _environments()
     user_id = _setup(caller_env)
-    from cleave.testing import free_port, running_server, web_server_command
+    from cleave.testing.processes import free_port
+    from cleave.testing.servers import running_server, web_server_command
 
     port = free_port()
     command = web_server_command(port, workers=1, threads=WEB_THREADS)

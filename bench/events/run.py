@@ -58,7 +58,7 @@ def bench_plain_celery(count: int) -> float:
     import redis
     from django.conf import settings
 
-    from cleave.testing import wait_for
+    from cleave.testing.processes import wait_for
     from cleave.tests.example.shipping.tasks import COUNTER_KEY, noop
 
     counter = redis.Redis.from_url(settings.CONFIG.redis_url)
@@ -82,7 +82,7 @@ def bench_events(
 
     from cleave.events import publish_many
     from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
-    from cleave.testing import wait_for
+    from cleave.testing.processes import wait_for
     from cleave.tests.example.contracts import OrderPaid, OrderPlaced
     from cleave.tests.example.shipping.models import Invoice, Shipment
 
@@ -140,7 +140,7 @@ def main() -> None:
     url = _prepare()
 
     from cleave.celery import app
-    from cleave.testing import celery_worker
+    from cleave.testing.workers import celery_worker
 
     app.control.purge()
     env = {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "cleave.tests.settings"}

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from bench.serving.run import run_wrk  # noqa: E402 - path set above
-from cleave.testing import embedded_env, free_port, process_env, running_server, web_server_command  # noqa: E402
+from cleave.testing.processes import embedded_env, free_port, process_env  # noqa: E402
+from cleave.testing.servers import running_server, web_server_command  # noqa: E402
 
 SEED = """
 from cleave.flags.changes import flag_save

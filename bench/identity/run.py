@@ -23,13 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from bench.serving.run import run_wrk  # noqa: E402 - path set above
-from cleave.testing import (  # noqa: E402
-    embedded_env,
-    free_port,
-    real_mode_keys,
-    running_server,
-    web_server_command,
-)
+from cleave.testing.processes import embedded_env, free_port, real_mode_keys  # noqa: E402 - path set above
+from cleave.testing.servers import running_server, web_server_command  # noqa: E402 - path set above
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "correct horse battery staple"  # noqa: S105 - the benchmark account

@@ -2,7 +2,7 @@
 
 embedded: `manage.py serve` (what `make run` serves: one process, HTTP and WebSockets, SQLite,
 in-memory layers, events in-process) on a fresh temporary CLEAVE_VAR_DIR, with DEBUG off.
-split: the `make split` topology (`cleave.split`, as `manage.py split start` runs it) on its
+split: the `make split` topology (`cleave_deploy.split`, as `manage.py split start` runs it) on its
 own ports, PostgreSQL databases, Redis database and folder, so it never meets anyone else's.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load.levels import Target
-from cleave.testing import ROOT, embedded_env, free_port, process_env, wait_until_serving
+from cleave.testing.processes import ROOT, embedded_env, free_port, process_env, wait_until_serving
 
 # Each virtual user sends about one message per loop (well under the default send limit of
 # 20 per 10 s); raised anyway so that a shorter --think measures the server, not the limit.
@@ -78,7 +78,7 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 @contextmanager
 def split() -> Iterator[Target]:
     """The split topology, started on fresh databases and a flushed Redis database."""
-    from cleave import split as topology_of
+    from cleave_deploy import split as topology_of
 
     topology = _split_topology()
     topology_of.stop(topology)  # a run that died before its own cleanup
@@ -100,13 +100,13 @@ def split() -> Iterator[Target]:
 
 
 def _staff(admin_env: Path) -> tuple[str, str]:
-    """The staff account `cleave.split` created for this topology (it vouches for addresses)."""
+    """The staff account `cleave_deploy.split` made for this topology (it vouches for addresses)."""
     values = dict(line.split("=", 1) for line in admin_env.read_text().split())
     return values["CLEAVE_E2E_ADMIN_EMAIL"], values["CLEAVE_E2E_ADMIN_PASSWORD"]
 
 
 def _split_topology() -> Any:
-    """cleave.split's Topology from SPLIT_ENV, in SPLIT_FOLDER. This process renders the
+    """cleave_deploy.split's Topology from SPLIT_ENV, in SPLIT_FOLDER. This process renders the
     gateway config from the URL configuration, so Django is set up here (all contexts
     installed, embedded settings: it never touches a database itself)."""
     for name in ("DATABASE_URL", "REDIS_URL", "CLEAVE_MODE", "CLEAVE_CONTEXTS"):
@@ -117,7 +117,7 @@ def _split_topology() -> Any:
     import django
 
     django.setup()
-    from cleave.split import Topology
+    from cleave_deploy.split import Topology
 
     return dataclasses.replace(Topology.from_env(SPLIT_ENV), folder=SPLIT_FOLDER)
 
@@ -126,8 +126,7 @@ def _drop_databases(topology: Any) -> None:
     """Start from empty databases (ours only: the cleave_load_split_ prefix), so runs do not
     measure tables grown by earlier runs."""
     import psycopg
-
-    from cleave.split import LAYOUTS
+    from cleave_deploy.split import LAYOUTS
 
     server = topology.database_url.rstrip("/")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as db:

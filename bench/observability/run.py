@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from bench.serving.run import run_wrk  # noqa: E402 - path set above
-from cleave.testing import free_port, running_server, web_server_command  # noqa: E402
+from cleave.testing.processes import free_port  # noqa: E402
+from cleave.testing.servers import running_server, web_server_command  # noqa: E402
 
 DATABASE = "cleave_bench_observability"
 BASE_ENV = {

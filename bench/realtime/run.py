@@ -44,7 +44,7 @@ def _setup() -> tuple[dict[str, str], str, int]:
             conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + BENCH_DB
     # Real mode refuses development keys: this database's own, kept across runs.
-    from cleave.testing import real_mode_keys
+    from cleave.testing.processes import real_mode_keys
 
     keys = real_mode_keys("bench_realtime")
     os.environ.update(keys)
@@ -86,7 +86,7 @@ WS_OPTIONS = os.environ.get("BENCH_WS_OPTIONS", "--ws-per-message-deflate false"
 
 
 def _start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    from cleave.testing import BIN, process_env, wait_until_serving
+    from cleave.testing.processes import BIN, process_env, wait_until_serving
 
     command = [
         str(BIN / "uvicorn"),
@@ -120,7 +120,7 @@ def _run_case(
     publish: Any,
     auth_frame: bool,
 ) -> dict[str, Any]:
-    from cleave.testing import free_port
+    from cleave.testing.processes import free_port
 
     port = free_port()
     server = _start_server(app, port, env)

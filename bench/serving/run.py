@@ -17,13 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
-from cleave.testing import (  # noqa: E402 - path set above
-    BIN,
-    embedded_server_command,
-    free_port,
-    running_server,
-    web_server_command,
-)
+from cleave.testing.processes import BIN, free_port  # noqa: E402 - path set above
+from cleave.testing.servers import embedded_server_command, running_server, web_server_command  # noqa: E402 - path set above
 
 ENV = {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
 PATHS = {"healthz": "/healthz", "ninja hello": "/api/v1/meta"}

@@ -56,7 +56,7 @@ def connect(base_url: str) -> tuple[Api, str]:
 
 def register_cast(api: Api, admin_env: Path) -> Cast:
     """The accounts of the flows; the topology's staff account (`admin_env`, written by
-    cleave.split) vouches for their addresses: real mode lets only verified accounts chat."""
+    cleave_deploy.split) vouches for their addresses: real mode lets only verified accounts chat."""
     values = dict(line.split("=", 1) for line in admin_env.read_text().split())
     staff = api.as_(
         api.login(values["CLEAVE_E2E_ADMIN_EMAIL"], values["CLEAVE_E2E_ADMIN_PASSWORD"])

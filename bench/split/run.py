@@ -26,7 +26,7 @@ from bench.contracts.timing import Summary, load_average, settle, summarize  # n
 from bench.split.flows import Samples, connect, measure, register_cast  # noqa: E402
 
 if TYPE_CHECKING:
-    from cleave.split import Topology
+    from cleave_deploy.split import Topology
 
 # Its own ports, databases and Redis database, so it never meets a developer's `make split`.
 TOPOLOGY_ENV = {
@@ -56,7 +56,7 @@ def _django() -> None:
 
 
 def _topology(layout: str) -> Topology:
-    from cleave.split import Topology
+    from cleave_deploy.split import Topology
 
     topology = Topology.from_env({**TOPOLOGY_ENV, "SPLIT_LAYOUT": layout})
     return dataclasses.replace(topology, folder=FOLDER)
@@ -64,7 +64,7 @@ def _topology(layout: str) -> Topology:
 
 def _run_layout(layout: str, iterations: int) -> tuple[Samples, str]:
     """Start one layout, measure every flow against it, stop it (also on failure)."""
-    from cleave import split
+    from cleave_deploy import split
 
     topology = _topology(layout)
     split.stop(topology)  # a run that died before its own cleanup

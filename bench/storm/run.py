@@ -42,7 +42,7 @@ def procfile_command(name: str) -> str:
 
 
 def free_port() -> int:
-    from cleave.testing import free_port as port
+    from cleave.testing.processes import free_port as port
 
     return port()
 
@@ -104,7 +104,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(command: str, *, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    from cleave.testing import wait_until_serving
+    from cleave.testing.processes import wait_until_serving
 
     server = subprocess.Popen(  # noqa: S602 - the Procfile's own line, as honcho runs it
         command,

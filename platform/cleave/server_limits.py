@@ -2,7 +2,7 @@
 
 In the split topology nginx reads every request first: a request line or header line over
 8 KiB, or a head over 32 KiB in all (`large_client_header_buffers 4 8k`, nginx's default, which
-cleave.extraction.nginx keeps), is refused there. `manage.py serve` has no gateway, and
+cleave_deploy.nginx keeps), is refused there. `manage.py serve` has no gateway, and
 uvicorn's httptools protocol keeps no such limit (it buffers a head of any size), so this
 protocol applies nginx's numbers and answers 431 in the error envelope. WebSocket messages are
 capped at `WS_MAX_BYTES`: the gateway consumer refuses frames over its 64 KiB itself, with a

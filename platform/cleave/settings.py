@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ INSTALLED_APPS = [
     "waffle",
     "cleave",
     *CLEAVE_CONTEXTS,
+    # The deploy tooling's management commands, where it is present: an extracted service's
+    # image carries the runtime only.
+    *(["cleave_deploy"] if find_spec("cleave_deploy") else []),
 ]
 
 MIDDLEWARE = [

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
+from cleave.testing.processes import embedded_env, free_port
+from cleave.testing.servers import embedded_server_command, running_server
 from tests.e2e.test_realtime import http, recv, signed_in, socket_for
 
 server_env: dict[str, str] = {}
@@ -169,7 +170,7 @@ def test_a_flag_change_through_the_ops_api_reaches_a_live_socket(
     import subprocess
     import sys
 
-    from cleave.testing import ROOT, process_env
+    from cleave.testing.processes import ROOT, process_env
 
     env = dict(server_env)
     env.update(

@@ -10,14 +10,9 @@ import pytest
 from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from cleave.testing import (
-    celery_worker,
-    embedded_env,
-    free_port,
-    running_server,
-    wait_for,
-    web_server_command,
-)
+from cleave.testing.processes import embedded_env, free_port, wait_for
+from cleave.testing.servers import running_server, web_server_command
+from cleave.testing.workers import celery_worker
 
 
 def _get(url: str) -> str:

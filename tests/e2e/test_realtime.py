@@ -14,7 +14,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
+from cleave.testing.processes import embedded_env, free_port
+from cleave.testing.servers import embedded_server_command, running_server
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account
 

@@ -12,7 +12,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from cleave.testing import free_port, realtime_server_command, running_server, web_server_command
+from cleave.testing.processes import free_port
+from cleave.testing.servers import realtime_server_command, running_server, web_server_command
 from tests.e2e.test_realtime import http, next_event, recv, rename, signed_in, socket_for
 
 pytestmark = [

@@ -21,7 +21,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from cleave.testing import ROOT, free_port, realtime_server_command, running_server
+from cleave.testing.processes import ROOT, free_port
+from cleave.testing.servers import realtime_server_command, running_server
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from cleave.testing import (
-    embedded_env,
+from cleave.testing.processes import embedded_env, free_port
+from cleave.testing.servers import (
     embedded_server_command,
-    free_port,
     realtime_server_command,
     running_server,
     web_server_command,
@@ -143,7 +142,7 @@ def _verify_elsewhere(tmp_path: Path, tokens: list[str], **env: str) -> list[str
     import subprocess
     import sys
 
-    from cleave.testing import ROOT, process_env
+    from cleave.testing.processes import ROOT, process_env
 
     done = subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", _VERIFY_SCRIPT, *tokens],

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from cleave.testing import (
+from cleave.testing.processes import free_port
+from cleave.testing.servers import (
     embedded_server_command,
-    free_port,
     realtime_server_command,
     running_server,
     web_server_command,

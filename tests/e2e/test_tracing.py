@@ -19,16 +19,14 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from cleave.testing import (
-    celery_worker,
-    embedded_env,
+from cleave.testing.processes import embedded_env, free_port, wait_for
+from cleave.testing.servers import (
     embedded_server_command,
-    free_port,
     realtime_server_command,
     running_server,
-    wait_for,
     web_server_command,
 )
+from cleave.testing.workers import celery_worker
 from tests.e2e.test_realtime import PASSWORD, http, next_event, socket_for
 
 Spans = list[dict[str, Any]]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from cleave.testing import BIN, ROOT, free_port, wait_for
+from cleave.testing.processes import BIN, ROOT, free_port, wait_for
 
 PG_BIN = Path(os.environ.get("CLEAVE_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "cleave"  # the cluster's superuser (trust authentication on loopback only)

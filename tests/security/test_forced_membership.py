@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection
 
-from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
+from cleave.testing.processes import embedded_env, free_port
+from cleave.testing.servers import embedded_server_command, running_server
 from tests.e2e.test_realtime import recv, signed_in, socket_for
 
 SEND_LIMIT = 20  # the default: CLEAVE_MESSAGING_SEND_RATE = "20/10s"

@@ -17,7 +17,7 @@ from django.test import override_settings
 from cleave.config import load
 from cleave.crypto import keys
 from cleave.crypto.checks import check_encryption_keys
-from cleave.testing import ROOT
+from cleave.testing.processes import ROOT
 
 GOOD_SECRET = "k3y-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN"
 REAL = {

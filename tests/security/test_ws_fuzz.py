@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
+from cleave.testing.processes import embedded_env, free_port
+from cleave.testing.servers import embedded_server_command, running_server
 from tests.e2e.test_realtime import http
 
 PASSWORD = "correct horse battery staple"

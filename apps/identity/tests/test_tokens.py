@@ -19,14 +19,8 @@ from django.test import Client
 from apps.identity.services.keys import access_token_issue
 from apps.identity.tests.factories import login, user_create
 from cleave.remote.service_tokens import generate_key
-from cleave.testing import (
-    ROOT,
-    embedded_env,
-    embedded_server_command,
-    free_port,
-    process_env,
-    running_server,
-)
+from cleave.testing.processes import ROOT, embedded_env, free_port, process_env
+from cleave.testing.servers import embedded_server_command, running_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from apps.notifications.providers import Push
 from apps.notifications.providers.apns import ApnsProvider
 from apps.notifications.providers.fcm import FcmProvider
-from cleave.testing import BIN, free_port, running_server
+from cleave.testing.processes import BIN, free_port
+from cleave.testing.servers import running_server
 
 PUSH = Push(title="New message", body="hello", data={"conversation_id": "7"})
 

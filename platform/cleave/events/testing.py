@@ -18,7 +18,7 @@ from cleave.databases import database_for
 from cleave.events.models import FailedDelivery, InboxEntry
 from cleave.events.outbox import captured_events
 from cleave.events.subscribers import subscribers
-from cleave.testing import wait_for
+from cleave.testing.processes import wait_for
 
 __all__ = ["captured_events", "wait_for_delivery"]
 

@@ -41,8 +41,8 @@ class _RouteOwners:
         return owner
 
     def _find(self, route: str) -> str:
-        from cleave.extraction.gateway import KERNEL, _shape, api_routes
         from cleave.remote.server import PREFIX as INTERNAL
+        from cleave.route_owners import KERNEL, api_routes, route_shape
 
         if route.startswith(INTERNAL):
             return route.removeprefix(INTERNAL).split("/", 1)[0] or KERNEL
@@ -50,8 +50,8 @@ class _RouteOwners:
             return KERNEL
         with self._lock:
             if self._api is None:
-                self._api = {_shape(path): owner for path, owner in api_routes()}
-        return self._api.get(_shape(route.removeprefix("api/v1/")), KERNEL)
+                self._api = {route_shape(path): owner for path, owner in api_routes()}
+        return self._api.get(route_shape(route.removeprefix("api/v1/")), KERNEL)
 
 
 route_owners = _RouteOwners()

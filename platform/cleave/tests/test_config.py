@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from cleave.config import Mode, load
-from cleave.testing import ROOT
+from cleave.testing.processes import ROOT
 
 GOOD_SECRET = "k3y-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN"
 REAL = {

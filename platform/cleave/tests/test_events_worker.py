@@ -16,7 +16,8 @@ from cleave.events.models import FailedDelivery, OutboxEvent
 from cleave.events.relay import queue_for, relay_all
 from cleave.events.tasks import deliver_batch, retry_due_deliveries, sweep_outbox
 from cleave.events.testing import captured_events, wait_for_delivery
-from cleave.testing import celery_worker, wait_for
+from cleave.testing.processes import wait_for
+from cleave.testing.workers import celery_worker
 from cleave.tests.example.contracts import OrderPlaced
 from cleave.tests.example.orders.services import order_place
 from cleave.tests.example.shipping.models import Outage, Shipment

@@ -137,7 +137,7 @@ def test_the_same_user_gets_the_same_bucket_in_another_process() -> None:
     import sys
 
     from cleave.flags.bucketing import gradual_rollout
-    from cleave.testing import ROOT, process_env
+    from cleave.testing.processes import ROOT, process_env
 
     script = (
         "from cleave.flags.bucketing import gradual_rollout as g\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from cleave.testing import BIN, ROOT, process_env
+from cleave.testing.processes import BIN, ROOT, process_env
 
 VIOLATIONS = {
     "apps/__init__.py": "",
@@ -14,6 +14,9 @@ VIOLATIONS = {
     "contracts/__init__.py": "",
     "contracts/alpha.py": "import django\n",  # a contract importing Django
     "cleave/__init__.py": "import apps.alpha\n",  # the kernel importing a context
+    "cleave/runtime.py": "import cleave_deploy.split\n",  # the runtime importing deploy tooling
+    "cleave_deploy/__init__.py": "",
+    "cleave_deploy/split.py": "",
     "django/__init__.py": "",
     "rest_framework/__init__.py": "",
     "ninja/__init__.py": "",
@@ -50,6 +53,7 @@ def test_every_boundary_contract_breaks_on_a_violating_tree(tmp_path: Path) -> N
         "Contexts are independent of each other BROKEN",
         "contracts/ imports no context and no Django BROKEN",
         "The kernel (cleave) imports no context BROKEN",
+        "The runtime (cleave) imports no deploy tooling (cleave_deploy) BROKEN",
     ):
         assert contract in done.stdout
 

@@ -22,7 +22,7 @@ from cleave.contracts.registry import ContractUnavailable
 from cleave.gateway.request_id import current_request_id
 from cleave.remote import breakers, service_tokens
 from cleave.remote.transport import clients, http_transport
-from cleave.testing import threaded_wsgi_server
+from cleave.testing.servers import threaded_wsgi_server
 from cleave.tests.remote_probe import PROBE, Answer, Ask, ProbeRefused, ProbeService, provider
 from cleave.tests.remote_probe import probe_registry as registry
 

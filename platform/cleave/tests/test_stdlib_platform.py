@@ -8,7 +8,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from cleave.testing import BIN, ROOT, process_env
+from cleave.testing.processes import BIN, ROOT, process_env
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 PROBE = "import platform, uuid; print(platform.__file__); print(platform.system())"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cleave.extraction.deploy import (
+from cleave_deploy.bundle import (
     HEADER,
     PORT,
     REALTIME_CONTEXT,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from cleave.extraction.gateway import (
+from cleave_deploy.gateway import (
     KERNEL,
     Location,
     _api_locations,
@@ -26,8 +26,8 @@ from cleave.extraction.gateway import (
     owners_by_prefix,
     ownership,
 )
-from cleave.extraction.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
-from cleave.testing import nginx_config_problem
+from cleave_deploy.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
+from cleave_deploy.testing import nginx_config_problem
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
@@ -113,7 +113,7 @@ def _render(
 @needs_nginx
 @pytest.mark.parametrize("with_tls", [False, True])
 def test_rendered_config_passes_nginx_t(tmp_path: Path, with_tls: bool) -> None:
-    from cleave.extraction.tls import self_signed_certificate
+    from cleave_deploy.tls import self_signed_certificate
 
     upstreams = {context: f"127.0.0.1:{8100 + i}" for i, context in enumerate(CONTEXTS)}
     tls = None

@@ -10,25 +10,19 @@ therefore routed correctly the next time the config is generated.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
-from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# The owner of routes served by the kernel rather than a context: they go to the edge service.
-KERNEL = "kernel"
-API_BASE = "/api/v1"
+from cleave.route_owners import API_BASE, KERNEL, PARAM, api_routes, owner_of_module, route_shape
+
 DEFAULT_EDGE = "identity"
 # Paths the public gateway must never route: service-to-service calls and metrics scrapes.
 PRIVATE_PREFIXES = ("/internal", "/metrics")
 # Served by WhiteNoise middleware on every process, not by the URL configuration.
 STATIC_PREFIX = "/static/"
-_PARAM = "*"
-_PATH_PARAM = re.compile(r"^(\{[^}]+\}|<[^>]+>)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -42,50 +36,6 @@ class Location:
     @property
     def directive(self) -> str:
         return f"location {'=' if self.exact else '^~'} {self.path}"
-
-
-# --- Ownership -------------------------------------------------------------------------------
-def owner_of_module(module: str) -> str:
-    """The context label whose app contains `module`, or KERNEL."""
-    config = apps.get_containing_app_config(module)
-    if config is not None and config.name in settings.CLEAVE_CONTEXTS:
-        return str(config.label)
-    return KERNEL
-
-
-def api_routes() -> list[tuple[str, str]]:
-    """Every `/api/v1/` route (`conversations/{conversation_id}`) with its owner, sorted.
-
-    Walks the public ninja API's routers for the view functions, then cross-checks the result
-    against the URL patterns the API really serves, so a change in ninja's internals fails here
-    loudly instead of producing a gateway that silently misroutes.
-    """
-    from cleave.api import public_api  # here, not at import: it needs the app registry ready
-
-    patterns, _, _ = public_api.urls  # also binds every router (ninja builds them lazily)
-    served = {
-        _shape(str(pattern.pattern)) for pattern in patterns if isinstance(pattern, URLPattern)
-    }
-    owners: dict[str, set[str]] = {}
-    # `_routers` is private, but ninja has no public listing of (prefix, router) with the full
-    # prefixes; the cross-check below catches it changing shape.
-    for prefix, router in public_api._routers:
-        for path, path_view in router.path_operations.items():
-            route = "/".join(part.strip("/") for part in (prefix, path) if part.strip("/"))
-            for operation in path_view.operations:
-                owners.setdefault(route, set()).add(owner_of_module(operation.view_func.__module__))
-    walked = {_shape(route) for route in owners}
-    if walked - served:
-        raise RuntimeError(f"ninja routes not among the served URL patterns: {walked - served}")
-    # ninja's own views (docs, openapi.json, the API root) are the kernel's.
-    for pattern in sorted(served - walked):
-        owners.setdefault(pattern, {KERNEL})
-    result = []
-    for route, route_owners in sorted(owners.items()):
-        if len(route_owners) > 1:
-            raise ValueError(f"/api/v1/{route} has operations in several contexts: {route_owners}")
-        result.append((route, route_owners.pop()))
-    return result
 
 
 def ownership() -> list[Location]:
@@ -110,12 +60,6 @@ def sort_locations(locations: Iterable[Location]) -> list[Location]:
     return sorted(locations, key=lambda loc: (-len(loc.path), not loc.exact, loc.path))
 
 
-def _shape(route: str) -> str:
-    """A route with its parameters blanked (`a/{x}` and `a/<int:x>` both → `a/*`)."""
-    parts = [part for part in route.strip("/").split("/") if part]
-    return "/".join(_PARAM if _PATH_PARAM.match(part) else part for part in parts)
-
-
 @dataclass
 class _Node:
     children: dict[str, _Node] = field(default_factory=dict)
@@ -132,12 +76,12 @@ def _api_locations(routes: Sequence[tuple[str, str]]) -> list[Location]:
     root = _Node()
     for route, owner in routes:
         node = root
-        for part in _shape(route).split("/") if route else []:
+        for part in route_shape(route).split("/") if route else []:
             node = node.children.setdefault(part, _Node())
         node.ends.add(owner)
     locations: list[Location] = []
     for segment, child in sorted(root.children.items()):
-        if segment == _PARAM:
+        if segment == PARAM:
             raise ValueError("a route starts with a path parameter right under /api/v1/")
         _emit(child, f"{API_BASE}/{segment}", locations)
     return locations
@@ -154,7 +98,7 @@ def _emit(node: _Node, path: str, out: list[Location]) -> None:
         raise ValueError(f"{path} is served by several contexts: {sorted(node.ends)}")
     if node.ends:
         out.append(Location(path, exact=True, owner=next(iter(node.ends))))
-    param = node.children.get(_PARAM)
+    param = node.children.get(PARAM)
     if param is not None:
         param_owners = param.owners()
         if len(param_owners) > 1:
@@ -162,7 +106,7 @@ def _emit(node: _Node, path: str, out: list[Location]) -> None:
             raise ValueError(f"{path}/{{param}}/… is split across {sorted(param_owners)}")
         out.append(Location(f"{path}/", exact=False, owner=param_owners.pop()))
     for segment, child in sorted(node.children.items()):
-        if segment != _PARAM:
+        if segment != PARAM:
             _emit(child, f"{path}/{segment}", out)
 
 
@@ -175,8 +119,8 @@ def _root_locations() -> list[Location]:
             continue
         owners = {owner_of_module(module) for module in _modules(entry)}
         owner = owners.pop() if len(owners) == 1 else KERNEL
-        path = "/" + _shape(route) + ("/" if route.endswith("/") else "")
-        if _PARAM in path:
+        path = "/" + route_shape(route) + ("/" if route.endswith("/") else "")
+        if PARAM in path:
             raise ValueError(f"root route {route!r} has a parameter; not expressible as a prefix")
         exact = isinstance(entry, URLPattern) and not route.endswith("/")
         locations.append(Location(path, exact=exact, owner=owner))

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cleave.databases import DEFAULT, database_for
-from cleave.extraction import data
+from cleave_deploy import data
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cleave import split
+from cleave_deploy import split
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ own queues (its tasks and `events.<context>`, beat embedded), on its own Postgre
 (`<SPLIT_DATABASE_PREFIX>_<service>`, default `cleave_split_<service>`, created if missing).
 A `realtime` process hosts the WebSocket endpoint (with messaging, whose streams and frames it
 serves). They share one Redis (broker, cache and channel layer). nginx listens on
-127.0.0.1:$GATEWAY_PORT and routes by the URL configuration (cleave.extraction.nginx).
+127.0.0.1:$GATEWAY_PORT and routes by the URL configuration (cleave_deploy.nginx).
 `SPLIT_LAYOUT=monolith` runs the same shape with one service hosting every context, so the two
 can be compared. Everything lives under var/split/: service keys, logs, nginx files, and the
 pids `make split-stop` ends.
@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleave.extraction.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
-from cleave.extraction.tls import self_signed_certificate
 from cleave.remote.service_tokens import generate_key
 from cleave.server_limits import WS_MAX_BYTES
+from cleave_deploy.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
+from cleave_deploy.tls import self_signed_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -12,7 +12,7 @@ import yaml
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from cleave.testing import nginx_config_problem
+from cleave_deploy.testing import nginx_config_problem
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 

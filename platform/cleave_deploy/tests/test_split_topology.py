@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from cleave.config import load
-from cleave.split import SplitError, Topology, service_env
+from cleave_deploy.split import SplitError, Topology, service_env
 
 SERVICES = ("identity", "messaging", "notifications", "monolith", "realtime")
 KEYS = {name: "k" for name in SERVICES}

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from cleave.extraction import data
-from cleave.extraction.gateway import DEFAULT_EDGE, KERNEL, Location, ownership
-from cleave.extraction.nginx import proxy_headers, render_locations, upstream_name
 from cleave.server_limits import WS_MAX_BYTES
+from cleave_deploy import data
+from cleave_deploy.gateway import DEFAULT_EDGE, KERNEL, Location, ownership
+from cleave_deploy.nginx import proxy_headers, render_locations, upstream_name
 
 DEFAULT_IMAGE = "registry.example.com/cleave:CHANGE_ME"
 DEFAULT_DOMAIN = "api.example.com"
@@ -193,7 +193,7 @@ def render_gateway_snippet(service: Service, locations: list[Location] | None = 
         f"# {HEADER.format(context=service.context)}",
         "# Locations for the server {} of the gateway. Needs, at http {} level:",
         f"#   upstream {name} {{ server {service.name}:{PORT}; keepalive 16; }}",
-        "# and the server's proxy headers (see cleave.extraction.nginx.render_nginx_conf).",
+        "# and the server's proxy headers (see cleave_deploy.nginx.render_nginx_conf).",
     ]
     if service.context == DEFAULT_EDGE:
         lines.append("# This context is the edge: kernel routes and `location /` go here too.")
@@ -295,7 +295,7 @@ def bundle(service: Service, *, locations: list[Location] | None = None) -> dict
         "DATA_MOVE.md": render_data_move(service),
     }
     # Imported here: the manifests build on this module's environment and processes.
-    from cleave.extraction.kubernetes import manifests
+    from cleave_deploy.kubernetes import manifests
 
     files.update({f"k8s/{name}": text for name, text in manifests(service).items()})
     return dict(sorted(files.items()))

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cleave.extraction import deploy, gateway, nginx
-from cleave.extraction.data import DataMoveError
+from cleave_deploy import bundle, gateway, nginx
+from cleave_deploy.data import DataMoveError
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("context", nargs="?", help="the context to extract")
         parser.add_argument("--output", type=Path, default=Path("deploy"), help="default deploy/")
-        parser.add_argument("--image", default=deploy.DEFAULT_IMAGE, help="container image")
-        parser.add_argument("--domain", default=deploy.DEFAULT_DOMAIN, help="public API host")
+        parser.add_argument("--image", default=bundle.DEFAULT_IMAGE, help="container image")
+        parser.add_argument("--domain", default=bundle.DEFAULT_DOMAIN, help="public API host")
         topology = parser.add_argument_group("gateway config (--nginx)")
         topology.add_argument("--nginx", type=Path, help="write a full nginx.conf here")
         topology.add_argument(
@@ -47,12 +47,12 @@ class Command(BaseCommand):
         if not context:
             raise CommandError("name a context to extract, or pass --nginx FILE")
         try:
-            service = deploy.service_for(context, image=options["image"], domain=options["domain"])
-            files = deploy.bundle(service)
+            service = bundle.service_for(context, image=options["image"], domain=options["domain"])
+            files = bundle.bundle(service)
         except (ValueError, DataMoveError) as exc:
             raise CommandError(str(exc)) from exc
         folder = options["output"] / context
-        for path in deploy.write_bundle(files, folder):
+        for path in bundle.write_bundle(files, folder):
             self.stdout.write(str(path))
 
     def _nginx(self, options: dict[str, Any]) -> None:

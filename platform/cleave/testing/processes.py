@@ -1,0 +1,110 @@
+"""Processes for tests and benchmarks: ports, environments, keys, waiting and stopping."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment (so real mode stays real) plus `extra`."""
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # let each entry point choose its own default
+    env.update(extra or {})
+    return env
+
+
+def wait_until_serving(
+    url: str, *, timeout: float = 20.0, process: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback server
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing served {url} within {timeout}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Ask a process to stop; kill it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(
+    condition: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05
+) -> object:
+    """Poll `condition` until it returns something truthy; fail loudly after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition still false after {timeout}s: {condition}")
+        time.sleep(interval)
+
+
+def real_mode_keys(name: str) -> dict[str, str]:
+    """SECRET_KEY and encryption-at-rest keys for a real-mode benchmark or test process.
+
+    Real mode refuses development keys whatever DEBUG says, so a script that starts real-mode
+    processes brings its own: the environment's when set, else keys made on the first run and
+    kept in var/keys/<name>.json, so a database written by an earlier run still decrypts.
+    """
+    import json
+    import secrets
+
+    from cleave.crypto.keys import generate_key
+
+    path = ROOT / "var" / "keys" / f"{name}.json"
+    if path.exists():
+        kept: dict[str, str] = json.loads(path.read_text())
+    else:
+        kept = {
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "CLEAVE_ENCRYPTION_KEYS": f"{name.replace('_', '-')[:24]}:{generate_key()}",
+            "CLEAVE_HASH_KEY": generate_key(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(kept))
+        path.chmod(0o600)
+    return {key: os.environ.get(key) or value for key, value in kept.items()}
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    """Environment for a subprocess in embedded mode with its own, freshly migrated SQLite
+    database under `var_dir` (whatever mode the test run itself is in)."""
+    env = {"DATABASE_URL": "", "REDIS_URL": "", "CLEAVE_MODE": "", "CLEAVE_VAR_DIR": str(var_dir)}
+    subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=process_env(env),
+        check=True,
+        timeout=120,
+    )
+    return env
