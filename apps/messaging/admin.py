@@ -77,9 +77,11 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected messages (moderation: text erased, seq kept)")
     def delete_for_moderation(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        for pk, conversation_id in queryset.values_list("pk", "conversation_id"):
+        # Counted before: a changelist searched by text no longer matches a tombstone.
+        chosen = list(queryset.values_list("pk", "conversation_id"))
+        for pk, conversation_id in chosen:
             message_delete(conversation_id=conversation_id, message_id=pk, user_id=None)
-        self.message_user(request, f"{queryset.count()} message(s) deleted.", messages.SUCCESS)
+        self.message_user(request, f"{len(chosen)} message(s) deleted.", messages.SUCCESS)
 
 
 @admin.register(Invitation)
