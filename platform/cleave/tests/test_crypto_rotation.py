@@ -113,3 +113,16 @@ def test_generate_hash_key_prints_a_bare_key() -> None:
         allow_derived=False,
     )
     assert len(ring.hash_key) == 32
+
+
+def test_rotate_shows_its_progress_as_plain_lines_off_a_terminal(settings: Any) -> None:
+    _samples(5)
+    use_keys(settings, NEW_THEN_OLD)
+    progress = StringIO()
+    call_command(
+        "encryption_keys", "rotate", "--batch-size", "2", "--model", "cleave.CryptoSample",
+        stdout=StringIO(), stderr=progress,
+    )  # fmt: skip
+    last = progress.getvalue().splitlines()[-1]
+    assert last.startswith("rotate cleave.CryptoSample.secret: 5/5 rows (100%), ")
+    assert "\r" not in progress.getvalue()

@@ -20,6 +20,7 @@ from cleave.crypto.rotation import (
     key_usage,
     rotate_column,
 )
+from cleave.progress import Progress, command_stream
 
 MAX_FAILED_SHOWN = 20
 
@@ -46,7 +47,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
-        self.verbosity = int(options["verbosity"])
         if action == "generate":
             if options["hash_key"]:
                 self.stdout.write(generate_key())
@@ -98,7 +98,19 @@ class Command(BaseCommand):
         ring = keyring()
         failures: list[RotationResult] = []
         for column in columns:
-            result = rotate_column(column, batch_size=batch_size, on_batch=self._progress)
+            to_rotate = sum(
+                count for kid, count in key_usage(column).by_kid.items() if kid != ring.current_kid
+            )
+            with Progress(
+                f"rotate {column.label}", total=to_rotate, stream=command_stream(self.stderr)
+            ) as shown:
+                result = rotate_column(
+                    column,
+                    batch_size=batch_size,
+                    on_batch=lambda so_far, shown=shown: shown.advance(
+                        so_far.rotated + len(so_far.failed) - shown.done
+                    ),
+                )
             left = sum(
                 count for kid, count in key_usage(column).by_kid.items() if kid != ring.current_kid
             )
@@ -116,7 +128,3 @@ class Command(BaseCommand):
         if failures:
             shown = "; ".join(f"{r.column} pk {r.failed[:MAX_FAILED_SHOWN]}" for r in failures)
             raise CommandError(f"Some values did not decrypt and were left as they are: {shown}")
-
-    def _progress(self, result: RotationResult) -> None:
-        if self.verbosity >= 2:
-            self.stderr.write(f"{result.column}: {result.rotated} re-encrypted so far")
