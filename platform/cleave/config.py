@@ -77,6 +77,7 @@ class Config:
     trusted_proxies: int = 0
     realtime_auth_seconds: float = 5.0
     presence_grace_seconds: float = 15.0
+    access_token_seconds: int = 15 * 60
     # Split mode (cleave.remote): this service's name, its private signing key for service
     # tokens, the public keys of the services allowed to call it, and how long a call may take.
     service_name: str | None = None
@@ -205,6 +206,7 @@ def load(env: Mapping[str, str]) -> Config:
         trusted_proxies=_int(env, "CLEAVE_TRUSTED_PROXIES", 0),
         realtime_auth_seconds=float(_int(env, "CLEAVE_REALTIME_AUTH_MS", 5000)) / 1000,
         presence_grace_seconds=float(_int(env, "CLEAVE_PRESENCE_GRACE_MS", 15000)) / 1000,
+        access_token_seconds=_access_token_seconds(env),
         service_name=env.get("CLEAVE_SERVICE_NAME") or None,
         service_key=env.get("CLEAVE_SERVICE_KEY") or None,
         service_jwks=env.get("CLEAVE_SERVICE_JWKS") or None,
@@ -293,6 +295,15 @@ def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false/1/0), not {raw!r}.")
+
+
+def _access_token_seconds(env: Mapping[str, str]) -> int:
+    """An access token's life: short, since a stolen one is good until it expires (a revoked
+    session is refused sooner). The SDK's tests shorten it to watch refreshes happen."""
+    seconds = _int(env, "CLEAVE_ACCESS_TOKEN_SECONDS", 15 * 60)
+    if not 1 <= seconds <= 3600:
+        raise ImproperlyConfigured("CLEAVE_ACCESS_TOKEN_SECONDS must be between 1 and 3600.")
+    return seconds
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -317,7 +317,7 @@ CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024
 # --- Authentication (tokens are minted by identity, verified by every process) ---------------
 CLEAVE_JWT_ISSUER = "cleave"
 CLEAVE_JWT_AUDIENCE = "cleave-api"
-CLEAVE_ACCESS_TOKEN_SECONDS = 15 * 60
+CLEAVE_ACCESS_TOKEN_SECONDS = CONFIG.access_token_seconds
 CLEAVE_REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # How long a process trusts its last "session not revoked" answer (see cleave.auth.revocation).
 CLEAVE_REVOCATION_RECHECK_SECONDS = 1.0

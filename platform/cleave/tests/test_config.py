@@ -126,3 +126,11 @@ def test_service_urls_are_read_for_contexts_only_and_must_be_http() -> None:
     }
     with pytest.raises(ImproperlyConfigured, match="CLEAVE_MESSAGING_URL must be an http"):
         Config.service_urls({"CLEAVE_MESSAGING_URL": "messaging:8000"}, ["messaging"])
+
+
+def test_the_access_token_life_is_fifteen_minutes_unless_set_within_bounds() -> None:
+    assert load({}).access_token_seconds == 900
+    assert load({"CLEAVE_ACCESS_TOKEN_SECONDS": "3"}).access_token_seconds == 3
+    for wrong in ("0", "86400", "soon"):
+        with pytest.raises(ImproperlyConfigured, match="CLEAVE_ACCESS_TOKEN_SECONDS"):
+            load({"CLEAVE_ACCESS_TOKEN_SECONDS": wrong})
