@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded storm
+.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded storm sdk-test
 
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -90,3 +90,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# The TypeScript SDK's tests against a live `make run` (docs/sdk.md).
+sdk-test: $(STAMP) var
+	sdk/typescript/scripts/test-live.sh
