@@ -11,7 +11,8 @@ if (!path) {
 const source = await readFile(path, "utf8");
 const { document, diagnostics } = await new Parser().parse(source, { source: path });
 const label = (severity) => Object.keys(DiagnosticSeverity).find((k) => DiagnosticSeverity[k] === severity);
-for (const diagnostic of diagnostics) {
+const shown = [DiagnosticSeverity.Error, DiagnosticSeverity.Warning];
+for (const diagnostic of diagnostics.filter((d) => shown.includes(d.severity))) {
   const where = diagnostic.path.join(".") || "(document)";
   console.log(`${label(diagnostic.severity)} ${where}: ${diagnostic.message}`);
 }
