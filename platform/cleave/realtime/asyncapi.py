@@ -22,6 +22,7 @@ from cleave.realtime.frames import (
     CLOSE_CODE_MEANINGS,
     GATEWAY_CLIENT_FRAMES,
     GATEWAY_ERROR_CODES,
+    ClientFrame,
     ErrorFrame,
     EventFrame,
     PongFrame,
@@ -46,6 +47,14 @@ _GATEWAY_REPLIES: dict[str, tuple[type[ServerFrame], ...]] = {
     "resume": (ResumeAck, EventFrame, ResyncRequiredFrame),
     "typing": (),
     "presence": (PresenceAck,),
+}
+# What the gateway itself may answer each of its frames with, besides invalid_frame.
+_GATEWAY_FRAME_ERRORS: dict[str, tuple[str, ...]] = {
+    "auth": ("already_authenticated", "token_invalid", "token_expired", "session_revoked")
+    + ("revocation_unknown",),
+    "resume": ("too_many_streams",),
+    "typing": ("stream_not_joined",),
+    "presence": ("stream_not_joined",),
 }
 # Server frames sent unasked.
 _UNASKED: tuple[type[ServerFrame], ...] = (ResyncRequiredFrame, TypingSignal, PresenceSignal)
@@ -80,7 +89,7 @@ def build() -> dict[str, Any]:
             "summary": f"The client sends `{kind}`.",
             "messages": [_ref_message(model)],
             "reply": {"channel": {"$ref": f"#/channels/{CHANNEL}"}, "messages": reply},
-            "x-error-codes": _frame_errors(kind),
+            "x-error-codes": _frame_errors(kind, model),
         }
     for model in server:
         if model is EventFrame:
@@ -183,10 +192,13 @@ def _ref_name(name: str) -> dict[str, str]:
     return {"$ref": f"#/channels/{CHANNEL}/messages/{name}"}
 
 
-def _frame_errors(kind: str) -> list[str]:
+def _frame_errors(kind: str, model: type[ClientFrame]) -> list[str]:
+    """The error codes a client frame of `kind` can be answered with."""
     declared = registry.frame_types.get(kind)
-    own = [error.code for error in declared.errors] if declared else []
-    return sorted({"invalid_frame", "rate_limited", *own} - ({"invalid_frame"} if own else set()))
+    own = [str(error.code) for error in declared.errors] if declared else []
+    signed_in = () if kind in ("auth", "ping") else ("unauthorized",)
+    gateway = _GATEWAY_FRAME_ERRORS.get(kind, ())
+    return sorted({model.invalid_code, "rate_limited", *signed_in, *gateway, *own})
 
 
 def _all_errors() -> dict[str, str]:

@@ -27,6 +27,7 @@ from cleave.observability.tracing import connection_span, tracer
 from cleave.realtime import admission, registry
 from cleave.realtime.frames import (
     AuthFrame,
+    ClientFrame,
     CloseCode,
     FrameError,
     PingFrame,
@@ -269,7 +270,7 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         online = await presence.online_among(members)
         await self.send(text_data=PresenceAck(id=frame.id, online=online).render())
 
-    async def _delegate(self, declared: registry.FrameType, frame: Any) -> None:
+    async def _delegate(self, declared: registry.FrameType, frame: ClientFrame) -> None:
         """A context's frame type: its handler runs off the loop; the answer is its ack."""
         try:
             ack = await sync_to_async(_handle_as, thread_sensitive=False)(
