@@ -16,14 +16,18 @@ class IdentityConfig(AppConfig):
         from cleave.auth.keys import register_source
         from cleave.auth.permissions import register_source as register_permission_source
         from cleave.contracts.registry import provide
+        from cleave.realtime import register_event
         from cleave.routing import register_ops_urlpatterns, register_urlpatterns
         from contracts.identity import IDENTITY
+        from contracts.identity.frames import ProfileUpdated
         from contracts.sessions import SESSIONS
 
         provide(IDENTITY, IdentityProvider())
         # The kernel asks here when its revocation cache does not know a session.
         provide(SESSIONS, SessionsProvider())
         register_router("/", router)
+        # The user's other devices hear of a profile change on their own stream.
+        register_event("user.updated", ProfileUpdated, stream="user")
         register_urlpatterns(path(".well-known/jwks.json", views.jwks, name="jwks"))
         register_ops_urlpatterns(
             path(

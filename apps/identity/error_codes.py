@@ -95,3 +95,12 @@ class DisplayNameBidiControl(ValidationFailed):
 class DisplayNameReserved(ValidationFailed):
     code = "display_name_reserved"
     message_template = "This display name is reserved: it reads as the service or its staff."
+
+
+# Every way a display name is refused (registration and profile updates).
+DISPLAY_NAME_ERRORS = (
+    DisplayNameEmpty,
+    DisplayNameTooLong,
+    DisplayNameBidiControl,
+    DisplayNameReserved,
+)

@@ -11,7 +11,19 @@ from ninja.pagination import paginate
 from pydantic import Field
 
 from apps.messaging import selectors
-from apps.messaging.error_codes import ConversationNotFound
+from apps.messaging.error_codes import (
+    AlreadyMember,
+    ConversationNotFound,
+    EmailUnverified,
+    InvalidMembers,
+    InvitationNotFound,
+    MessageDeletedError,
+    MessageNotFound,
+    NotAGroup,
+    NotOwner,
+    NotSender,
+    UserUnavailable,
+)
 from apps.messaging.models import Conversation, Invitation
 from apps.messaging.schemas import (
     ConversationCreateIn,
@@ -32,7 +44,9 @@ from apps.messaging.services.frames import message_data
 from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.contracts.registry import client
+from cleave.errors import Throttled
 from cleave.flags.client import FeatureDisabled, is_active
+from cleave.openapi.errors import raises
 from cleave.pagination import CursorPagination
 from contracts.identity import IDENTITY, IdentityService, UsersGet
 
@@ -87,6 +101,7 @@ def conversation_list(request: HttpRequest) -> QuerySet[Conversation]:
 
 
 @router.post("", response={200: ConversationDetailOut, 201: ConversationDetailOut})
+@raises(InvalidMembers, EmailUnverified, UserUnavailable)
 def conversation_create(
     request: HttpRequest, payload: ConversationCreateIn
 ) -> Status[ConversationDetailOut]:
@@ -99,11 +114,21 @@ def conversation_create(
 
 
 @router.get("/{conversation_id}", response=ConversationDetailOut)
+@raises(ConversationNotFound)
 def conversation_get(request: HttpRequest, conversation_id: Id) -> ConversationDetailOut:
     return _detail(_member_conversation(request, conversation_id))
 
 
 @router.post("/{conversation_id}/members", response={200: InvitationOut, 201: InvitationOut})
+@raises(
+    ConversationNotFound,
+    NotAGroup,
+    NotOwner,
+    AlreadyMember,
+    InvalidMembers,
+    EmailUnverified,
+    UserUnavailable,
+)
 def member_invite(
     request: HttpRequest, conversation_id: Id, payload: MemberAddIn
 ) -> Status[Invitation]:
@@ -116,6 +141,7 @@ def member_invite(
 
 
 @router.delete("/{conversation_id}/members/{user_id}", response={204: None})
+@raises(ConversationNotFound, NotAGroup, NotOwner)
 def member_remove(request: HttpRequest, conversation_id: Id, user_id: Id) -> Status[None]:
     """The owner removes a member; anyone removes themself (leaves)."""
     conversations.member_remove(
@@ -125,6 +151,7 @@ def member_remove(request: HttpRequest, conversation_id: Id, user_id: Id) -> Sta
 
 
 @router.get("/{conversation_id}/messages", response=MessagePageOut)
+@raises(ConversationNotFound)
 def message_list(
     request: HttpRequest, conversation_id: Id, page: Query[MessagePageIn]
 ) -> dict[str, Any]:
@@ -147,6 +174,7 @@ def message_list(
 
 
 @router.post("/{conversation_id}/messages", response={200: MessageOut, 201: MessageOut})
+@raises(ConversationNotFound, UserUnavailable, Throttled)
 def message_send(
     request: HttpRequest, conversation_id: Id, payload: MessageSendIn
 ) -> Status[dict[str, Any]]:
@@ -161,6 +189,7 @@ def message_send(
 
 
 @router.patch("/{conversation_id}/messages/{message_id}", response=MessageOut)
+@raises(FeatureDisabled, ConversationNotFound, MessageNotFound, NotSender, MessageDeletedError)
 def message_edit(
     request: HttpRequest, conversation_id: Id, message_id: Id, payload: MessageEditIn
 ) -> dict[str, Any]:
@@ -177,6 +206,7 @@ def message_edit(
 
 
 @router.delete("/{conversation_id}/messages/{message_id}", response={204: None})
+@raises(ConversationNotFound, MessageNotFound, NotSender, MessageDeletedError)
 def message_delete(request: HttpRequest, conversation_id: Id, message_id: Id) -> Status[None]:
     messages.message_delete(
         conversation_id=conversation_id, message_id=message_id, user_id=_me(request)
@@ -185,6 +215,7 @@ def message_delete(request: HttpRequest, conversation_id: Id, message_id: Id) ->
 
 
 @router.post("/{conversation_id}/read", response=ReadOut)
+@raises(ConversationNotFound)
 def conversation_read(request: HttpRequest, conversation_id: Id, payload: ReadIn) -> ReadOut:
     mark = conversations.conversation_read(
         conversation_id=conversation_id, user_id=_me(request), seq=payload.seq
@@ -200,6 +231,7 @@ def invitation_list(request: HttpRequest) -> QuerySet[Invitation]:
 
 
 @invitations_router.post("/{invitation_id}/accept", response=ConversationDetailOut)
+@raises(InvitationNotFound, InvalidMembers)
 def invitation_accept(request: HttpRequest, invitation_id: Id) -> ConversationDetailOut:
     """Join the group: you are a member from now on (its stream joins your sockets)."""
     conversation = invitations.invitation_accept(invitation_id=invitation_id, user_id=_me(request))
@@ -207,6 +239,7 @@ def invitation_accept(request: HttpRequest, invitation_id: Id) -> ConversationDe
 
 
 @invitations_router.post("/{invitation_id}/decline", response={204: None})
+@raises(InvitationNotFound)
 def invitation_decline(request: HttpRequest, invitation_id: Id) -> Status[None]:
     invitations.invitation_decline(invitation_id=invitation_id, user_id=_me(request))
     return Status(204, None)

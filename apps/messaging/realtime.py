@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from apps.messaging import selectors
+from apps.messaging.error_codes import ConversationNotFound, MessageDeletedError, UserUnavailable
 from apps.messaging.services.frames import (
     conversation_stream,
     message_data,
@@ -15,9 +14,16 @@ from apps.messaging.services.frames import (
 from apps.messaging.services.messages import message_send
 from cleave.api import ID_MAX
 from cleave.auth.principal import Principal
-from cleave.errors import ValidationFailed
-from cleave.realtime import register_frame_handler, register_streams
+from cleave.errors import Throttled, ValidationFailed
+from cleave.realtime import register_event, register_frame_handler, register_streams
 from cleave.realtime.registry import Entries
+from contracts.messaging.frames import (
+    MemberChange,
+    MessageData,
+    MessageSendAck,
+    MessageSendFrame,
+    ReadReceipt,
+)
 
 
 def _initial_many(principals: list[Principal]) -> dict[int, list[str]]:
@@ -70,26 +76,17 @@ def _replay(principal: Principal, history: dict[str, Entries]) -> dict[str, list
     } | {stream: None for stream in history if stream not in wanted.values()}
 
 
-def _send(principal: Principal, frame: dict[str, Any]) -> dict[str, Any]:
+def _send(principal: Principal, frame: MessageSendFrame) -> MessageSendAck:
     """`{"type": "message.send", "id", "conversation_id", "text", "client_msg_id"}`: as REST."""
-    conversation_id, text, client_msg_id = (
-        frame.get("conversation_id"),
-        frame.get("text"),
-        frame.get("client_msg_id"),
-    )
-    if not isinstance(conversation_id, int) or not isinstance(text, str):
-        raise ValidationFailed(
-            details={"reason": "conversation_id (int) and text (str) are required"}
-        )
-    if not isinstance(client_msg_id, str) or not 1 <= len(client_msg_id) <= 64:
-        raise ValidationFailed(details={"reason": "client_msg_id: 1 to 64 characters"})
     message, created = message_send(
-        conversation_id=conversation_id,
+        conversation_id=frame.conversation_id,
         sender_id=principal.user_id,
-        text=text,
-        client_msg_id=client_msg_id,
+        text=frame.text,
+        client_msg_id=frame.client_msg_id,
     )
-    return {"message": message_data(message), "created": created}
+    return MessageSendAck(
+        message=MessageData.model_validate(message_data(message)), created=created
+    )
 
 
 def _members(stream: str) -> list[int]:
@@ -106,4 +103,20 @@ def register() -> None:
         replay=_replay,
         initial_many=_initial_many,
     )
-    register_frame_handler("message.send", _send)
+    register_frame_handler(
+        MessageSendFrame,
+        _send,
+        ack=MessageSendAck,
+        errors=(
+            ValidationFailed,
+            ConversationNotFound,
+            UserUnavailable,
+            MessageDeletedError,
+            Throttled,
+        ),
+    )
+    for event in ("message.sent", "message.edited", "message.deleted"):
+        register_event(event, MessageData, stream="conv")
+    for event in ("member.added", "member.removed"):
+        register_event(event, MemberChange, stream="conv")
+    register_event("messages.read", ReadReceipt, stream="conv")

@@ -15,6 +15,7 @@ from apps.notifications.models import InboxItem
 from cleave.api import Id, RequestSchema, StrictId
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.errors import NotFound
+from cleave.openapi.errors import raises
 from cleave.pagination import CursorPagination
 
 router = Router(auth=bearer, tags=["notifications"])
@@ -86,6 +87,7 @@ def read_all(request: HttpRequest) -> BadgeOut:
 
 
 @router.post("/{item_id}/read", response=BadgeOut)
+@raises(ItemNotFound)
 def read_one(request: HttpRequest, item_id: Id) -> BadgeOut:
     user_id = principal_of(request).user_id
     if not selectors.inbox_item_exists(user_id=user_id, item_id=item_id):

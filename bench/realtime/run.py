@@ -193,9 +193,15 @@ def main() -> None:
     env, token, user_id = _setup()
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
+    from pydantic import BaseModel
 
-    from cleave.realtime import push
+    from cleave.realtime import push, register_event
 
+    class BenchTick(BaseModel):
+        bench_seq: int
+        t: float
+
+    register_event("bench", BenchTick, stream="user")  # push() sends only declared events
     layer = get_channel_layer()
 
     def cleave_publish(n: int, at: float) -> None:

@@ -10,18 +10,20 @@ from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import NinjaAPI, Router, Schema
+from ninja import Router, Schema
 from pydantic import ConfigDict, Field
 
 from cleave.gateway.hosts import origin
 from cleave.gateway.ninja_errors import StrictJsonParser, install_error_handlers
+from cleave.openapi.document import CleaveNinjaAPI
 
 API_VERSION = "v1"
 
 
-def build_api(*, title: str, urls_namespace: str) -> NinjaAPI:
-    """A NinjaAPI with Cleave's JSON parser and error envelope (the public API, test APIs)."""
-    api = NinjaAPI(
+def build_api(*, title: str, urls_namespace: str) -> CleaveNinjaAPI:
+    """A NinjaAPI with Cleave's JSON parser, error envelope and OpenAPI conventions (operation
+    ids, documented errors: cleave.openapi.document), for the public API and test APIs."""
+    api = CleaveNinjaAPI(
         title=title,
         version=API_VERSION,
         urls_namespace=urls_namespace,

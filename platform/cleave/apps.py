@@ -37,8 +37,9 @@ class CleaveConfig(AppConfig):
         from cleave.flags.changes import FLAGS_STREAM
         from cleave.flags.provider import FlagsProvider
         from cleave.flags.views import router
-        from cleave.realtime import register_streams
+        from cleave.realtime import register_event, register_streams
         from contracts.flags import FLAGS
+        from contracts.flags.frames import FlagsChanged
 
         if settings.CLEAVE_FLAGS_HOME:
             provide(FLAGS, FlagsProvider())
@@ -50,3 +51,4 @@ class CleaveConfig(AppConfig):
             initial=lambda principal: [FLAGS_STREAM],
             readable=lambda principal, streams: set(streams),
         )
+        register_event("flags.changed", FlagsChanged, stream=FLAGS_STREAM)

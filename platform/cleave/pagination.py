@@ -51,7 +51,14 @@ from ninja.pagination import AsyncPaginationBase
 
 from cleave.errors import BadRequest
 
-__all__ = ["CursorPagination", "CursorPage", "InvalidCursor", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "CursorPage",
+    "CursorPagination",
+    "InvalidCursor",
+    "PageQuery",
+    "decode_cursor",
+    "encode_cursor",
+]
 
 CURSOR_VERSION = 1
 MAX_CURSOR_LENGTH = 1024  # far above any real cursor; refuse before decoding a huge blob
@@ -131,6 +138,13 @@ class CursorPage(Schema):
     )
 
 
+class PageQuery(Schema):
+    """`?cursor=&limit=` of every list endpoint."""
+
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    limit: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+
+
 class CursorPagination(AsyncPaginationBase):
     """Keyset pagination for ninja's `@paginate(CursorPagination, ordering=(..., "id"))`.
 
@@ -139,9 +153,7 @@ class CursorPagination(AsyncPaginationBase):
     instead of refusing it, answers garbage cursors with 422, and returns URLs, not cursors.
     """
 
-    class Input(Schema):
-        cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
-        limit: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+    Input = PageQuery  # ninja looks for `Input`; the document calls the schema `PageQuery`
 
     class Output(CursorPage):
         pass
@@ -155,18 +167,18 @@ class CursorPagination(AsyncPaginationBase):
         super().__init__(**kwargs)
 
     def paginate_queryset(
-        self, queryset: QuerySet[Any], pagination: Input, request: HttpRequest, **params: Any
+        self, queryset: QuerySet[Any], pagination: PageQuery, request: HttpRequest, **params: Any
     ) -> dict[str, Any]:
         page = self._page_queryset(queryset, pagination)
         return self._result(list(page), pagination.limit)
 
     async def apaginate_queryset(
-        self, queryset: QuerySet[Any], pagination: Input, request: HttpRequest, **params: Any
+        self, queryset: QuerySet[Any], pagination: PageQuery, request: HttpRequest, **params: Any
     ) -> dict[str, Any]:
         page = self._page_queryset(queryset, pagination)
         return self._result([row async for row in page], pagination.limit)
 
-    def _page_queryset(self, queryset: QuerySet[Any], pagination: Input) -> QuerySet[Any]:
+    def _page_queryset(self, queryset: QuerySet[Any], pagination: PageQuery) -> QuerySet[Any]:
         """limit + 1 rows after the cursor, in order: one query, not yet run."""
         if not isinstance(queryset, QuerySet):
             raise TypeError(

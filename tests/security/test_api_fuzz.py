@@ -36,3 +36,12 @@ def test_no_generated_request_is_a_server_error(case: Any, bearer: str) -> None:
             body = response.json()
             assert set(body) == {"error"}, body
             assert {"code", "message", "details"} <= set(body["error"]), body
+            # A documented error status names its codes (cleave.openapi.errors): no other.
+            documented = case.operation.definition.raw["responses"].get(str(response.status_code))
+            if documented is not None:
+                assert body["error"]["code"] in documented["x-error-codes"], (
+                    case.method,
+                    case.path,
+                    response.status_code,
+                    body,
+                )

@@ -6,7 +6,18 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from apps.identity.api.presenters import tokens_out, user_out
-from apps.identity.error_codes import InvalidCredentials
+from apps.identity.error_codes import (
+    DISPLAY_NAME_ERRORS,
+    EmailTaken,
+    InvalidCredentials,
+    RefreshExpired,
+    RefreshInvalid,
+    RefreshReused,
+    ResetTokenInvalid,
+    VerificationExpired,
+    VerificationInvalid,
+    WeakPassword,
+)
 from apps.identity.schemas import (
     EmailVerifiedOut,
     EmailVerifyIn,
@@ -34,11 +45,13 @@ from apps.identity.throttles import (
     verify_limit,
 )
 from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.openapi.errors import raises
 
 router = Router()
 
 
 @router.post("/register", response={201: RegisteredOut}, auth=None, throttle=[register_limit])
+@raises(EmailTaken, WeakPassword, *DISPLAY_NAME_ERRORS)
 def register(request: HttpRequest, payload: RegisterIn) -> Status[RegisteredOut]:
     device = DeviceInfo(**payload.device.dict()) if payload.device else None
     user, tokens = accounts.user_register(
@@ -53,6 +66,7 @@ def register(request: HttpRequest, payload: RegisterIn) -> Status[RegisteredOut]
 
 
 @router.post("/login", response=TokensOut, auth=None, throttle=[login_limit])
+@raises(InvalidCredentials)
 def login(request: HttpRequest, payload: LoginIn) -> TokensOut:
     account = payload.email.strip().lower()
     attempt = attempt_key(account, request)
@@ -74,6 +88,7 @@ def login(request: HttpRequest, payload: LoginIn) -> TokensOut:
 
 
 @router.post("/refresh", response=TokensOut, auth=None, throttle=[refresh_limit])
+@raises(RefreshInvalid, RefreshExpired, RefreshReused)
 def refresh(request: HttpRequest, payload: RefreshIn) -> TokensOut:
     return tokens_out(sessions.session_refresh(refresh=payload.refresh))
 
@@ -100,6 +115,7 @@ def password_reset(request: HttpRequest, payload: PasswordResetIn) -> Status[Sta
 
 
 @router.post("/password-reset/confirm", response={204: None}, auth=None, throttle=[reset_limit])
+@raises(ResetTokenInvalid, WeakPassword)
 def password_reset_confirm(request: HttpRequest, payload: PasswordResetConfirmIn) -> Status[None]:
     accounts.password_reset_confirm(
         uid=payload.uid, token=payload.token, new_password=payload.new_password
@@ -108,6 +124,7 @@ def password_reset_confirm(request: HttpRequest, payload: PasswordResetConfirmIn
 
 
 @router.post("/verify-email", response=EmailVerifiedOut, auth=None, throttle=[verify_limit])
+@raises(VerificationInvalid, VerificationExpired)
 def verify_email(request: HttpRequest, payload: EmailVerifyIn) -> EmailVerifiedOut:
     """Consume the link mailed at registration or on a change of address (signed in or not:
     the token is the proof). Opening it again is harmless."""

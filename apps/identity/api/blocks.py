@@ -8,17 +8,20 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 
 from apps.identity import selectors
+from apps.identity.error_codes import CannotBlockSelf, UserNotFoundError
 from apps.identity.models import Block
 from apps.identity.schemas import BlockOut
 from apps.identity.services import blocks
 from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.openapi.errors import raises
 from cleave.pagination import CursorPagination
 
 router = Router(auth=bearer)
 
 
 @router.post("/users/{user_id}/block", response={204: None})
+@raises(CannotBlockSelf, UserNotFoundError)
 def block_create(request: HttpRequest, user_id: Id) -> Status[None]:
     """Block a user: they can no longer start a direct conversation with you or invite you.
     Idempotent; blocking yourself is 422, an unknown user 404."""
@@ -27,6 +30,7 @@ def block_create(request: HttpRequest, user_id: Id) -> Status[None]:
 
 
 @router.delete("/users/{user_id}/block", response={204: None})
+@raises(CannotBlockSelf, UserNotFoundError)
 def block_delete(request: HttpRequest, user_id: Id) -> Status[None]:
     """Unblock a user; idempotent (204 whether or not they were blocked)."""
     blocks.block_delete(blocker_id=principal_of(request).user_id, blocked_id=user_id)

@@ -9,7 +9,14 @@ from ninja import Router, Status
 
 from apps.identity import selectors
 from apps.identity.api.presenters import user_out
-from apps.identity.error_codes import UserNotFoundError
+from apps.identity.error_codes import (
+    DISPLAY_NAME_ERRORS,
+    EmailAlreadyVerified,
+    EmailTaken,
+    UserNotFoundError,
+    WeakPassword,
+    WrongPassword,
+)
 from apps.identity.schemas import (
     EmailChangeIn,
     MeUpdateIn,
@@ -20,11 +27,13 @@ from apps.identity.schemas import (
 from apps.identity.services import accounts, emails
 from apps.identity.throttles import email_change_limit, verification_resend_limit
 from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.openapi.errors import raises
 
 router = Router(auth=bearer)
 
 
 @router.get("", response=UserOut)
+@raises(UserNotFoundError)
 def me_get(request: HttpRequest) -> dict[str, Any]:
     # The cached profile dict goes out as is: ninja validates it against UserOut once.
     profile = selectors.user_profile(user_id=principal_of(request).user_id)
@@ -34,6 +43,7 @@ def me_get(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.patch("", response=UserOut)
+@raises(*DISPLAY_NAME_ERRORS)
 def me_update(request: HttpRequest, payload: MeUpdateIn) -> UserOut:
     user = accounts.user_update(
         user_id=principal_of(request).user_id,
@@ -45,6 +55,7 @@ def me_update(request: HttpRequest, payload: MeUpdateIn) -> UserOut:
 
 
 @router.post("/password", response={204: None})
+@raises(WrongPassword, WeakPassword)
 def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]:
     """Change the password; every other session of the account is signed out."""
     principal = principal_of(request)
@@ -58,6 +69,7 @@ def me_password_change(request: HttpRequest, payload: PasswordChangeIn) -> Statu
 
 
 @router.post("/email", response=UserOut, throttle=[email_change_limit])
+@raises(WrongPassword, EmailTaken)
 def me_email_change(request: HttpRequest, payload: EmailChangeIn) -> UserOut:
     """Move the account to a new address (needs the password); it is unverified until the link
     mailed there is opened, and links sent to the old address stop working."""
@@ -68,6 +80,7 @@ def me_email_change(request: HttpRequest, payload: EmailChangeIn) -> UserOut:
 
 
 @router.post("/email/verification", response={202: StatusOut}, throttle=[verification_resend_limit])
+@raises(EmailAlreadyVerified)
 def me_email_verification_resend(request: HttpRequest) -> Status[StatusOut]:
     """Mail a new verification link to the current address."""
     emails.email_verification_resend(user_id=principal_of(request).user_id)

@@ -14,7 +14,9 @@ from apps.identity.error_codes import SessionNotFound
 from apps.identity.models import Session
 from apps.identity.schemas import DeviceOut, PushTokenIn, SessionOut
 from apps.identity.services import sessions
+from cleave.auth.errors import SessionRevoked
 from cleave.auth.ninja_auth import bearer, principal_of
+from cleave.openapi.errors import raises
 from cleave.pagination import CursorPagination
 
 router = Router(auth=bearer)
@@ -27,6 +29,7 @@ def sessions_list(request: HttpRequest) -> QuerySet[Session]:
 
 
 @router.delete("/sessions/{session_id}", response={204: None})
+@raises(SessionNotFound)
 def session_revoke(request: HttpRequest, session_id: UUID) -> Status[None]:
     """Sign one of your sessions out (another user's session is simply not found)."""
     if not sessions.session_revoke(
@@ -37,6 +40,7 @@ def session_revoke(request: HttpRequest, session_id: UUID) -> Status[None]:
 
 
 @router.put("/devices/current/push-token", response=DeviceOut)
+@raises(SessionRevoked)
 def push_token_set(request: HttpRequest, payload: PushTokenIn) -> DeviceOut:
     device = sessions.device_push_token_set(
         session_id=principal_of(request).session_id, push_token=payload.push_token

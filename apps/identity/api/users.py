@@ -13,11 +13,13 @@ from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, principal_of, require_role
 from cleave.auth.principal import rank
 from cleave.errors import Forbidden
+from cleave.openapi.errors import raises
 
 router = Router()
 
 
 @router.get("/{user_id}", response=ProfileOut, auth=bearer)
+@raises(UserNotFoundError)
 def user_profile(request: HttpRequest, user_id: Id) -> ProfileOut:
     user = selectors.user_get(user_id=user_id)
     if user is None or not user.is_active:
@@ -28,6 +30,7 @@ def user_profile(request: HttpRequest, user_id: Id) -> ProfileOut:
 @router.post(
     "/{user_id}/deactivate", response={204: None}, auth=require_role("moderator", "staff", "admin")
 )
+@raises(UserNotFoundError)
 def user_deactivate(request: HttpRequest, user_id: Id) -> Status[None]:
     """Suspend an account (moderation): it can no longer log in; its sessions end now. Only an
     account that outranks the target may (a moderator cannot suspend staff or an admin)."""

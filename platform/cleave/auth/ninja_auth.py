@@ -12,10 +12,16 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from cleave.auth.errors import TokenMissing
+from cleave.auth.errors import (
+    RevocationUnknown,
+    SessionRevoked,
+    TokenExpired,
+    TokenInvalid,
+    TokenMissing,
+)
 from cleave.auth.principal import Principal, current_principal
 from cleave.auth.tokens import bearer_token, verify_access_token
-from cleave.errors import Forbidden
+from cleave.errors import CleaveError, Forbidden
 
 
 class BearerAuth(HttpBearer):
@@ -24,6 +30,15 @@ class BearerAuth(HttpBearer):
     def __init__(self, *, roles: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.roles = roles
+        # What the OpenAPI document lists for every operation behind this dependency.
+        self.raises: tuple[type[CleaveError], ...] = (
+            TokenMissing,
+            TokenInvalid,
+            TokenExpired,
+            SessionRevoked,
+            RevocationUnknown,
+            *((Forbidden,) if roles else ()),
+        )
 
     def __call__(self, request: HttpRequest) -> Principal | None:
         # META, not request.headers: building the headers mapping parses every header.

@@ -50,10 +50,14 @@ class SchemaChange:
 
 
 def compare_schemas(
-    direction: Direction, old: Schema, new: Schema, where: str
+    direction: Direction, old: Schema, new: Schema, where: str, *, stored: bool = True
 ) -> list[SchemaChange]:
-    """Every difference between two root schemas; ValueError for a `$ref` it cannot follow."""
-    walk = _SchemaWalk(direction, old, new)
+    """Every difference between two root schemas; ValueError for a `$ref` it cannot follow.
+
+    `stored`: outputs are also read back later (events in an outbox, results in a cache), so
+    a new required output field is breaking. An HTTP response is read once, as it arrives:
+    with `stored=False` a new output field is additive."""
+    walk = _SchemaWalk(direction, old, new, stored=stored)
     walk.schema(old, new, where)
     return walk.changes
 
@@ -115,6 +119,7 @@ class _SchemaWalk:
     direction: Direction
     old_root: Schema
     new_root: Schema
+    stored: bool = True
     changes: list[SchemaChange] = field(default_factory=list)
     # Pairs of models being compared further up the stack: a recursive model stops here.
     active: set[tuple[str | None, str | None]] = field(default_factory=set)
@@ -198,9 +203,11 @@ class _SchemaWalk:
             if name not in new_props:
                 self.report(at, "breaking", f"field '{name}' removed")
             elif name not in old_props:
-                # Required is breaking for outputs too: events already stored lack the field.
+                # Required is breaking for stored outputs too: events already stored lack it.
                 how = "required" if now else "optional"
-                self.report(at, "breaking" if now else "additive", f"field '{name}' added as {how}")
+                breaks = now and (self.direction == "input" or self.stored)
+                what = f"field '{name}' added as {how}"
+                self.report(at, "breaking" if breaks else "additive", what)
             else:
                 if now and not was:
                     self.report(at, "breaking", f"field '{name}' became required")

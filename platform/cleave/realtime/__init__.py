@@ -2,21 +2,38 @@
 
 from cleave.realtime import push
 transaction.on_commit(lambda: push(f"user:{user_id}", "user.updated", {...}))
+
+The names below load on first use (PEP 562): `cleave.realtime.frames`, which `contracts/`
+builds on, must import without Django, and the hub reads settings when it loads.
 """
 
-from cleave.realtime.hub import close_session, push
-from cleave.realtime.registry import (
-    register_frame_handler,
-    register_streams,
-    subscribe,
-    unsubscribe,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "close_session",
     "push",
+    "register_event",
     "register_frame_handler",
     "register_streams",
     "subscribe",
     "unsubscribe",
 ]
+
+_HOMES = {
+    "close_session": "cleave.realtime.hub",
+    "push": "cleave.realtime.hub",
+    "register_event": "cleave.realtime.registry",
+    "register_frame_handler": "cleave.realtime.registry",
+    "register_streams": "cleave.realtime.registry",
+    "subscribe": "cleave.realtime.registry",
+    "unsubscribe": "cleave.realtime.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'cleave.realtime' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -1,18 +1,13 @@
 """The `/ws/v1` endpoint: authenticate, keep the device's streams flowing, resume after gaps.
 
-Close codes (also in docs/api.md):
-    4401  unauthorized: bad, expired or revoked token, or a token in the URL
-    4408  auth timeout: no `auth` frame within CLEAVE_REALTIME_AUTH_SECONDS of connecting
-    4429  rate limited: far more frames per second than allowed
-    1013  try again later: the session could not be checked (`revocation_unknown`); not signed out
-    1001  going away: the server is shutting down
+Close codes: `cleave.realtime.frames.CloseCode` (also in docs/api.md and the AsyncAPI
+document). Frames in and out are the typed models of `cleave.realtime.frames`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import time
 from typing import Any
@@ -30,19 +25,38 @@ from cleave.errors import CleaveError
 from cleave.observability import metrics
 from cleave.observability.tracing import connection_span, tracer
 from cleave.realtime import admission, registry
-from cleave.realtime.frames import FrameError, error_frame, parse_frame
+from cleave.realtime.frames import (
+    AuthFrame,
+    ClientFrame,
+    CloseCode,
+    FrameError,
+    PingFrame,
+    PongFrame,
+    PresenceAck,
+    PresenceFrame,
+    PresenceSignal,
+    ReadyFrame,
+    ResumeFrame,
+    ResyncRequiredFrame,
+    TypingFrame,
+    TypingSignal,
+    error_frame,
+    frame_id_of,
+    parse_frame,
+    validated,
+)
 from cleave.realtime.hub import hub
 from cleave.realtime.presence import grace_seconds, presence, signal
 from cleave.realtime.registry import user_stream
 from cleave.realtime.resume import Resuming, membership_change
 from cleave.realtime.streams import epoch_of
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_AUTH_TIMEOUT = 4408
-CLOSE_RATE_LIMITED = 4429
+CLOSE_UNAUTHORIZED = CloseCode.UNAUTHORIZED
+CLOSE_AUTH_TIMEOUT = CloseCode.AUTH_TIMEOUT
+CLOSE_RATE_LIMITED = CloseCode.RATE_LIMITED
 # RFC 6455's "try again later": an app that reads 4401 as "signed out" must not sign its user
 # out because a revocation check could not be answered (503 `revocation_unknown`).
-CLOSE_TRY_AGAIN = 1013
+CLOSE_TRY_AGAIN = CloseCode.TRY_AGAIN_LATER
 
 
 class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
@@ -133,11 +147,8 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         self.presence_id, came_online = await presence.connected(principal.user_id)
         if came_online:
             await _announce(principal.user_id, streams, online=True)
-        await self.send(
-            text_data=json.dumps(
-                {"type": "ready", "id": frame_id, "user_id": principal.user_id, "streams": streams}
-            )
-        )
+        ready = ReadyFrame(id=frame_id, user_id=principal.user_id, streams=streams)
+        await self.send(text_data=ready.render())
         await self._release_held()
 
     async def _release_held(self) -> None:
@@ -206,26 +217,27 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         return False
 
     async def handle(self, frame: dict[str, Any]) -> None:
-        kind, frame_id = frame["type"], frame.get("id")
+        """Each frame is checked against its type's model before anything acts on it (a
+        frame before auth is refused as such first, whatever its fields)."""
+        kind, frame_id = frame["type"], frame_id_of(frame)
         if kind == "ping":
-            await self.send(text_data=json.dumps({"type": "pong", "id": frame_id}))
+            await self.send(text_data=PongFrame(id=validated(PingFrame, frame).id).render())
         elif kind == "auth":
             if self.principal is not None:
                 raise FrameError("already_authenticated", "This socket is signed in.", frame_id)
-            token = frame.get("token")
-            if not isinstance(token, str) or not token:
-                raise FrameError("invalid_frame", 'An auth frame carries a "token".', frame_id)
-            await self._authenticate(token, frame_id=frame_id)
+            auth = validated(AuthFrame, frame)
+            await self._authenticate(auth.token, frame_id=auth.id)
         elif self.principal is None:
             raise FrameError("unauthorized", "Send an auth frame first.", frame_id)
         elif kind == "resume":
-            await self._resume(frame)
+            await self._resume(validated(ResumeFrame, frame))
         elif kind == "typing":
-            await self._typing(frame)
+            await self._typing(validated(TypingFrame, frame))
         elif kind == "presence":
-            await self._presence(frame)
-        elif kind in registry.frame_handlers:
-            await self._delegate(registry.frame_handlers[kind], frame)
+            await self._presence(validated(PresenceFrame, frame))
+        elif kind in registry.frame_types:
+            declared = registry.frame_types[kind]
+            await self._delegate(declared, validated(declared.frame, frame))
         else:
             raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", frame_id)
 
@@ -245,30 +257,30 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         own = self.principal is not None and stream == user_stream(self.principal.user_id)
         return own or self in hub.sockets.get(stream, ())
 
-    async def _typing(self, frame: dict[str, Any]) -> None:
+    async def _typing(self, frame: TypingFrame) -> None:
         """`{"type": "typing", "stream": "conv:42"}`: others on the stream see it; not stored."""
-        stream = self._joined(frame.get("stream"), frame.get("id"))
+        stream = self._joined(frame.stream, frame.id)
         assert self.principal is not None  # noqa: S101 - handle() checked it
-        await signal(stream, {"type": "typing", "user_id": self.principal.user_id})
+        await signal(TypingSignal(user_id=self.principal.user_id, stream=stream))
 
-    async def _presence(self, frame: dict[str, Any]) -> None:
+    async def _presence(self, frame: PresenceFrame) -> None:
         """`{"type": "presence", "id", "stream": "conv:42"}` → who of its members is online."""
-        frame_id = frame.get("id")
-        stream = self._joined(frame.get("stream"), frame_id)
+        stream = self._joined(frame.stream, frame.id)
         members = await sync_to_async(registry.stream_members, thread_sensitive=False)(stream)
         online = await presence.online_among(members)
-        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, "online": online}))
+        await self.send(text_data=PresenceAck(id=frame.id, online=online).render())
 
-    async def _delegate(self, handler: registry.FrameHandler, frame: dict[str, Any]) -> None:
-        """A context's frame type: its handler runs off the loop; the answer is an ack."""
-        frame_id = frame.get("id")
+    async def _delegate(self, declared: registry.FrameType, frame: ClientFrame) -> None:
+        """A context's frame type: its handler runs off the loop; the answer is its ack."""
         try:
-            result = await sync_to_async(_handle_as, thread_sensitive=False)(
-                handler, self.principal, frame
+            ack = await sync_to_async(_handle_as, thread_sensitive=False)(
+                declared.handler, self.principal, frame
             )
         except CleaveError as error:
-            raise FrameError(error.code, error.message, frame_id) from None
-        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, **result}))
+            raise FrameError(error.code, error.message, frame.id) from None
+        if not isinstance(ack, declared.ack):
+            raise TypeError(f"{frame.type} answered {type(ack).__name__}, not {declared.ack}")
+        await self.send(text_data=ack.model_copy(update={"id": frame.id}).render())
 
     # -- streams -------------------------------------------------------------------------------
     async def deliver(self, stream: str, seq: int, frame: str) -> None:
@@ -292,17 +304,10 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
             # The stream's history was lost (its store restarted empty): seqs start again, and
             # whatever this socket missed in between cannot be replayed. Say so, never skip.
             self.cursors[stream] = 0
-            await self.send(
-                text_data=json.dumps(
-                    {
-                        "type": "resync_required",
-                        "stream": stream,
-                        "epoch": epoch,
-                        "seq": seq - 1,
-                        "reason": "epoch_changed",
-                    }
-                )
+            resync = ResyncRequiredFrame(
+                stream=stream, epoch=epoch, seq=seq - 1, reason="epoch_changed"
             )
+            await self.send(text_data=resync.render())
             metrics.resumes.labels("resync_required").inc()
         self.epochs[stream] = epoch
         if seq <= self.cursors.get(stream, 0):
@@ -331,7 +336,7 @@ async def _announce(user_id: int, streams: list[str], *, online: bool) -> None:
     """Presence goes to streams with members (conversations), not to broadcast streams."""
     for stream in streams:
         if registry.has_members(stream):
-            await signal(stream, {"type": "presence", "user_id": user_id, "online": online})
+            await signal(PresenceSignal(user_id=user_id, online=online, stream=stream))
 
 
 async def _announce_offline_later(user_id: int, streams: list[str]) -> None:
@@ -340,9 +345,7 @@ async def _announce_offline_later(user_id: int, streams: list[str]) -> None:
         await _announce(user_id, streams, online=False)
 
 
-def _handle_as(
-    handler: registry.FrameHandler, principal: Principal, frame: dict[str, Any]
-) -> dict[str, Any]:
+def _handle_as(handler: registry.FrameHandler, principal: Principal, frame: Any) -> Any:
     # The handler's contract calls carry the socket's user, as an HTTP request's would.
     with acting_as(principal):
         return handler(principal, frame)

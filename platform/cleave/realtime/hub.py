@@ -248,8 +248,11 @@ def push(stream: str, event: str, data: dict[str, Any]) -> None:
     Call it after commit (`transaction.on_commit`): a frame is a fact the client may act on.
     If the stream store cannot be reached, the commit stands (the caller's request succeeds)
     and the frame is lost: the stream gets a new epoch as soon as the store answers again, so
-    sockets and resumes get `resync_required` rather than a silent gap.
+    sockets and resumes get `resync_required` rather than a silent gap. `data` must fit the
+    payload model registered for `event` (a pydantic ValidationError otherwise: a bug, never
+    a frame the AsyncAPI document does not describe).
     """
+    registry.checked_event_data(event, data)
     try:
         store().append(stream, event, data)
     except Exception:

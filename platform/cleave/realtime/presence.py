@@ -11,7 +11,6 @@ delivered live, never stored, never resumed.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from typing import Any
@@ -20,6 +19,7 @@ from django.conf import settings
 
 from cleave.realtime.batching import MicroBatcher
 from cleave.realtime.connections import PerLoop
+from cleave.realtime.frames import PresenceSignal, TypingSignal
 from cleave.realtime.streams import FANOUT_CHANNEL
 
 REFRESH_SECONDS = 20.0
@@ -150,11 +150,11 @@ _signals: MicroBatcher[str, bool] = MicroBatcher(
 )
 
 
-async def signal(stream: str, frame: dict[str, Any]) -> None:
-    """Deliver an ephemeral frame to every socket on `stream`, in every process; not stored."""
+async def signal(frame: TypingSignal | PresenceSignal) -> None:
+    """Deliver an ephemeral frame to every socket on its stream, in every process; not stored."""
     from cleave.realtime.hub import hub
 
-    text = json.dumps({**frame, "stream": stream}, separators=(",", ":"))
+    stream, text = frame.stream, frame.render()
     if presence._client() is None:  # noqa: SLF001 - same module family
         hub.submit("event", stream, 0, text)
     else:

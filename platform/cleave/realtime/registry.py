@@ -3,13 +3,17 @@
     register_streams("conv", initial=conversation_streams, readable=member_streams,
                      replay=resolve_history, members=member_ids,
                      initial_many=conversation_streams_of_many)
-    register_frame_handler("message.send", handle_message_send)
+    register_frame_handler(MessageSendFrame, handle_message_send, ack=MessageSendAck,
+                           errors=(ConversationNotFound, ...))
+    register_event("message.sent", MessageData, stream="conv")
 
 `initial_many` (optional) answers `initial` for many principals at once (one query): sockets
 that connect together are admitted in batches (a reconnect storm). The callables are
 synchronous (they may query their context's database); the gateway runs them off the event
-loop. A frame handler returns the `ack` payload or raises a CleaveError, which the client gets
-as an error frame with that code.
+loop. A frame handler gets its frame already validated as its model and returns its ack model,
+or raises a CleaveError, which the client gets as an error frame with that code (`errors` lists
+the ones it may raise, for the AsyncAPI document). Every event pushed on a stream has its
+payload model registered with `register_event`, which `push` validates the data against.
 
 Retained history is append-only (Redis Streams entries cannot be rewritten), so a family whose
 frames can go stale (an edited or deleted message, a member who joined later) registers
@@ -22,11 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import BaseModel, ConfigDict
 
 from cleave.auth.principal import Principal
+from cleave.errors import CleaveError
+from cleave.realtime.frames import GATEWAY_CLIENT_FRAMES, AckFrame, ClientFrame
 
-FrameHandler = Callable[[Principal, dict[str, Any]], dict[str, Any]]
+FrameHandler = Callable[[Principal, Any], AckFrame]
 # (seq, frame) pairs of one stream, as the store keeps them.
 Entries = list[tuple[int, str]]
 # principal, {stream: entries} → {stream: the frames to send now, or None: may not read it}
@@ -34,6 +42,14 @@ ReplayHook = Callable[[Principal, dict[str, Entries]], dict[str, list[str] | Non
 
 JOINED = "stream.joined"
 LEFT = "stream.left"
+
+
+class StreamMembership(BaseModel):
+    """`stream.joined` / `stream.left` on a user's own stream: follow it at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stream: str
 
 
 @dataclass(frozen=True)
@@ -48,8 +64,28 @@ class StreamFamily:
     initial_many: Callable[[list[Principal]], dict[int, list[str]]] | None = None
 
 
+@dataclass(frozen=True)
+class FrameType:
+    """A context's client frame: its model, handler, ack model and the errors it may answer."""
+
+    frame: type[ClientFrame]
+    handler: FrameHandler
+    ack: type[AckFrame]
+    errors: tuple[type[CleaveError], ...]
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event pushed on streams of one family (`stream`: "conv", "user", "flags")."""
+
+    name: str
+    data: type[BaseModel]
+    stream: str
+
+
 stream_families: dict[str, StreamFamily] = {}
-frame_handlers: dict[str, FrameHandler] = {}
+frame_types: dict[str, FrameType] = {}
+event_types: dict[str, EventType] = {}
 
 
 def register_streams(
@@ -66,10 +102,37 @@ def register_streams(
     )
 
 
-def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
-    if frame_type in {"auth", "ping", "resume"}:
+def register_frame_handler(
+    frame: type[ClientFrame],
+    handler: FrameHandler,
+    *,
+    ack: type[AckFrame],
+    errors: tuple[type[CleaveError], ...] = (),
+) -> None:
+    """Route client frames of `frame`'s type (its `type` Literal) to `handler`."""
+    frame_type = frame_type_of(frame)
+    if frame_type in GATEWAY_CLIENT_FRAMES:
         raise ValueError(f"{frame_type!r} is the gateway's own frame type")
-    frame_handlers[frame_type] = handler
+    frame_types[frame_type] = FrameType(frame, handler, ack, errors)
+
+
+def register_event(name: str, data: type[BaseModel], *, stream: str) -> None:
+    """Declare the payload of the events called `name`, pushed on `stream` family's streams."""
+    event_types[name] = EventType(name, data, stream)
+
+
+def frame_type_of(frame: type[BaseModel]) -> str:
+    """The value of a frame model's `type` Literal."""
+    (value,) = get_args(frame.model_fields["type"].annotation)
+    return str(value)
+
+
+def checked_event_data(event: str, data: dict[str, Any]) -> None:
+    """Raise unless `data` fits the model registered for `event` (ValueError if none is)."""
+    declared = event_types.get(event)
+    if declared is None:
+        raise ValueError(f"event {event!r} has no payload model: register_event() it")
+    declared.data.model_validate(data, strict=True)
 
 
 def initial_streams(principal: Principal) -> list[str]:
@@ -150,6 +213,10 @@ def stream_members(stream: str) -> list[int]:
         return [int(rest)] if rest.isdigit() else []
     family = stream_families.get(prefix)
     return family.members(stream) if family is not None and family.members else []
+
+
+register_event(JOINED, StreamMembership, stream="user")
+register_event(LEFT, StreamMembership, stream="user")
 
 
 def subscribe(user_id: int, stream: str) -> None:

@@ -17,7 +17,14 @@ from django.conf import settings
 from cleave.auth.principal import Principal
 from cleave.observability import metrics
 from cleave.realtime import registry
-from cleave.realtime.frames import FrameError
+from cleave.realtime.frames import (
+    FrameError,
+    ResumeAck,
+    ResumeFrame,
+    ResumeOutcome,
+    ResumePosition,
+    ResyncRequiredFrame,
+)
 from cleave.realtime.hub import store
 from cleave.realtime.registry import user_stream
 from cleave.realtime.streams import Positions, Replay
@@ -56,21 +63,22 @@ class Resuming:
         for stream, joined in last.items():
             self._apply(stream, joined)
 
-    async def _resume(self, frame: dict[str, Any]) -> None:
+    async def _resume(self, frame: ResumeFrame) -> None:
         """`{"type": "resume", "id", "streams": {stream: seq | {"seq", "epoch"}}}`.
 
         Bounded and paid for before any work: at most CLEAVE_REALTIME_RESUME_MAX_STREAMS
         streams, each tenth of them charged as one more frame to the socket's rate budget;
         membership is one query per stream family, the store one round trip."""
-        frame_id, asked = frame.get("id"), frame.get("streams")
-        if not isinstance(asked, dict) or not asked:
-            raise FrameError("invalid_frame", 'resume carries "streams": {stream: seq}.', frame_id)
+        frame_id, asked = frame.id, frame.streams
         most = settings.CLEAVE_REALTIME_RESUME_MAX_STREAMS
         if len(asked) > most:
             raise FrameError(
                 "too_many_streams", f"A resume names at most {most} streams.", frame_id
             )
-        positions: Positions = {stream: position_of(p, frame_id) for stream, p in asked.items()}
+        positions: Positions = {
+            stream: (p.seq, p.epoch) if isinstance(p, ResumePosition) else (p, None)
+            for stream, p in asked.items()
+        }
         if await self._over_rate(cost=(len(positions) - 1) // RESUME_STREAMS_PER_FRAME):
             metrics.frames.labels("in", "rate_limited").inc()
             return
@@ -94,7 +102,8 @@ class Resuming:
             self.resuming, held, self.held = set(), self.held, []
         for stream, live_seq, live in held:
             await self.deliver(stream, live_seq, live)
-        await self.send(text_data=json.dumps({"type": "ack", "id": frame_id, "streams": answer}))
+        outcomes = {stream: ResumeOutcome.model_validate(entry) for stream, entry in answer.items()}
+        await self.send(text_data=ResumeAck(id=frame_id, streams=outcomes).render())
 
     async def _replay(
         self,
@@ -117,14 +126,10 @@ class Resuming:
             for missed in frames:
                 await self.send(text_data=missed)
         else:
-            resync = {
-                "type": "resync_required",
-                "stream": stream,
-                "epoch": replay.epoch,
-                "seq": replay.seq,
-                "reason": replay.reason,
-            }
-            await self.send(text_data=json.dumps(resync))
+            resync = ResyncRequiredFrame(
+                stream=stream, epoch=replay.epoch, seq=replay.seq, reason=replay.reason
+            )
+            await self.send(text_data=resync.render())
         seq = position[0]
         self.cursors[stream] = max(replay.seq, seq if replay.recovered else replay.seq)
         if replay.epoch:
@@ -166,15 +171,3 @@ def membership_change(frame: str) -> tuple[str, bool] | None:
     if not isinstance(stream, str) or event.get("event") not in (registry.JOINED, registry.LEFT):
         return None
     return stream, event.get("event") == registry.JOINED
-
-
-def position_of(position: Any, frame_id: Any) -> tuple[int, str | None]:
-    if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
-        return position, None
-    if isinstance(position, dict):
-        seq, epoch = position.get("seq"), position.get("epoch")
-        if isinstance(seq, int) and seq >= 0 and (epoch is None or isinstance(epoch, str)):
-            return seq, epoch
-    raise FrameError(
-        "invalid_frame", 'Each stream maps to a seq or {"seq": …, "epoch": …}.', frame_id
-    )

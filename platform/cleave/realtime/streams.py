@@ -12,7 +12,6 @@ Embedded mode keeps them in memory.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cleave.observability.tracing import current_ids
+from cleave.realtime.frames import EventFrame
 
 FANOUT_CHANNEL = "cleave:rt:fanout"
 
@@ -49,20 +49,21 @@ class StreamStore(Protocol):
 
 
 def _frame(stream: str, seq: int, epoch: str, event: str, data: dict[str, Any]) -> str:
-    frame: dict[str, Any] = {
-        "type": "event",
-        "stream": stream,
-        "seq": seq,
-        "epoch": epoch,
-        "event": event,
-        "data": data,
-    }
     ids = current_ids()
-    if ids is not None:
-        # The trace that caused this event: a bug report can quote it, and the fan-out in the
-        # realtime process continues it.
-        frame["trace_id"], frame["span_id"] = ids
-    return json.dumps(frame, separators=(",", ":"))
+    if ids is None:
+        return EventFrame(stream=stream, seq=seq, epoch=epoch, event=event, data=data).render()
+    # The trace that caused this event: a bug report can quote it, and the fan-out in the
+    # realtime process continues it.
+    trace_id, span_id = ids
+    return EventFrame(
+        stream=stream,
+        seq=seq,
+        epoch=epoch,
+        event=event,
+        data=data,
+        trace_id=trace_id,
+        span_id=span_id,
+    ).render()
 
 
 def epoch_of(frame: str) -> str:
