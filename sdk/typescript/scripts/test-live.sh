@@ -6,7 +6,7 @@ set -euo pipefail
 SDK=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(cd "$SDK/../.." && pwd)
 cd "$ROOT"
-PORT=${SDK_TEST_PORT:-8765}
+PORT=${SDK_TEST_PORT:-$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")}
 USER_COUNT=${CLEAVE_SDK_USER_COUNT:-12}
 VAR_DIR=$(mktemp -d)
 LOG="$ROOT/var/sdk-server.log"
@@ -27,9 +27,19 @@ done
 export CLEAVE_SDK_USERS=$(IFS=,; echo "${users[*]}")
 
 mkdir -p var
+# Its own process group (job control on), so that stopping it stops the server under make too.
+set -m
 make run PORT="$PORT" >"$LOG" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; pkill -P $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$VAR_DIR"' EXIT
+set +m
+stop() {
+  local status=$?
+  kill -- -"$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  rm -rf "$VAR_DIR"
+  exit "$status"
+}
+trap stop EXIT
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
