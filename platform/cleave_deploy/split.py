@@ -333,6 +333,14 @@ def _ensure_admin(topology: Topology, env: dict[str, str]) -> None:
     _run([sys.executable, "manage.py", "createsuperuser", "--no-input"], admin_env, check=False)
 
 
+def upstreams(topology: Topology) -> dict[str, str]:
+    """The gateway's upstream of each context: the service hosting it."""
+    return {
+        context: f"127.0.0.1:{topology.port(topology.host_of(context))}"
+        for context in topology.contexts
+    }
+
+
 def _nginx(topology: Topology, nginx: str) -> list[str]:
     paths = NginxPaths.under(topology.folder / "nginx")
     paths.create()
@@ -340,10 +348,7 @@ def _nginx(topology: Topology, nginx: str) -> list[str]:
     conf = topology.folder / "nginx" / "nginx.conf"
     conf.write_text(
         render_nginx_conf(
-            upstreams={
-                context: f"127.0.0.1:{topology.port(topology.host_of(context))}"
-                for context in topology.contexts
-            },
+            upstreams=upstreams(topology),
             realtime=f"127.0.0.1:{topology.port('realtime')}",
             edge=topology.edge,
             listen=f"127.0.0.1:{topology.gateway_port}",
