@@ -2,4 +2,5 @@
 
 from cleave.contexts import Context
 
-CONTEXT = Context(label="orders", app="cleave.tests.example.orders")
+# An example role: it becomes a group wherever the edge is hosted (cleave.declarations).
+CONTEXT = Context(label="orders", app="cleave.tests.example.orders", roles=("order_auditor",))
