@@ -93,15 +93,6 @@ class Context:
         return f"events.{self.label}"
 
     @property
-    def task_queue(self) -> str:
-        return f"celery.{self.label}"
-
-    @property
-    def database_alias(self) -> str:
-        """Its database alias: `default` unless DATABASE_URL_<LABEL> gives it its own."""
-        return self.label
-
-    @property
     def contracts(self) -> tuple[str, ...]:
         """Every contract name whose calls its service answers."""
         return (self.label, *self.provides)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from cleave import contexts
 from cleave.contexts import Context, DeclarationError, Edge, Realtime, validate
@@ -86,3 +89,15 @@ def test_declarations_that_contradict_each_other_are_refused() -> None:
 def test_an_app_without_a_declaration_is_named() -> None:
     with pytest.raises(DeclarationError, match="has no context.py"):
         contexts.load("cleave.tests.example")
+
+
+def test_contexts_list_prints_every_declaration_as_the_kernel_reads_it() -> None:
+    out = io.StringIO()
+    call_command("contexts", "list", "--json", stdout=out)
+    listed = {entry["label"]: entry for entry in json.loads(out.getvalue())}
+    assert set(listed) == {context.label for context in contexts.all_contexts()}
+    assert [label for label, entry in listed.items() if entry["edge"]] == [contexts.edge().label]
+    assert all(entry["hosted"] for entry in listed.values())
+    assert {entry["events_queue"] for entry in listed.values()} == {
+        f"events.{label}" for label in listed
+    }
