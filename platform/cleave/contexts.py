@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any
 
-# The package whose sub-packages are contexts.
+# The package whose sub-packages are contexts, and the one holding what each publishes.
 CONTEXT_PACKAGE = "apps"
+CONTRACT_PACKAGE = "contracts"
 # The module of a context package that holds its declaration, and the name inside it.
 DECLARATION_MODULE = "context"
 DECLARATION_NAME = "CONTEXT"
@@ -124,6 +125,13 @@ def discover(package: str = CONTEXT_PACKAGE) -> list[str]:
         for name in names
         if find_spec(f"{package}.{name}.{DECLARATION_MODULE}") is not None
     ]
+
+
+def contract_names(package: str = CONTRACT_PACKAGE) -> list[str]:
+    """The contracts present in this code base (`contracts/<name>/`), declared contexts or not:
+    an extracted service carries the contracts it calls without the contexts behind them."""
+    root = importlib.import_module(package)
+    return sorted(info.name for info in pkgutil.iter_modules(root.__path__) if info.ispkg)
 
 
 def declared(extra_apps: Iterable[str] = ()) -> list[Context]:

@@ -48,10 +48,16 @@ _EDGE = _contexts.edge_of(_HOSTED)
 CLEAVE_SERVICE_NAME = CONFIG.service_name or (
     "monolith" if CONFIG.contexts is None else "+".join(sorted(_CONTEXT_LABELS))
 )
+# Any contract this process calls but does not provide may be remote: those of the contexts it
+# does not host, and those whose package it carries without the context (an extracted image).
+_PROVIDED_HERE = {name for context in _HOSTED for name in context.contracts}
 CLEAVE_SERVICE_URLS = CONFIG.service_urls(
     os.environ,
-    [name for context in _DECLARED if context not in _HOSTED for name in context.contracts]
-    + ["flags"],
+    sorted(
+        {name for context in _DECLARED for name in context.contracts}.union(
+            _contexts.contract_names()
+        ).difference(_PROVIDED_HERE)
+    ),
 )
 # The flag tables live with one service (the edge); the others load definitions from it
 # through the flags contract (CLEAVE_FLAGS_URL) and evaluate locally.
