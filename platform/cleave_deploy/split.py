@@ -94,7 +94,10 @@ class Topology:
             service_settings=_service_settings(env.get("SPLIT_SERVICE_ENV", "")),
             contexts=tuple(context.label for context in contexts),
             edge=edge.label,
-            realtime_contexts=tuple(c.label for c in contexts if c.realtime is not None),
+            # Sockets always need a home (users' own streams, flags): the edge's, if no context
+            # has streams of its own.
+            realtime_contexts=tuple(c.label for c in contexts if c.realtime is not None)
+            or (edge.label,),
             provides=tuple((c.label, c.provides) for c in contexts if c.provides),
             jwks_path=edge.edge.jwks_path,
         )
