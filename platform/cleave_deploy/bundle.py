@@ -74,7 +74,10 @@ def service_for(
         domain=domain,
         edge=edge.label,
         jwks_path=edge.edge.jwks_path if edge.edge else contexts.JWKS_PATH,
-        realtime=declared[context].realtime is not None,
+        # Sockets always need a home (users' own streams, flags): the edge's, if no context
+        # has streams of its own (as in `make split`).
+        realtime=declared[context].realtime is not None
+        or (context == edge.label and not any(d.realtime for d in contexts.all_contexts())),
         provides=tuple((label, d.provides) for label, d in sorted(declared.items()) if d.provides),
     )
 
