@@ -16,7 +16,6 @@ from typing import Any
 from cleave_deploy.bundle import (
     HEADER,
     PORT,
-    REALTIME_CONTEXT,
     REALTIME_PORT,
     SERVICE_JWKS_PATH,
     TEMPLATES,
@@ -212,7 +211,7 @@ def manifests(service: Service) -> dict[str, str]:
         _deployment(service, "beat", replicas=1, port=None, single=True),
         comment=note,
     )
-    if service.context == REALTIME_CONTEXT:
+    if service.realtime:
         rendered["realtime.yaml"] = documents(
             _deployment(service, "realtime", replicas=2, port=REALTIME_PORT),
             _service(service, f"{service.name}-realtime", "realtime", REALTIME_PORT),
