@@ -1,7 +1,7 @@
 """Cleave's realtime gateway: one WebSocket per device, streams with seq/epoch, loss-free resume.
 
-from cleave.realtime import push
-transaction.on_commit(lambda: push(f"user:{user_id}", "user.updated", {...}))
+from cleave.realtime import push, user_stream
+transaction.on_commit(lambda: push(user_stream(user_id), "user.updated", {...}))
 """
 
 from cleave.realtime.hub import close_session, push
@@ -10,6 +10,7 @@ from cleave.realtime.registry import (
     register_streams,
     subscribe,
     unsubscribe,
+    user_stream,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "register_streams",
     "subscribe",
     "unsubscribe",
+    "user_stream",
 ]
