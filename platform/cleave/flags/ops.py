@@ -5,7 +5,8 @@
     PUT   /api/ops/flags/<name>/          create or replace its settings
     PATCH /api/ops/flags/<name>/          change some (e.g. {"percent": 25} for a canary step)
     POST  /api/ops/flags/<name>/kill/     {"killed": true} turns it off for everyone at once
-Staff only; writes need the `cleave.change_flag` permission.
+Staff only (the access token's roles, or a staff session); writes need the
+`cleave.change_flag` permission.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def _check_name(name: str) -> None:
 
 
 def _actor(request: Request) -> str:
+    """The audit log's actor: a session's e-mail, or `user <id>` for an access token (which
+    carries no e-mail; the id names the account all the same)."""
     return getattr(request.user, "email", "") or str(request.user)
 
 

@@ -1,5 +1,5 @@
 """The flag drops waffle's relations into the user table and auth's groups (their contents
-became `user_ids` and `roles` in 0003): the flag tables no longer need identity's database."""
+became `user_ids` and `roles` in 0003): the flag tables no longer need the user model's database."""
 
 from django.db import migrations
 
