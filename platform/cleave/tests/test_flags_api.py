@@ -127,16 +127,25 @@ ADMIN_FORM = {
 
 
 def test_the_admin_audits_flag_changes() -> None:
-    response = _admin().post("/admin/cleave/flag/add/", ADMIN_FORM)
+    admin = _admin()
+    response = admin.post("/admin/cleave/flag/add/", ADMIN_FORM)
     assert response.status_code == 302, response.content.decode()[:3000]
-    change = FlagChange.objects.get(flag_name="from-admin")
-    assert (change.actor, change.before, change.after["percent"]) == (
+    created = FlagChange.objects.get(flag_name="from-admin")
+    assert (created.actor, created.before, created.after["percent"]) == (
         "root@example.com",
         None,
         10.0,
     )
-    assert (change.after["user_ids"], change.after["roles"]) == ([7, 12], ["moderator"])
-    assert json.dumps(change.after)
+    assert (created.after["user_ids"], created.after["roles"]) == ([7, 12], ["moderator"])
+    assert json.dumps(created.after)
+
+    pk = Flag.objects.get(name="from-admin").pk
+    assert admin.get(f"/admin/cleave/flag/{pk}/change/").status_code == 200
+    edited = {key: value for key, value in ADMIN_FORM.items() if key != "name"}
+    response = admin.post(f"/admin/cleave/flag/{pk}/change/", {**edited, "percent": "20"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    step = FlagChange.objects.filter(flag_name="from-admin").latest("id")
+    assert (step.before["percent"], step.after["percent"]) == (10.0, 20.0)
 
 
 @pytest.mark.parametrize(
