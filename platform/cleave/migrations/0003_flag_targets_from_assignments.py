@@ -56,48 +56,48 @@ def _snapshot(flag: Any, *, killed: bool) -> dict[str, Any]:
     return data
 
 
+def _group_names(apps: StateApps, group_ids: set[int]) -> dict[int, str]:
+    group_model = apps.get_model("auth", "Group")
+    found = group_model.objects.using(router.db_for_read(group_model)).filter(pk__in=group_ids)
+    return dict(found.values_list("pk", "name"))
+
+
+def _members(user_model: Any, group_ids: set[int]) -> dict[int, set[int]]:
+    """Group id → its members' ids. Membership lives with the user model, possibly in another
+    database than the flags."""
+    if not group_ids:
+        return {}
+    membership = user_model._meta.get_field("groups").remote_field.through
+    alias = router.db_for_read(membership)
+    groups_of_user = _pairs(membership, alias, "user_id", "group_id", group_id__in=group_ids)
+    members: dict[int, set[int]] = defaultdict(set)
+    for user_id, groups in groups_of_user.items():
+        for group_id in groups:
+            members[group_id].add(user_id)
+    return members
+
+
 def assignments_to_targets(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     alias = schema_editor.connection.alias
     flag_model = apps.get_model("cleave", "Flag")
     users_field = flag_model._meta.get_field("users")
-    groups_field = flag_model._meta.get_field("groups")
     users_of = _pairs(users_field.remote_field.through, alias, "flag_id", "user_id")
-    groups_of = _pairs(groups_field.remote_field.through, alias, "flag_id", "group_id")
+    groups_through = flag_model._meta.get_field("groups").remote_field.through
+    groups_of = _pairs(groups_through, alias, "flag_id", "group_id")
     if not users_of and not groups_of:
         return  # nothing assigned here (the usual case, and every database but the flags home)
 
-    group_model = apps.get_model("auth", "Group")
-    group_ids = set().union(*groups_of.values())
-    names = dict(
-        group_model.objects.using(router.db_for_read(group_model))
-        .filter(pk__in=group_ids)
-        .values_list("pk", "name")
-    )
-    free_groups = {pk for pk, name in names.items() if name not in ROLES}
-    members_of: dict[int, set[int]] = {}
-    if free_groups:
-        # Group membership lives with the user model, possibly in another database.
-        membership = users_field.related_model._meta.get_field("groups").remote_field.through
-        by_user = _pairs(
-            membership,
-            router.db_for_read(membership),
-            "user_id",
-            "group_id",
-            group_id__in=free_groups,
-        )
-        members_of = defaultdict(set)
-        for user_id, groups in by_user.items():
-            for group_id in groups:
-                members_of[group_id].add(user_id)
-
+    names = _group_names(apps, set().union(*groups_of.values()))
+    role_of = {pk: name for pk, name in names.items() if name in ROLES}
+    members_of = _members(users_field.related_model, set(names) - set(role_of))
     switch_model = apps.get_model("waffle", "Switch")
     flag_change_model = apps.get_model("cleave", "FlagChange")
     for flag in flag_model.objects.using(alias).filter(pk__in={*users_of, *groups_of}):
         groups = groups_of.get(flag.pk, set())
-        user_ids = set(users_of.get(flag.pk, set()))
-        for group_id in groups & free_groups:
-            user_ids |= members_of.get(group_id, set())
-        roles = {names[group_id] for group_id in groups if names.get(group_id) in ROLES}
+        user_ids = set(users_of.get(flag.pk, set())).union(
+            *(members_of.get(group_id, set()) for group_id in groups)
+        )
+        roles = {role_of[group_id] for group_id in groups if group_id in role_of}
         new_ids = sorted(user_ids - set(flag.user_ids))
         new_roles = sorted(roles - set(flag.roles))
         if not new_ids and not new_roles:
