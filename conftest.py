@@ -9,27 +9,13 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    from cleave.auth.keys import forget_keys
-    from cleave.auth.revocation import forget_checks
-    from cleave.auth.tokens import verified
-    from cleave.flags.definitions import forget_definitions
+    """Each test empties the database and the cache: what processes remember of them (tokens,
+    keys, flags, a context's memos — each registered by its owner) is forgotten too."""
+    from cleave.process_memory import forget_process_memory
     from cleave.testing.state import clear_cache
 
     clear_cache()
-    verified.clear()
-    forget_checks()
-    forget_keys()
-    forget_definitions()
-    # Transactional tests empty the database between tests: identity's signing key and cached
-    # profiles of the last test must not outlive it.
-    from django.apps import apps
-
-    if apps.is_installed("apps.identity"):
-        from apps.identity.selectors import user_profiles_forget_memo
-        from apps.identity.services.keys import forget_active_key
-
-        forget_active_key()
-        user_profiles_forget_memo()
+    forget_process_memory()
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,12 @@ class IdentityConfig(AppConfig):
         from apps.identity import ops, selectors, views
         from apps.identity.api import router
         from apps.identity.provider import IdentityProvider, SessionsProvider
+        from apps.identity.services import keys
         from cleave.api import register_router
         from cleave.auth.keys import register_source
         from cleave.auth.permissions import register_source as register_permission_source
         from cleave.contracts.registry import provide
+        from cleave.process_memory import register_forget
         from cleave.realtime import register_event
         from cleave.routing import register_ops_urlpatterns, register_urlpatterns
         from contracts.identity import IDENTITY
@@ -39,3 +41,6 @@ class IdentityConfig(AppConfig):
         # This process verifies tokens with identity's keys directly, no HTTP round trip.
         register_source(selectors.jwks)
         register_permission_source(selectors.user_permissions)
+        # The active signing key and memoised profiles come from rows a test's flush removes.
+        register_forget(keys.forget_active_key)
+        register_forget(selectors.user_profiles_forget_memo)

@@ -15,6 +15,7 @@ from apps.notifications.providers import Push, provider_for
 from cleave.contracts.registry import client
 from cleave.databases import database_for
 from cleave.realtime import push as socket_push
+from cleave.realtime import user_stream
 from cleave.realtime.presence import online_now
 from contracts.identity import IDENTITY, IdentityService, UserGet, UserNotFound, UserProfile
 
@@ -75,7 +76,7 @@ def message_notify(
             )
             payload = {"id": item.pk, "kind": item.kind, "body": item.body, "data": item.data}
             transaction.on_commit(
-                lambda u=user_id, p=payload: socket_push(f"user:{u}", "notification.new", p),
+                lambda u=user_id, p=payload: socket_push(user_stream(u), "notification.new", p),
                 using=DB,
             )
             if user_id in online:
@@ -103,7 +104,7 @@ def invitation_notify(
         )
         payload = {"id": item.pk, "kind": item.kind, "body": item.body, "data": item.data}
         transaction.on_commit(
-            lambda: socket_push(f"user:{user_id}", "notification.new", payload), using=DB
+            lambda: socket_push(user_stream(user_id), "notification.new", payload), using=DB
         )
     if online_now([user_id]):
         return  # the app is open on a socket: the frame is enough

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from waffle.admin import FlagAdmin as WaffleFlagAdmin
-from waffle.admin import SwitchAdmin as WaffleSwitchAdmin
-from waffle.models import Switch
 
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 from cleave.events.retries import replay
-from cleave.flags.changes import announce, snapshot
-from cleave.flags.models import Flag, FlagChange
+from cleave.flags.admin import register as register_flags
 
 
 def _age(moment: timezone.datetime) -> str:
@@ -95,37 +89,6 @@ class FailedDeliveryAdmin(_ReadOnly):
         )
 
 
-class AuditedFlagAdmin(WaffleFlagAdmin):
-    """Waffle's flag admin, but every save is audited and announced (caches, sockets)."""
-
-    def save_model(self, request: HttpRequest, obj: Flag, form: Any, change: bool) -> None:
-        before = snapshot(Flag.objects.filter(pk=obj.pk).first()) if obj.pk else None
-        super().save_model(request, obj, form, change)
-        actor = getattr(request.user, "email", "") or str(request.user)
-        FlagChange.objects.create(
-            flag_name=obj.name, actor=actor, before=before, after=snapshot(obj)
-        )
-        transaction.on_commit(announce)
-
-
-class AnnouncedSwitchAdmin(WaffleSwitchAdmin):
-    """Kill switches (`kill:<flag>`) act at once: a save announces the change."""
-
-    def save_model(self, request: HttpRequest, obj: Switch, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(announce)
-
-
-class FlagChangeAdmin(_ReadOnly):
-    list_display = ("changed_at", "flag_name", "actor")
-    list_filter = ("flag_name",)
-    search_fields = ("flag_name", "actor")
-    readonly_fields = ("flag_name", "actor", "changed_at", "before", "after")
-
-
-# WAFFLE_ENABLE_ADMIN_PAGES is off: waffle would register its own (swapped-out) Flag model.
 # Flags are edited where their tables live (the flags home): elsewhere they would be ignored.
 if settings.CLEAVE_FLAGS_HOME:
-    admin.site.register(Flag, AuditedFlagAdmin)
-    admin.site.register(Switch, AnnouncedSwitchAdmin)
-    admin.site.register(FlagChange, FlagChangeAdmin)
+    register_flags(admin.site)

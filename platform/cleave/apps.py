@@ -16,6 +16,7 @@ class CleaveConfig(AppConfig):
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
 
         self._observability()
+        self._memories()
         admin.site.site_header = "Cleave administration"
         admin.site.site_title = "Cleave admin"
         admin.site.index_title = "Contexts"
@@ -32,6 +33,16 @@ class CleaveConfig(AppConfig):
 
         # Before any WSGI handler loads its middleware: Django's instrumentation adds one.
         tracing.configure_from_env(settings.CLEAVE_SERVICE_NAME)
+
+    def _memories(self) -> None:
+        from cleave.auth.keys import forget_keys
+        from cleave.auth.revocation import forget_checks
+        from cleave.auth.tokens import verified
+        from cleave.flags.definitions import forget_definitions
+        from cleave.process_memory import register_forget
+
+        for forget in (verified.clear, forget_checks, forget_keys, forget_definitions):
+            register_forget(forget)
 
     def _flags(self) -> None:
         from django.conf import settings

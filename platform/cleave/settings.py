@@ -88,7 +88,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "ninja",
     "channels",
-    "waffle",
+    "cleave.flags.waffle_app.WaffleWithoutMembershipConfig",  # see that module
     "cleave",
     *CLEAVE_CONTEXTS,
     # The deploy tooling's management commands, where it is present: an extracted service's

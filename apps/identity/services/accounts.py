@@ -35,7 +35,7 @@ from cleave.background import task_enqueue
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
 from cleave.events import publish
-from cleave.realtime import push
+from cleave.realtime import push, user_stream
 from contracts.identity import UserDeleted, UserRegistered, UserUpdated
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def user_update(
             "timezone": user.timezone,
         }
         transaction.on_commit(
-            lambda: push(f"user:{user_id}", "user.updated", profile), using=DB
+            lambda: push(user_stream(user_id), "user.updated", profile), using=DB
         )  # the user's other devices learn of the change on their sockets
         publish(
             UserUpdated(

@@ -77,3 +77,16 @@ def flag_kill(*, name: str, killed: bool, actor: str) -> None:
             flag_name=name, actor=actor, before=before, after=snapshot(flag, killed=killed)
         )
         transaction.on_commit(announce)
+
+
+def flag_delete(*, name: str, actor: str) -> None:
+    """Delete a flag (its kill switch too), audited: the last entry's `after` is None."""
+    with transaction.atomic():
+        flag = Flag.objects.select_for_update().filter(name=name).first()
+        if flag is None:
+            return
+        before = snapshot(flag)
+        flag.delete()
+        Switch.objects.filter(name=f"{KILL_PREFIX}{name}").delete()
+        FlagChange.objects.create(flag_name=name, actor=actor, before=before, after=None)
+        transaction.on_commit(announce)

@@ -18,6 +18,7 @@ from django.core.cache import cache
 VERSION_KEY = "cleave:flags:version"
 RECHECK_SECONDS = 1.0
 KILL_PREFIX = "kill:"
+PLATFORMS = ("android", "ios", "web")  # what `platforms` may name (the apps' own platforms)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@ from typing import ClassVar
 
 from django.db import models
 from django.utils.timezone import now
-from waffle.models import AbstractUserFlag
+from waffle.models import AbstractBaseFlag
 
 
-class Flag(AbstractUserFlag):
-    """WAFFLE_FLAG_MODEL. Waffle's `everyone` (on/off/unset), `percent`, `users` and `groups`
-    keep their meaning; the fields below target mobile clients. Empty lists mean "no condition".
-    (Waffle needs the users/groups relations; Cleave's own targeting reads ids and roles.)"""
+class Flag(AbstractBaseFlag):
+    """WAFFLE_FLAG_MODEL. Waffle's `everyone` (on/off/unset) and `percent` keep their meaning;
+    the fields below target users and mobile clients. Empty lists mean "no condition".
+
+    Users are targeted by id and role, as the access token names them: no relation to the user
+    table, so the flag tables live in any database, beside any context (waffle's own per-user
+    and per-group relations became these lists in migration 0003)."""
 
     client_visible = models.BooleanField(
         default=False, help_text="Sent to apps by GET /api/v1/flags."
@@ -29,7 +32,7 @@ class Flag(AbstractUserFlag):
         default=list, blank=True, help_text='[{"name": "a", "weight": 50}, …]'
     )
 
-    class Meta(AbstractUserFlag.Meta):
+    class Meta(AbstractBaseFlag.Meta):
         app_label = "cleave"
         verbose_name = "flag"
 

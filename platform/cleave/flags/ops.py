@@ -5,7 +5,8 @@
     PUT   /api/ops/flags/<name>/          create or replace its settings
     PATCH /api/ops/flags/<name>/          change some (e.g. {"percent": 25} for a canary step)
     POST  /api/ops/flags/<name>/kill/     {"killed": true} turns it off for everyone at once
-Staff only; writes need the `cleave.change_flag` permission.
+Staff only (the access token's roles, or a staff session); writes need the
+`cleave.change_flag` permission.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cleave.auth.principal import ROLES
 from cleave.flags.bucketing import SemVer
 from cleave.flags.changes import EDITABLE, flag_kill, flag_save, snapshot
+from cleave.flags.definitions import PLATFORMS
 from cleave.flags.models import Flag
 from cleave.gateway.drf_auth import IsStaff
-
-PLATFORMS = {"ios", "android", "web"}
 
 
 class CanChangeFlags(BasePermission):
@@ -51,15 +52,11 @@ class FlagSerializer(serializers.Serializer[dict[str, Any]]):
         required=False,
     )
     client_visible = serializers.BooleanField(required=False)
-    platforms = serializers.ListField(
-        child=serializers.ChoiceField(sorted(PLATFORMS)), required=False
-    )
+    platforms = serializers.ListField(child=serializers.ChoiceField(PLATFORMS), required=False)
     min_app_version = serializers.CharField(max_length=32, allow_blank=True, required=False)
     max_app_version = serializers.CharField(max_length=32, allow_blank=True, required=False)
     user_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
-    roles = serializers.ListField(
-        child=serializers.ChoiceField(["user", "moderator", "staff", "admin"]), required=False
-    )
+    roles = serializers.ListField(child=serializers.ChoiceField(ROLES), required=False)
     environments = serializers.ListField(child=serializers.CharField(max_length=32), required=False)
     variants = VariantSerializer(many=True, required=False)
     note = serializers.CharField(allow_blank=True, required=False)
@@ -87,6 +84,8 @@ def _check_name(name: str) -> None:
 
 
 def _actor(request: Request) -> str:
+    """The audit log's actor: a session's e-mail, or `user <id>` for an access token (which
+    carries no e-mail; the id names the account all the same)."""
     return getattr(request.user, "email", "") or str(request.user)
 
 

@@ -1,7 +1,7 @@
 """Cleave's realtime gateway: one WebSocket per device, streams with seq/epoch, loss-free resume.
 
-from cleave.realtime import push
-transaction.on_commit(lambda: push(f"user:{user_id}", "user.updated", {...}))
+from cleave.realtime import push, user_stream
+transaction.on_commit(lambda: push(user_stream(user_id), "user.updated", {...}))
 
 The names below load on first use (PEP 562): `cleave.realtime.frames`, which `contracts/`
 builds on, must import without Django, and the hub reads settings when it loads.
@@ -20,6 +20,7 @@ __all__ = [
     "register_streams",
     "subscribe",
     "unsubscribe",
+    "user_stream",
 ]
 
 _HOMES = {
@@ -30,6 +31,7 @@ _HOMES = {
     "register_streams": "cleave.realtime.registry",
     "subscribe": "cleave.realtime.registry",
     "unsubscribe": "cleave.realtime.registry",
+    "user_stream": "cleave.realtime.registry",
 }
 
 

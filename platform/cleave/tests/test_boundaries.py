@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.core import checks
 from django.db import models
 from django.test import override_settings
 from django.test.utils import isolate_apps
+from waffle.models import AbstractUserFlag
 
 from cleave.boundaries import ERROR_ID, cross_context_relations
-from cleave.databases import ContextRouter, database_for
+from cleave.databases import ContextRouter, context_labels, database_for
 from cleave.tests.example.orders.models import Order
 from cleave.tests.example.shipping.models import Shipment
 
@@ -49,6 +51,39 @@ def test_relations_inside_a_context_or_to_the_platform_are_allowed() -> None:
             app_label = "alpha"
 
     assert cross_context_relations([Thing, Part], CONTEXTS) == []
+
+
+@isolate_apps("cleave")
+def test_a_kernel_model_may_not_relate_to_any_context() -> None:
+    class Receipt(models.Model):
+        order = models.ForeignKey(Order, on_delete=models.CASCADE)
+        shipments = models.ManyToManyField("shipping.Shipment", related_name="+")
+        group = models.ForeignKey("auth.Group", on_delete=models.CASCADE)  # not a context
+
+        class Meta:
+            app_label = "cleave"
+
+    errors = cross_context_relations([Receipt], context_labels().__contains__)
+    assert [error.id for error in errors] == [ERROR_ID, ERROR_ID]
+    assert "cleave.Receipt.order relates to orders's model orders.Order" in errors[0].msg
+    assert "cleave.Receipt.shipments relates to shipping's model" in errors[1].msg
+    assert errors[0].hint is not None
+    assert "The kernel never holds" in errors[0].hint
+
+
+@isolate_apps("cleave")
+def test_waffles_per_user_flag_in_the_kernel_is_caught() -> None:
+    """The relation the kernel's flag had until migration 0004: into the user model's context."""
+
+    class UserFlag(AbstractUserFlag):
+        class Meta(AbstractUserFlag.Meta):
+            app_label = "cleave"
+
+    errors = cross_context_relations([UserFlag], context_labels().__contains__)
+    user_context = settings.AUTH_USER_MODEL.split(".")[0]
+    assert [error.msg.split(" relates to ")[1] for error in errors] == [
+        f"{user_context}'s model {settings.AUTH_USER_MODEL}."
+    ]
 
 
 def test_the_real_tree_passes_the_boundary_check() -> None:

@@ -4,17 +4,17 @@ audit, canary steps, kill switch), and flags.changed reaching a live socket."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
+from waffle.models import Switch
 
 from cleave.auth.testing import token_signer
-from cleave.flags.changes import flag_save
+from cleave.flags.changes import flag_kill, flag_save
 from cleave.flags.definitions import forget_definitions
-from cleave.flags.models import FlagChange
+from cleave.flags.models import Flag, FlagChange
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,39 +101,81 @@ def test_a_canary_is_stepped_and_killed_through_the_ops_api_with_an_audit_trail(
     assert evaluate("canary", FlagContext(user_id=1)).reason == "DISABLED"
 
 
-def test_the_admin_audits_flag_changes(settings: Any) -> None:
+def _admin() -> Client:
     admin_user = get_user_model().objects.create_superuser(
         email="root@example.com", password="pw-root-12345"
     )
     client = Client()
     client.force_login(admin_user)
-    response = client.post(
-        "/admin/cleave/flag/add/",
-        {
-            "name": "from-admin",
-            "everyone": "",
-            "percent": "10",
-            "superusers": "on",
-            "languages": "",
-            "note": "",
-            "platforms": "[]",
-            "user_ids": "[]",
-            "roles": "[]",
-            "environments": "[]",
-            "variants": "[]",
-            "min_app_version": "",
-            "max_app_version": "",
-            "created_0": "2026-01-01",
-            "created_1": "00:00:00",
-            "modified_0": "2026-01-01",
-            "modified_1": "00:00:00",
-        },
-    )
+    return client
+
+
+ADMIN_FORM = {
+    "name": "from-admin",
+    "everyone": "",
+    "percent": "10",
+    "client_visible": "",
+    "note": "",
+    "platforms": "[]",
+    "user_ids": "[7, 12]",
+    "roles": '["moderator"]',
+    "environments": "[]",
+    "variants": "[]",
+    "min_app_version": "",
+    "max_app_version": "",
+}
+
+
+def test_the_admin_audits_flag_changes() -> None:
+    admin = _admin()
+    response = admin.post("/admin/cleave/flag/add/", ADMIN_FORM)
     assert response.status_code == 302, response.content.decode()[:3000]
-    change = FlagChange.objects.get(flag_name="from-admin")
-    assert (change.actor, change.before, change.after["percent"]) == (
+    created = FlagChange.objects.get(flag_name="from-admin")
+    assert (created.actor, created.before, created.after["percent"]) == (
         "root@example.com",
         None,
         10.0,
     )
-    assert json.dumps(change.after)
+    assert (created.after["user_ids"], created.after["roles"]) == ([7, 12], ["moderator"])
+    assert json.dumps(created.after)
+
+    pk = Flag.objects.get(name="from-admin").pk
+    assert admin.get(f"/admin/cleave/flag/{pk}/change/").status_code == 200
+    edited = {key: value for key, value in ADMIN_FORM.items() if key != "name"}
+    response = admin.post(f"/admin/cleave/flag/{pk}/change/", {**edited, "percent": "20"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    step = FlagChange.objects.filter(flag_name="from-admin").latest("id")
+    assert (step.before["percent"], step.after["percent"]) == (10.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("user_ids", '["7"]'), ("user_ids", "[0]"), ("roles", '["owner"]'), ("platforms", '["tv"]')],
+)
+def test_the_admin_refuses_targets_the_evaluation_cannot_read(field: str, value: str) -> None:
+    response = _admin().post("/admin/cleave/flag/add/", {**ADMIN_FORM, field: value})
+    assert response.status_code == 200  # the form again, with the error
+    assert not Flag.objects.filter(name="from-admin").exists()
+
+
+def test_the_admins_bulk_actions_and_deletes_are_audited() -> None:
+    flag_save(name="bulk", changes={"percent": 10}, actor="t")
+    flag_kill(name="bulk", killed=True, actor="t")
+    admin = _admin()
+    pk = Flag.objects.get(name="bulk").pk
+    admin.post(
+        "/admin/cleave/flag/",
+        {"action": "enable_for_everyone", "_selected_action": [pk]},
+    )
+    assert Flag.objects.get(name="bulk").everyone is True
+    deleted = admin.post(f"/admin/cleave/flag/{pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    trail = list(
+        FlagChange.objects.filter(flag_name="bulk", actor="root@example.com").order_by("id")
+    )
+    assert [(c.before["everyone"], (c.after or {}).get("everyone")) for c in trail] == [
+        (None, True),
+        (True, None),
+    ]
+    assert trail[1].after is None
+    assert not Switch.objects.filter(name="kill:bulk").exists()
