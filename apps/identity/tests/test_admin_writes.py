@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from apps.identity.models import Device, Session, SigningKey, User
 from apps.identity.tests.factories import PASSWORD, device, login, user_create
+from cleave.auth.permissions import permissions_of
 from cleave.events import captured_events
 from contracts.identity import SessionRevoked, UserDeleted, UserRegistered, UserUpdated
 
@@ -236,3 +238,28 @@ def test_the_revoke_action_publishes_session_revoked(staff: Client) -> None:
     assert [(type(e), e.session_id, e.reason) for e in events] == [
         (SessionRevoked, signed.session_id, "revoked_by_staff")
     ]
+
+
+def test_a_groups_new_permissions_apply_to_its_members_at_once(staff: Client) -> None:
+    moderator = user_create(email="mod@example.com", roles=("moderator",))
+    group = Group.objects.get(name="moderator")
+    view_device = Permission.objects.get(codename="view_device", content_type__app_label="identity")
+    assert "identity.view_device" not in permissions_of(moderator.pk)  # and now cached
+    response = staff.post(
+        f"/admin/auth/group/{group.pk}/change/",
+        {"name": "renamed", "permissions": [view_device.pk]},  # the name is read-only
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert "identity.view_device" in permissions_of(moderator.pk)
+    assert Group.objects.get(pk=group.pk).name == "moderator"
+    assert staff.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_a_group_added_in_the_admin_has_its_permissions(staff: Client) -> None:
+    view_device = Permission.objects.get(codename="view_device", content_type__app_label="identity")
+    response = staff.post(
+        "/admin/auth/group/add/", {"name": "device-readers", "permissions": [view_device.pk]}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    group = Group.objects.get(name="device-readers")
+    assert list(group.permissions.values_list("codename", flat=True)) == ["view_device"]
