@@ -172,8 +172,12 @@ def _push_after_commit(
     and send loses that push (the inbox item is committed and the badge counts it): at most
     once, which we prefer to a notification pushed twice.
     """
+    # robust: a failure here (the attempt's row, say) is logged and the batch's other pushes
+    # still go; raised, it would skip them, and the redelivered batch would find its inbox rows.
     transaction.on_commit(
-        lambda: _push_to_devices(user_id, conversation_id, title, preview, count), using=DB
+        lambda: _push_to_devices(user_id, conversation_id, title, preview, count),
+        using=DB,
+        robust=True,
     )
 
 

@@ -38,14 +38,14 @@ def _item(event: Any) -> dict[str, Any]:
     return {"envelope": event.envelope(), "headers": {}}
 
 
-def _phone(user_id: int) -> dict[str, Any]:
+def _phone(user_id: int, device_id: str = "phone", token: str = "") -> dict[str, Any]:
     return _item(
         PushTokenChanged(
             aggregate_id=str(user_id),
             user_id=user_id,
-            device_id="phone",
+            device_id=device_id,
             platform="android",
-            push_token=f"fcm-{user_id}",
+            push_token=token or f"fcm-{user_id}",
         )
     )
 
@@ -94,3 +94,20 @@ def test_a_batch_rolled_back_and_reapplied_event_by_event_pushes_each_message_on
     assert list(FailedDelivery.objects.values_list("subscriber", "status")) == [
         ("notifications.on_user_updated", FailedDelivery.Status.DEAD)
     ]
+
+
+def test_a_device_whose_push_raises_costs_the_other_devices_nothing(
+    recording: list[Any], settings: Any
+) -> None:
+    settings.CLEAVE_PUSH_PROVIDER = "apps.notifications.tests.fakes.UnreachableForSomeProvider"
+    consume("notifications", [_phone(2, "tablet", "unreachable-2"), _phone(2)])
+
+    consume("notifications", [_message(7, 2)])
+
+    assert [token for _, token, _ in recording] == ["fcm-2"]
+    attempts = {a.device.device_id: (a.ok, a.response) for a in DeliveryAttempt.objects.all()}
+    assert attempts == {
+        "phone": (True, '{"name": "projects/x/messages/1"}'),
+        "tablet": (False, "ConnectionError: connection reset by peer"),
+    }
+    assert InboxItem.objects.count() == 1
