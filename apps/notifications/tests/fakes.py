@@ -32,7 +32,7 @@ class UnreachableForSomeProvider(RecordingProvider):
     """Raises for tokens starting with "unreachable" (a client error the provider did not turn
     into an outcome); sends the rest."""
 
-    name = "unreachable-for-some"
+    name = "partly-down"
 
     def send(self, *, platform: str, token: str, push: Push) -> Outcome:
         if token.startswith("unreachable"):
