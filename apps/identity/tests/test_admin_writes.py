@@ -263,3 +263,19 @@ def test_a_group_added_in_the_admin_has_its_permissions(staff: Client) -> None:
     assert response.status_code == 302, response.content.decode()[:2000]
     group = Group.objects.get(name="device-readers")
     assert list(group.permissions.values_list("codename", flat=True)) == ["view_device"]
+
+
+def test_a_deleted_account_cannot_be_reactivated_or_edited(staff: Client) -> None:
+    ada = user_create(email="ada@example.com")
+    staff.post("/admin/identity/user/", {"action": "delete_accounts", "_selected_action": [ada.pk]})
+    ada.refresh_from_db()
+    assert staff.get(f"/admin/identity/user/{ada.pk}/change/").status_code == 200
+    with captured_events() as events:
+        response = staff.post(
+            f"/admin/identity/user/{ada.pk}/change/",
+            _change_form(ada, is_active="on", display_name="Back", is_staff="on"),
+        )
+    assert response.status_code == 302
+    assert events == []
+    ada.refresh_from_db()
+    assert (ada.is_active, ada.display_name, ada.is_staff) == (False, "", False)
