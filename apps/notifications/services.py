@@ -157,21 +157,15 @@ def _push_after_commit(
     user_id: int, conversation_id: int, title: str, preview: str, count: int
 ) -> None:
     """Send the push once the caller's transaction (the subscriber's inbox transaction)
-    commits, and only if it does.
-
-    The bus applies a batch in one savepoint and, if anything in it fails, rolls it back and
-    applies the events one by one: a push sent inside the transaction went out a second time
-    (issue 18). Django drops the callbacks of a savepoint that rolls back, so only the
-    application that commits pushes, and a provider's error can no longer roll back the inbox.
-
-    Sent by this process after commit rather than by a task enqueued on commit: the events
-    worker made these calls before (inside the transaction, holding its row locks), so it does
-    no more work than it did, with no broker round trip per push and no push context (device,
-    text) in the broker. A task would take the providers' latency off the ordered events queue;
-    that is the next step if pushes per batch grow. Either way a process killed between commit
-    and send loses that push (the inbox item is committed and the badge counts it): at most
-    once, which we prefer to a notification pushed twice.
-    """
+    commits, and only if it does: a batch the bus rolls back and re-applies event by event
+    pushes once (issue 18), since Django drops the callbacks of a savepoint that rolls back."""
+    # Sent by this process after commit rather than by a task enqueued on commit: the events
+    # worker made these calls before (inside the transaction, holding its row locks), so it does
+    # no more work than it did, with no broker round trip per push and no push context (device,
+    # text) in the broker. A task would take the providers' latency off the ordered events
+    # queue: the next step if pushes per batch grow. Either way a process killed between commit
+    # and send loses that push (the inbox item is committed and the badge counts it): at most
+    # once, which we prefer to a notification pushed twice.
     # robust: a failure here (the attempt's row, say) is logged and the batch's other pushes
     # still go; raised, it would skip them, and the redelivered batch would find its inbox rows.
     transaction.on_commit(
