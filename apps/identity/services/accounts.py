@@ -52,6 +52,20 @@ def _locked_account(user_id: int) -> User:
     return user
 
 
+def _locked_undeleted(user_id: int) -> User:
+    """The account, active or suspended but not deleted, locked; the caller holds a
+    transaction. Staff's writes (reactivate, delete) reach suspended accounts too."""
+    user = (
+        User.objects.using(DB)
+        .select_for_update()
+        .filter(pk=user_id, deleted_at__isnull=True)
+        .first()
+    )
+    if user is None:
+        raise UserNotFoundError()
+    return user
+
+
 def _check_password(password: str, user: User | None = None) -> None:
     try:
         validate_password(password, user=user)
@@ -196,14 +210,7 @@ def user_delete(*, user_id: int) -> None:
     """Deactivate and anonymise the account, sign it out everywhere, tell every context.
     A suspended account may be deleted too (by staff); a deleted one is not found."""
     with transaction.atomic(using=DB):
-        user = (
-            User.objects.using(DB)
-            .select_for_update()
-            .filter(pk=user_id, deleted_at__isnull=True)
-            .first()
-        )
-        if user is None:
-            raise UserNotFoundError()
+        user = _locked_undeleted(user_id)
         sessions_revoke_all(user_id=user.pk, reason="account_deleted")
         Device.objects.using(DB).filter(user=user).delete()
         user.email = f"deleted-{user.pk}@deleted.invalid"
@@ -237,14 +244,7 @@ def user_reactivate(*, user_id: int) -> None:
     """Lift a suspension (moderation): the account may sign in again; its old sessions stay
     ended. A deleted account stays deleted."""
     with transaction.atomic(using=DB):
-        user = (
-            User.objects.using(DB)
-            .select_for_update()
-            .filter(pk=user_id, deleted_at__isnull=True)
-            .first()
-        )
-        if user is None:
-            raise UserNotFoundError()
+        user = _locked_undeleted(user_id)
         if user.is_active:
             return
         user.is_active = True
