@@ -1,5 +1,7 @@
-"""messaging's admin: conversations and messages, read-only content, moderation by deletion;
-invitations and the copy of identity's blocks, read-only."""
+"""messaging's admin: conversations and messages, read-only content, moderation by deletion
+through messaging's service (the same tombstone, event and socket frame as the API's delete);
+invitations and the copy of identity's blocks, read-only. No row is added, edited or deleted by
+hand: that would skip the service's events (issue 18)."""
 
 from __future__ import annotations
 
@@ -9,20 +11,19 @@ from django.http import HttpRequest
 
 from apps.messaging.models import Block, Conversation, Invitation, Member, Message
 from apps.messaging.services.messages import message_delete
+from cleave.admin_readonly import ViewOnlyAdmin, ViewOnlyInline
 
 
-class MemberInline(admin.TabularInline):
+class MemberInline(ViewOnlyInline):
     model = Member
-    extra = 0
     readonly_fields = ("user_id", "role", "last_read_seq", "joined_at")
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ViewOnlyAdmin):
+    """Members join and leave through the app (MemberAdded/MemberRemoved); a conversation is
+    never deleted here (its messages' seqs and every member's history go with it)."""
+
     list_display = ("id", "kind", "title", "created_by", "last_seq", "last_message_at")
     list_filter = ("kind",)
     search_fields = ("title", "members__user_id")
@@ -37,13 +38,11 @@ class ConversationAdmin(admin.ModelAdmin):
     )
     inlines = (MemberInline,)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    """Content is read-only; a moderator deletes (tombstones) messages with the action."""
+class MessageAdmin(ViewOnlyAdmin):
+    """Content is read-only; a moderator deletes (tombstones) messages with the action. Never
+    removed: their seq must stay."""
 
     list_display = (
         "id",
@@ -69,23 +68,17 @@ class MessageAdmin(admin.ModelAdmin):
     )
     actions = ("delete_for_moderation",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # messages are tombstoned, never removed: their seq must stay
-
     @admin.action(description="Delete selected messages (moderation: text erased, seq kept)")
     def delete_for_moderation(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        # Counted before: a changelist searched by text no longer matches a tombstone.
-        chosen = list(queryset.values_list("pk", "conversation_id"))
-        for pk, conversation_id in chosen:
+        # Listed first: a changelist searched by text no longer matches a tombstone.
+        selected = list(queryset.values_list("pk", "conversation_id"))
+        for pk, conversation_id in selected:
             message_delete(conversation_id=conversation_id, message_id=pk, user_id=None)
-        self.message_user(request, f"{len(chosen)} message(s) deleted.", messages.SUCCESS)
+        self.message_user(request, f"{len(selected)} message(s) deleted.", messages.SUCCESS)
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ViewOnlyAdmin):
     """Invitations are the users' to answer: staff only look."""
 
     list_display = ("id", "conversation", "user_id", "invited_by", "status", "created_at")
@@ -101,23 +94,11 @@ class InvitationAdmin(admin.ModelAdmin):
         "answered_at",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):
+class BlockAdmin(ViewOnlyAdmin):
     """A copy of identity's blocks, kept by events: change them in identity's admin."""
 
     list_display = ("id", "blocker_id", "blocked_id", "created_at")
     search_fields = ("blocker_id", "blocked_id")
     readonly_fields = ("blocker_id", "blocked_id", "created_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

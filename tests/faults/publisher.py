@@ -2,6 +2,8 @@
 
     python -m tests.faults.publisher messages --count 10000 --conversations 20
     python -m tests.faults.publisher user-updates --user 7 --timezones Europe/Paris,<too long>,UTC
+    python -m tests.faults.publisher push-tokens --users 3000001,3000002
+    python -m tests.faults.publisher messages-then-poison --users 3000001,3000002 --poison <zone>
 
 Events go through `cleave.events.publish_many` inside a transaction (the outbox), then the
 after-commit relay hands them to the broker; anything it could not hand off stays in the outbox
@@ -89,6 +91,68 @@ def user_updates(user_id: int, timezones: list[str]) -> dict:
     return {"published": len(timezones), "flush": _flush()}
 
 
+def push_tokens(user_ids: list[int]) -> dict:
+    """A phone with a push token per user (android and iOS in turn, so FCM and APNs both serve),
+    as identity announces it: notifications learns the devices from these events."""
+    from django.db import transaction
+
+    from cleave.events import publish_many
+    from contracts.identity import PushTokenChanged
+
+    with transaction.atomic():
+        publish_many(
+            [
+                PushTokenChanged(
+                    aggregate_id=str(user_id),
+                    user_id=user_id,
+                    device_id="phone",
+                    platform="android" if n % 2 == 0 else "ios",
+                    push_token=f"push-{user_id}",
+                )
+                for n, user_id in enumerate(user_ids)
+            ]
+        )
+    return {"published": len(user_ids), "flush": _flush()}
+
+
+def messages_then_poison(user_ids: list[int], poison_timezone: str) -> dict:
+    """In one transaction, so the relay hands them off as one batch: a message to each user (in
+    a conversation of its own: each is one push), then an event whose subscriber fails. The
+    batch is applied optimistically, fails on the last event, is rolled back and re-applied
+    event by event."""
+    from django.db import transaction
+
+    from cleave.events import publish_many
+    from contracts.identity import UserUpdated
+    from contracts.messaging import MessageSent
+
+    events: list = [
+        MessageSent(
+            aggregate_id=str(user_id),
+            conversation_id=user_id,
+            message_id=user_id,
+            seq=1,
+            sender_id=1_000_000,  # no such account: notifications titles it "New message"
+            recipient_ids=[user_id],
+            preview=f"to {user_id}",
+        )
+        for user_id in user_ids
+    ]
+    poisoned = max(user_ids) + 1
+    events.append(
+        UserUpdated(
+            aggregate_id=str(poisoned),
+            user_id=poisoned,
+            display_name="poisoned",
+            locale="en",
+            timezone=poison_timezone,
+        )
+    )
+    with transaction.atomic():
+        publish_many(events)
+    return {"published": len(events), "flush": _flush()}
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.publisher")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -101,9 +165,18 @@ def main(argv: list[str]) -> None:
     updates = commands.add_parser("user-updates")
     updates.add_argument("--user", type=int, required=True)
     updates.add_argument("--timezones", required=True, help="comma-separated, in order")
+    tokens = commands.add_parser("push-tokens")
+    tokens.add_argument("--users", required=True, help="comma-separated user ids")
+    poisoned = commands.add_parser("messages-then-poison")
+    poisoned.add_argument("--users", required=True, help="comma-separated user ids")
+    poisoned.add_argument("--poison", required=True, help="a time zone the subscriber refuses")
     args = parser.parse_args(argv)
     _setup()
-    if args.command == "messages":
+    if args.command == "push-tokens":
+        result = push_tokens([int(u) for u in args.users.split(",")])
+    elif args.command == "messages-then-poison":
+        result = messages_then_poison([int(u) for u in args.users.split(",")], args.poison)
+    elif args.command == "messages":
         result = messages(
             args.count,
             args.conversations,

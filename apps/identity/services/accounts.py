@@ -52,6 +52,20 @@ def _locked_account(user_id: int) -> User:
     return user
 
 
+def _locked_undeleted(user_id: int) -> User:
+    """The account, active or suspended but not deleted, locked; the caller holds a
+    transaction. Staff's writes (reactivate, delete) reach suspended accounts too."""
+    user = (
+        User.objects.using(DB)
+        .select_for_update()
+        .filter(pk=user_id, deleted_at__isnull=True)
+        .first()
+    )
+    if user is None:
+        raise UserNotFoundError()
+    return user
+
+
 def _check_password(password: str, user: User | None = None) -> None:
     try:
         validate_password(password, user=user)
@@ -175,10 +189,28 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
         sessions_revoke_all(user_id=user.pk, reason="password_reset")
 
 
-def user_delete(*, user_id: int) -> None:
-    """Deactivate and anonymise the account, sign it out everywhere, tell every context."""
+def user_password_set(*, user_id: int, password: str | None) -> User:
+    """Staff set a password (None: no password sign-in at all); every session is signed out,
+    as after a reset, so whoever held the account before holds nothing now."""
     with transaction.atomic(using=DB):
-        user = _locked_account(user_id)
+        user = User.objects.using(DB).select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise UserNotFoundError()
+        if password is None:
+            user.set_unusable_password()
+        else:
+            _check_password(password, user)
+            user.set_password(password)
+        user.save(using=DB, update_fields=["password"])
+        sessions_revoke_all(user_id=user.pk, reason="password_set_by_staff")
+    return user
+
+
+def user_delete(*, user_id: int) -> None:
+    """Deactivate and anonymise the account, sign it out everywhere, tell every context.
+    A suspended account may be deleted too (by staff); a deleted one is not found."""
+    with transaction.atomic(using=DB):
+        user = _locked_undeleted(user_id)
         sessions_revoke_all(user_id=user.pk, reason="account_deleted")
         Device.objects.using(DB).filter(user=user).delete()
         user.email = f"deleted-{user.pk}@deleted.invalid"
@@ -205,6 +237,18 @@ def user_deactivate(*, user_id: int) -> None:
         user.is_active = False
         user.save(using=DB, update_fields=["is_active"])
         sessions_revoke_all(user_id=user.pk, reason="deactivated")
+        _forget_profile_after_commit(user.pk)
+
+
+def user_reactivate(*, user_id: int) -> None:
+    """Lift a suspension (moderation): the account may sign in again; its old sessions stay
+    ended. A deleted account stays deleted."""
+    with transaction.atomic(using=DB):
+        user = _locked_undeleted(user_id)
+        if user.is_active:
+            return
+        user.is_active = True
+        user.save(using=DB, update_fields=["is_active"])
         _forget_profile_after_commit(user.pk)
 
 

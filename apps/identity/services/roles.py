@@ -4,7 +4,7 @@ accounts until the token expires), nor miss one given (the next sign-in carries 
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from apps.identity import selectors
@@ -43,6 +43,28 @@ def user_access_set(
             sessions_revoke_all(user_id=user.pk, reason="roles_changed")
         transaction.on_commit(lambda: _forget(user_id), using=DB)
     return changed
+
+
+def group_create(*, name: str) -> Group:
+    """A new permission group, with no members yet: nobody's roles or permissions change."""
+    with transaction.atomic(using=DB):
+        return Group.objects.using(DB).create(name=name)
+
+
+def group_permissions_set(*, group_id: int, permission_ids: list[int]) -> None:
+    """Set what a group's members may do. Tokens carry roles, not permissions, so nobody is
+    signed out; the members' cached permissions are forgotten after commit, so the change
+    applies to their next request rather than after the cache's lifetime."""
+    with transaction.atomic(using=DB):
+        group = Group.objects.using(DB).select_for_update().get(pk=group_id)
+        group.permissions.set(Permission.objects.using(DB).filter(pk__in=permission_ids))
+        member_ids = list(User.objects.using(DB).filter(groups=group).values_list("pk", flat=True))
+        transaction.on_commit(lambda: _forget_all(member_ids), using=DB)
+
+
+def _forget_all(user_ids: list[int]) -> None:
+    for user_id in user_ids:
+        forget_permissions(user_id)
 
 
 def _forget(user_id: int) -> None:

@@ -26,3 +26,15 @@ class RefusingProvider(RecordingProvider):
         return Outcome(
             ok=False, token_invalid=True, status=404, response='{"error": {"status": "NOT_FOUND"}}'
         )
+
+
+class UnreachableForSomeProvider(RecordingProvider):
+    """Raises for tokens starting with "unreachable" (a client error the provider did not turn
+    into an outcome); sends the rest."""
+
+    name = "partly-down"
+
+    def send(self, *, platform: str, token: str, push: Push) -> Outcome:
+        if token.startswith("unreachable"):
+            raise ConnectionError("connection reset by peer")
+        return super().send(platform=platform, token=token, push=push)

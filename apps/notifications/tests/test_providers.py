@@ -9,68 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from apps.notifications.providers import Push
 from apps.notifications.providers.apns import ApnsProvider
 from apps.notifications.providers.fcm import FcmProvider
-from cleave.testing.processes import BIN, free_port
-from cleave.testing.servers import running_server
+from apps.notifications.tests.fake_push_server import pem_pair, running_fake_push_services
 
 PUSH = Push(title="New message", body="hello", data={"conversation_id": "7"})
 
 
-def _pem_pair(private: Any) -> tuple[str, str]:
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        private.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private_pem, public_pem
-
-
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("push")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    fcm_private, fcm_public = _pem_pair(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
-    apns_private, apns_public = _pem_pair(ec.generate_private_key(ec.SECP256R1()))
-    (folder / "fcm.pub").write_text(fcm_public)
-    (folder / "apns.pub").write_text(apns_public)
-    (folder / "AuthKey.p8").write_text(apns_private)
-    credentials = {
-        "type": "service_account",
-        "project_id": "cleave-test",
-        "private_key_id": "k1",
-        "private_key": fcm_private,
-        "client_email": "push@cleave-test.iam.gserviceaccount.com",
-        "token_uri": f"{base}/token",
-    }
-    (folder / "service-account.json").write_text(json.dumps(credentials))
-    env = {
-        "FAKE_FCM_PUBLIC_KEY": str(folder / "fcm.pub"),
-        "FAKE_APNS_PUBLIC_KEY": str(folder / "apns.pub"),
-        "FAKE_APNS_KEY_ID": "ABC123DEFG",
-        "FAKE_APNS_TEAM_ID": "TEAM123456",
-        "FAKE_APNS_TOPIC": "com.example.cleave",
-        "FAKE_TOKEN_URI": f"{base}/token",
-        "FAKE_FCM_PROJECT": "cleave-test",
-    }
-    command = [
-        str(BIN / "hypercorn"),
-        "apps.notifications.tests.fake_push_services:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-    ]
-    with running_server(command, port=port, env=env, ready_path="/_received"):
-        yield {"base": base, "folder": folder, **env}
+    with running_fake_push_services(tmp_path_factory.mktemp("push")) as fakes:
+        yield {"base": fakes.base, "folder": fakes.folder, "fakes": fakes}
 
 
 def _received(base: str) -> list[dict[str, Any]]:
@@ -135,7 +87,7 @@ def test_apns_reports_an_unregistered_token_as_dead(services: dict[str, Any]) ->
 def test_a_wrong_key_is_refused_by_the_fake_as_by_apple(
     services: dict[str, Any], tmp_path: Path
 ) -> None:
-    other, _ = _pem_pair(ec.generate_private_key(ec.SECP256R1()))
+    other, _ = pem_pair(ec.generate_private_key(ec.SECP256R1()))
     (tmp_path / "other.p8").write_text(other)
     provider = ApnsProvider(
         key_path=str(tmp_path / "other.p8"),
@@ -159,17 +111,9 @@ def test_the_native_provider_routes_by_platform_and_deactivates_dead_tokens(
     from apps.notifications.models import DeliveryAttempt, Device
     from apps.notifications.services import message_notify
 
-    folder = services["folder"]
-    for name, value in {
-        "CLEAVE_FCM_CREDENTIALS": str(folder / "service-account.json"),
-        "CLEAVE_FCM_BASE_URL": services["base"],
-        "CLEAVE_APNS_KEY_PATH": str(folder / "AuthKey.p8"),
-        "CLEAVE_APNS_KEY_ID": "ABC123DEFG",
-        "CLEAVE_APNS_TEAM_ID": "TEAM123456",
-        "CLEAVE_APNS_TOPIC": "com.example.cleave",
-        "CLEAVE_APNS_BASE_URL": services["base"],
-    }.items():
-        monkeypatch.setenv(name, value)
+    for name, value in services["fakes"].provider_env.items():
+        if name != "CLEAVE_PUSH_PROVIDER":  # a setting, set below
+            monkeypatch.setenv(name, value)
     monkeypatch.setattr(providers, "_native_provider", None)
     settings.CLEAVE_PUSH_PROVIDER = "native"
     Device.objects.create(user_id=2, device_id="iphone", platform="ios", push_token="ios-live")
