@@ -321,7 +321,8 @@ def outcome_of(path: str, response: HttpResponse) -> str:
     )
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}, body
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"], body
     return f"{status} {body['error']['code']}"
 
 
