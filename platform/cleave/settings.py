@@ -115,6 +115,18 @@ CLEAVE_API_MIDDLEWARE = [
 ]
 CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
 
+# One JSON access-log line per request (cleave.observability.access_log): on in real mode, where
+# logs are shipped and searched; CLEAVE_ACCESS_LOG=false/true overrides. Inside RequestIdMiddleware
+# so each line carries the request and trace ids.
+if os.environ.get(
+    "CLEAVE_ACCESS_LOG", "true" if CONFIG.mode.value == "real" else "false"
+).lower() in {"1", "true", "yes", "on"}:
+    for _stack in (MIDDLEWARE, CLEAVE_API_MIDDLEWARE):
+        _stack.insert(
+            _stack.index("cleave.gateway.request_id.RequestIdMiddleware") + 1,
+            "cleave.observability.access_log.AccessLogMiddleware",
+        )
+
 # Request metrics (cleave.observability) can be switched off, e.g. to measure their cost.
 if os.environ.get("CLEAVE_METRICS", "true").lower() in {"0", "false", "no", "off"}:
     MIDDLEWARE.remove("cleave.observability.http.MetricsMiddleware")
