@@ -12,6 +12,7 @@ class CleaveConfig(AppConfig):
         import cleave.boundaries  # noqa: F401 - registers the cross-context relation check
         import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
+        import cleave.idempotency.tasks  # noqa: F401 - registers the answers purge
 
         self._observability()
         admin.site.site_header = "Cleave administration"

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, next to the view: the request runs in its transaction (cleave.idempotency).
+    "cleave.idempotency.middleware.IdempotencyMiddleware",
 ]
 
 # The mobile API and health endpoints run a lean prefix of MIDDLEWARE (cleave.wsgi): they
@@ -112,6 +114,8 @@ CLEAVE_API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Last, next to the view: the request runs in its transaction (cleave.idempotency).
+    "cleave.idempotency.middleware.IdempotencyMiddleware",
 ]
 CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
 
@@ -257,6 +261,7 @@ CELERY_BEAT_SCHEDULE = {
     "events-sweep-outbox": {"task": "cleave.events.sweep_outbox", "schedule": 5.0},
     "events-retry-due": {"task": "cleave.events.retry_due", "schedule": 2.0},
     "events-purge": {"task": "cleave.events.purge", "schedule": 3600.0},
+    "idempotency-purge": {"task": "cleave.idempotency.purge", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
