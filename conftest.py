@@ -9,6 +9,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
+    from cleave.app_versions.policy import forget_policies
     from cleave.auth.keys import forget_keys
     from cleave.auth.revocation import forget_checks
     from cleave.auth.tokens import verified
@@ -20,6 +21,7 @@ def _fresh_cache() -> None:
     forget_checks()
     forget_keys()
     forget_definitions()
+    forget_policies()
     # Transactional tests empty the database between tests: identity's signing key and cached
     # profiles of the last test must not outlive it.
     from django.apps import apps

@@ -1,4 +1,5 @@
-"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters) and flags."""
+"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters), flags and the
+app-version policy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from waffle.admin import FlagAdmin as WaffleFlagAdmin
 from waffle.admin import SwitchAdmin as WaffleSwitchAdmin
 from waffle.models import Switch
 
+from cleave.app_versions.models import AppVersionPolicy, AppVersionPolicyChange
+from cleave.app_versions.policy import EDITABLE as POLICY_FIELDS
+from cleave.app_versions.policy import policy_delete, policy_save
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 from cleave.events.retries import replay
 from cleave.flags.changes import announce, snapshot
@@ -123,9 +127,48 @@ class FlagChangeAdmin(_ReadOnly):
     readonly_fields = ("flag_name", "actor", "changed_at", "before", "after")
 
 
+class AppVersionPolicyAdmin(admin.ModelAdmin):
+    """The admin is one more client of the policy's service: saves and deletes are audited and
+    enforced everywhere within a second, as through the ops API."""
+
+    list_display = ("platform", "minimum_version", "recommended_version", "store_url", "updated_at")
+    fields = ("platform", *POLICY_FIELDS)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("platform",) if obj is not None else ()
+
+    def save_model(
+        self, request: HttpRequest, obj: AppVersionPolicy, form: Any, change: bool
+    ) -> None:
+        saved = policy_save(
+            platform=obj.platform,
+            changes={name: getattr(obj, name) for name in POLICY_FIELDS},
+            actor=getattr(request.user, "email", "") or str(request.user),
+        )
+        obj.pk = AppVersionPolicy.objects.get(platform=saved.platform).pk
+
+    def delete_model(self, request: HttpRequest, obj: AppVersionPolicy) -> None:
+        policy_delete(
+            platform=obj.platform, actor=getattr(request.user, "email", "") or str(request.user)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AppVersionPolicy]) -> None:
+        for policy in queryset:
+            self.delete_model(request, policy)
+
+
+class AppVersionPolicyChangeAdmin(_ReadOnly):
+    list_display = ("changed_at", "platform", "actor")
+    list_filter = ("platform",)
+    search_fields = ("platform", "actor")
+    readonly_fields = ("platform", "actor", "changed_at", "before", "after")
+
+
 # WAFFLE_ENABLE_ADMIN_PAGES is off: waffle would register its own (swapped-out) Flag model.
 # Flags are edited where their tables live (the flags home): elsewhere they would be ignored.
 if settings.CLEAVE_FLAGS_HOME:
     admin.site.register(Flag, AuditedFlagAdmin)
     admin.site.register(Switch, AnnouncedSwitchAdmin)
     admin.site.register(FlagChange, FlagChangeAdmin)
+    admin.site.register(AppVersionPolicy, AppVersionPolicyAdmin)
+    admin.site.register(AppVersionPolicyChange, AppVersionPolicyChangeAdmin)

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "cleave.app_versions.middleware.ClientVersionMiddleware",
     "cleave.gateway.private_paths.PrivatePathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -100,8 +101,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, next to the view: the request runs in its transaction (cleave.idempotency).
+    # Next to the view: the request runs in its transaction (cleave.idempotency); deprecation
+    # headers are added inside it, so a replayed answer repeats them.
     "cleave.idempotency.middleware.IdempotencyMiddleware",
+    "cleave.gateway.deprecation.DeprecationMiddleware",
 ]
 
 # The mobile API and health endpoints run a lean prefix of MIDDLEWARE (cleave.wsgi): they
@@ -110,12 +113,15 @@ CLEAVE_API_MIDDLEWARE = [
     "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "cleave.app_versions.middleware.ClientVersionMiddleware",
     "cleave.gateway.private_paths.PrivatePathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Last, next to the view: the request runs in its transaction (cleave.idempotency).
+    # Next to the view: the request runs in its transaction (cleave.idempotency); deprecation
+    # headers are added inside it, so a replayed answer repeats them.
     "cleave.idempotency.middleware.IdempotencyMiddleware",
+    "cleave.gateway.deprecation.DeprecationMiddleware",
 ]
 CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
 

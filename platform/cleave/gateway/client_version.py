@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from cleave.flags.bucketing import SemVer
+
 HEADER = "X-Client-Version"
 META_KEY = "HTTP_X_CLIENT_VERSION"
 PLATFORMS = ("ios", "android", "web")
-# A platform, a slash and a semantic version (pre-release and build parts allowed).
-_VALUE = re.compile(
-    r"^(ios|android|web)/(\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,40})?(?:\+[0-9A-Za-z.-]{1,40})?)$"
-)
+# A platform, a slash and a strict semantic version (cleave.flags.bucketing.SemVer).
+_VALUE = re.compile(r"^(ios|android|web)/([0-9A-Za-z.+-]{5,64})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,9 @@ def parse(raw: str | None) -> ClientVersion | None:
     if not raw:
         return None
     match = _VALUE.match(raw.strip())
-    return ClientVersion(platform=match.group(1), version=match.group(2)) if match else None
+    if match is None or SemVer.parse(match.group(2)) is None:
+        return None
+    return ClientVersion(platform=match.group(1), version=match.group(2))
 
 
 def client_version_of(request: HttpRequest) -> ClientVersion | None:

@@ -4,6 +4,7 @@ Close codes (also in docs/api.md):
     4401  unauthorized: bad, expired or revoked token, or a token in the URL
     4408  auth timeout: no `auth` frame within CLEAVE_REALTIME_AUTH_SECONDS of connecting
     4429  rate limited: far more frames per second than allowed
+    4426  upgrade required: the handshake's `X-Client-Version` is below its platform's minimum
     1013  try again later: the session could not be checked (`revocation_unknown`); not signed out
     1001  going away: the server is shutting down
 """
@@ -40,9 +41,22 @@ from cleave.realtime.streams import epoch_of
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
+CLOSE_UPGRADE_REQUIRED = 4426
 # RFC 6455's "try again later": an app that reads 4401 as "signed out" must not sign its user
 # out because a revocation check could not be answered (503 `revocation_unknown`).
 CLOSE_TRY_AGAIN = 1013
+
+
+async def _upgrade_required(scope: dict[str, Any]) -> bool:
+    """Below the app-version policy's minimum (cleave.app_versions); only a socket whose
+    handshake names its version pays the (at most once a second) policy read."""
+    from cleave.app_versions.policy import handshake_client, status_of
+
+    client = handshake_client(scope.get("headers", []))
+    if client is None:
+        return False
+    status, _ = await sync_to_async(status_of, thread_sensitive=False)(client)
+    return status == "update_required"
 
 
 class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
@@ -81,6 +95,13 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if {"token", "access_token", "authorization"} & set(query):
             await self._refuse("token_in_url", "Send the token in a header or an auth frame.")
+            return
+        if await _upgrade_required(self.scope):
+            await self._refuse(
+                "upgrade_required",
+                "This version of the app is no longer supported; please update.",
+                close=CLOSE_UPGRADE_REQUIRED,
+            )
             return
         header = dict(self.scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
         token = bearer_token(header)
