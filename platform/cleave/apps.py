@@ -13,6 +13,7 @@ class CleaveConfig(AppConfig):
         import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
         import cleave.idempotency.tasks  # noqa: F401 - registers the answers purge
+        import cleave.sync  # noqa: F401 - registers the tombstones purge
 
         self._observability()
         admin.site.site_header = "Cleave administration"

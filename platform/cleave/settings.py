@@ -268,6 +268,7 @@ CELERY_BEAT_SCHEDULE = {
     "events-retry-due": {"task": "cleave.events.retry_due", "schedule": 2.0},
     "events-purge": {"task": "cleave.events.purge", "schedule": 3600.0},
     "idempotency-purge": {"task": "cleave.idempotency.purge", "schedule": 3600.0},
+    "sync-tombstones-purge": {"task": "cleave.sync.purge_tombstones", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
