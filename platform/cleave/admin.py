@@ -4,11 +4,11 @@ app-version policy."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -133,6 +133,10 @@ class AppVersionPolicyAdmin(admin.ModelAdmin):
 
     list_display = ("platform", "minimum_version", "recommended_version", "store_url", "updated_at")
     fields = ("platform", *POLICY_FIELDS)
+    # Store links are https; say so rather than lean on Django 5's "http" default (it changes in 6).
+    formfield_overrides: ClassVar[dict[type[models.Field[Any, Any]], dict[str, Any]]] = {
+        models.URLField: {"assume_scheme": "https"}
+    }
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("platform",) if obj is not None else ()
