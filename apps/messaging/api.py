@@ -41,6 +41,7 @@ from apps.messaging.schemas import (
 )
 from apps.messaging.services import conversations, invitations, messages
 from apps.messaging.services.frames import message_data
+from cleave import sync
 from cleave.api import Id
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.contracts.registry import client
@@ -48,6 +49,7 @@ from cleave.errors import Throttled
 from cleave.flags.client import FeatureDisabled, is_active
 from cleave.openapi.errors import raises
 from cleave.pagination import CursorPagination
+from cleave.sync import SyncOut
 from contracts.identity import IDENTITY, IdentityService, UsersGet
 
 router = Router(auth=bearer, tags=["messaging"])
@@ -98,6 +100,33 @@ def _member_conversation(request: HttpRequest, conversation_id: Id) -> Conversat
 def conversation_list(request: HttpRequest) -> QuerySet[Conversation]:
     """Your conversations, most recently active first, with unread counts."""
     return selectors.conversation_list(user_id=_me(request))
+
+
+class ConversationSyncOut(SyncOut[ConversationOut]):
+    """What changed since the token, the ids gone since, and the next token."""
+
+
+class SyncIn(Schema):
+    since: str | None = Field(
+        default=None, max_length=40, description="The last answer's sync_token; none to start."
+    )
+
+
+@router.get("/sync", response=ConversationSyncOut)
+@raises(sync.SyncExpired)
+def conversation_sync(request: HttpRequest, query: Query[SyncIn]) -> dict[str, Any]:
+    """Delta sync: your conversations that changed since the token, and the ids of those that
+    left your list (docs/api.md, "Delta sync"). 410 `sync_expired`: refetch the list."""
+    token = sync.next_token()
+    if query.since is None:
+        return {"changed": [], "deleted": [], "sync_token": token}
+    since = sync.since_of(query.since)
+    changed = list(
+        selectors.conversation_changes(user_id=_me(request), since=since)[: sync.MAX_CHANGES + 1]
+    )
+    sync.check_size(len(changed))
+    deleted = selectors.conversations_gone(user_id=_me(request), since=since)
+    return {"changed": changed, "deleted": deleted, "sync_token": token}
 
 
 @router.post("", response={200: ConversationDetailOut, 201: ConversationDetailOut})

@@ -21,6 +21,9 @@ class Conversation(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(default=now)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # When anything a member's list shows changed (a message, its deletion, the members):
+    # delta sync (GET /api/v1/conversations/sync) reads it.
+    changed_at = models.DateTimeField(default=now, db_index=True)
 
     def __str__(self) -> str:
         return self.title or f"{self.kind} conversation {self.pk}"
@@ -39,6 +42,8 @@ class Member(models.Model):
     # The conversation's last seq when this member joined: history starts after it, over REST
     # and the socket alike (a member added later does not read what was said before).
     joined_seq = models.PositiveBigIntegerField(default=0)
+    # When this member's own view changed (joined, read mark): delta sync reads it.
+    changed_at = models.DateTimeField(default=now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -52,6 +57,29 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} in {self.conversation_id}"
+
+
+class ConversationTombstone(models.Model):
+    """A conversation that left a user's list (removed, left, account erased): delta sync tells
+    the app to drop it. Kept 30 days (cleave.sync), then purged."""
+
+    user_id = models.BigIntegerField()
+    conversation_id = models.BigIntegerField()  # the conversation may be gone: no ForeignKey
+    removed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["user_id", "conversation_id"], name="messaging_tombstone_once"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["user_id", "removed_at"], name="messaging_tombstone_sync"),
+            models.Index(fields=["removed_at"], name="messaging_tombstone_purge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"conversation {self.conversation_id} gone from user {self.user_id}"
 
 
 class Message(models.Model):

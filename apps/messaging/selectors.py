@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import (
     Count,
     DateTimeField,
@@ -14,7 +16,14 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from apps.messaging.models import Block, Conversation, Invitation, Member, Message
+from apps.messaging.models import (
+    Block,
+    Conversation,
+    ConversationTombstone,
+    Invitation,
+    Member,
+    Message,
+)
 from cleave.databases import database_for
 
 DB = database_for("messaging")
@@ -47,6 +56,25 @@ def conversation_list(*, user_id: int) -> QuerySet[Conversation]:
         )
         .prefetch_related("members")
     )
+
+
+def conversation_changes(*, user_id: int, since: datetime) -> QuerySet[Conversation]:
+    """The user's conversations whose list entry changed after `since` (the conversation, or
+    the user's own membership: joined, read mark), as `conversation_list` annotates them."""
+    mine = Member.objects.using(DB).filter(conversation=OuterRef("pk"), user_id=user_id)
+    return (
+        conversation_list(user_id=user_id)
+        .annotate(my_changed_at=Subquery(mine.values("changed_at")[:1]))
+        .filter(Q(changed_at__gt=since) | Q(my_changed_at__gt=since))
+        .order_by("pk")
+    )
+
+
+def conversations_gone(*, user_id: int, since: datetime) -> list[int]:
+    """Conversations that left the user's list after `since` and are not in it again."""
+    gone = ConversationTombstone.objects.using(DB).filter(user_id=user_id, removed_at__gt=since)
+    still = Member.objects.using(DB).filter(user_id=user_id).values("conversation_id")
+    return sorted(gone.exclude(conversation_id__in=still).values_list("conversation_id", flat=True))
 
 
 def conversation_for_member(*, conversation_id: int, user_id: int) -> Conversation | None:

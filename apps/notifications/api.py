@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import Field, field_validator
 
 from apps.notifications import selectors, services
 from apps.notifications.models import InboxItem
+from cleave import sync
 from cleave.api import Id, RequestSchema, StrictId
 from cleave.auth.ninja_auth import bearer, principal_of
 from cleave.errors import NotFound
 from cleave.openapi.errors import raises
 from cleave.pagination import CursorPagination
+from cleave.sync import SyncOut
 
 router = Router(auth=bearer, tags=["notifications"])
 
@@ -70,6 +73,32 @@ class ItemNotFound(NotFound):
 @paginate(CursorPagination, ordering=("-created_at", "-id"))
 def inbox_list(request: HttpRequest) -> QuerySet[InboxItem]:
     return selectors.inbox(user_id=principal_of(request).user_id)
+
+
+class InboxSyncOut(SyncOut[InboxItemOut]):
+    """What changed since the token, the ids gone since, and the next token."""
+
+
+class SyncIn(Schema):
+    since: str | None = Field(
+        default=None, max_length=40, description="The last answer's sync_token; none to start."
+    )
+
+
+@router.get("/sync", response=InboxSyncOut)
+@raises(sync.SyncExpired)
+def inbox_sync(request: HttpRequest, query: Query[SyncIn]) -> dict[str, Any]:
+    """Delta sync of the inbox: items created or read since the token (docs/api.md, "Delta
+    sync"). Inbox items are never deleted one by one, so `deleted` is empty; 410
+    `sync_expired`: refetch the inbox."""
+    token = sync.next_token()
+    if query.since is None:
+        return {"changed": [], "deleted": [], "sync_token": token}
+    since = sync.since_of(query.since)
+    user_id = principal_of(request).user_id
+    changed = list(selectors.inbox_changes(user_id=user_id, since=since)[: sync.MAX_CHANGES + 1])
+    sync.check_size(len(changed))
+    return {"changed": changed, "deleted": [], "sync_token": token}
 
 
 @router.get("/badge", response=BadgeOut)

@@ -64,10 +64,13 @@ class InboxItem(models.Model):
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Created or read: delta sync (GET /api/v1/notifications/sync) reads it.
+    changed_at = models.DateTimeField(default=now)
 
     class Meta:
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["user_id", "-created_at", "-id"], name="notifications_inbox"),
+            models.Index(fields=["user_id", "changed_at"], name="notifications_inbox_sync"),
             models.Index(
                 fields=["user_id"],
                 name="notifications_unread",

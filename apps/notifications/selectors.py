@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from apps.notifications.models import InboxItem, Mute, Preferences
@@ -12,6 +14,11 @@ DB = database_for("notifications")
 
 def inbox(*, user_id: int) -> QuerySet[InboxItem]:
     return InboxItem.objects.using(DB).filter(user_id=user_id)
+
+
+def inbox_changes(*, user_id: int, since: datetime) -> QuerySet[InboxItem]:
+    """Items created or read after `since`, oldest change first."""
+    return inbox(user_id=user_id).filter(changed_at__gt=since).order_by("changed_at", "pk")
 
 
 def unread_count(*, user_id: int) -> int:

@@ -216,7 +216,8 @@ def inbox_read(*, user_id: int, item_id: int | None) -> int:
     items = InboxItem.objects.using(DB).filter(user_id=user_id, read_at__isnull=True)
     if item_id is not None:
         items = items.filter(pk=item_id)
-    return items.update(read_at=timezone.now())
+    moment = timezone.now()
+    return items.update(read_at=moment, changed_at=moment)
 
 
 def preferences_update(

@@ -1,15 +1,21 @@
-"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters) and flags."""
+"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters), flags and the
+app-version policy."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from cleave.app_versions.models import AppVersionPolicy, AppVersionPolicyChange
+from cleave.app_versions.policy import EDITABLE as POLICY_FIELDS
+from cleave.app_versions.policy import policy_delete, policy_save
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 from cleave.events.retries import replay
 from cleave.flags.admin import register as register_flags
@@ -89,6 +95,50 @@ class FailedDeliveryAdmin(_ReadOnly):
         )
 
 
-# Flags are edited where their tables live (the flags home): elsewhere they would be ignored.
+class AppVersionPolicyAdmin(admin.ModelAdmin):
+    """The admin is one more client of the policy's service: saves and deletes are audited and
+    enforced everywhere within a second, as through the ops API."""
+
+    list_display = ("platform", "minimum_version", "recommended_version", "store_url", "updated_at")
+    fields = ("platform", *POLICY_FIELDS)
+    # Store links are https; say so rather than lean on Django 5's "http" default (it changes in 6).
+    formfield_overrides: ClassVar[dict[type[models.Field[Any, Any]], dict[str, Any]]] = {
+        models.URLField: {"assume_scheme": "https"}
+    }
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("platform",) if obj is not None else ()
+
+    def save_model(
+        self, request: HttpRequest, obj: AppVersionPolicy, form: Any, change: bool
+    ) -> None:
+        saved = policy_save(
+            platform=obj.platform,
+            changes={name: getattr(obj, name) for name in POLICY_FIELDS},
+            actor=getattr(request.user, "email", "") or str(request.user),
+        )
+        obj.pk = AppVersionPolicy.objects.get(platform=saved.platform).pk
+
+    def delete_model(self, request: HttpRequest, obj: AppVersionPolicy) -> None:
+        policy_delete(
+            platform=obj.platform, actor=getattr(request.user, "email", "") or str(request.user)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AppVersionPolicy]) -> None:
+        for policy in queryset:
+            self.delete_model(request, policy)
+
+
+class AppVersionPolicyChangeAdmin(_ReadOnly):
+    list_display = ("changed_at", "platform", "actor")
+    list_filter = ("platform",)
+    search_fields = ("platform", "actor")
+    readonly_fields = ("platform", "actor", "changed_at", "before", "after")
+
+
+# Flags and the app-version policy are edited where their tables live (the flags home):
+# elsewhere they would be ignored.
 if settings.CLEAVE_FLAGS_HOME:
     register_flags(admin.site)
+    admin.site.register(AppVersionPolicy, AppVersionPolicyAdmin)
+    admin.site.register(AppVersionPolicyChange, AppVersionPolicyChangeAdmin)

@@ -6,13 +6,16 @@ never imports a context.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field
 
+from cleave.app_versions.policy import status_of
+from cleave.gateway.client_version import client_version_of
+from cleave.gateway.deprecation import mark_deprecated_operations
 from cleave.gateway.hosts import origin
 from cleave.gateway.ninja_errors import StrictJsonParser, install_error_handlers
 from cleave.openapi.document import CleaveNinjaAPI
@@ -48,6 +51,7 @@ def register_router(prefix: str, router: Router) -> None:
     Idempotent: ready() runs again when tests build an isolated app registry."""
     if id(router) in _mounted:
         return
+    mark_deprecated_operations(router)
     public_api.add_router(prefix, router)
     _mounted.add(id(router))
 
@@ -68,21 +72,39 @@ class RequestSchema(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+class AppVersionOut(Schema):
+    """What the app-version policy says of the calling app (its `X-Client-Version` header)."""
+
+    status: Literal["ok", "update_recommended", "update_required"]
+    minimum_version: str | None
+    recommended_version: str | None
+    store_url: str | None
+
+
 class MetaOut(Schema):
     name: str
     api_version: str
     mode: str
     websocket_url: str
+    app_version: AppVersionOut
 
 
 @public_api.get("/meta", response=MetaOut, tags=["meta"], auth=None)
 def meta(request: HttpRequest) -> MetaOut:
-    """Where the app finds everything else: the WebSocket URL, so no client hard-codes a port."""
+    """Where the app finds everything else: the WebSocket URL, so no client hard-codes a port;
+    and whether this version of the app should (or must) be updated."""
+    status, policy = status_of(client_version_of(request))
     return MetaOut(
         name="cleave",
         api_version=API_VERSION,
         mode=settings.CLEAVE_MODE,
         websocket_url=websocket_url_for(request),
+        app_version=AppVersionOut(
+            status=status,
+            minimum_version=(policy.minimum_version or None) if policy else None,
+            recommended_version=(policy.recommended_version or None) if policy else None,
+            store_url=(policy.store_url or None) if policy else None,
+        ),
     )
 
 

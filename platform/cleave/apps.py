@@ -14,6 +14,8 @@ class CleaveConfig(AppConfig):
         import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
         import cleave.declarations  # noqa: F401 - registers the checks of the declarations
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
+        import cleave.idempotency.tasks  # noqa: F401 - registers the answers purge
+        import cleave.sync  # noqa: F401 - registers the tombstones purge
 
         self._observability()
         self._memories()
@@ -35,13 +37,20 @@ class CleaveConfig(AppConfig):
         tracing.configure_from_env(settings.CLEAVE_SERVICE_NAME)
 
     def _memories(self) -> None:
+        from cleave.app_versions.policy import forget_policies
         from cleave.auth.keys import forget_keys
         from cleave.auth.revocation import forget_checks
         from cleave.auth.tokens import verified
         from cleave.flags.definitions import forget_definitions
         from cleave.process_memory import register_forget
 
-        for forget in (verified.clear, forget_checks, forget_keys, forget_definitions):
+        for forget in (
+            verified.clear,
+            forget_checks,
+            forget_keys,
+            forget_definitions,
+            forget_policies,
+        ):
             register_forget(forget)
 
     def _flags(self) -> None:

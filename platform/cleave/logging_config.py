@@ -42,6 +42,8 @@ def build_logging(*, fmt: str, level: str) -> dict[str, Any]:
         "loggers": {
             # Django logs every 4xx as a warning; our envelope already says what went wrong.
             "django.request": {"level": "ERROR"},
+            # One line per request whatever LOG_LEVEL says: support searches them.
+            "cleave.access": {"level": "INFO"},
             "django.server": {"level": "WARNING"},
             # One line per contract call over HTTP is noise; cleave.remote logs what goes wrong.
             "httpx": {"level": "WARNING"},

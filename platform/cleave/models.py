@@ -1,6 +1,18 @@
-"""The kernel's models (Django looks for them here): the event bus's tables."""
+"""The kernel's models (Django looks for them here): the event bus's tables, flags, the
+app-version policy and the answers stored under idempotency keys."""
 
+from cleave.app_versions.models import AppVersionPolicy, AppVersionPolicyChange
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 from cleave.flags.models import Flag, FlagChange
+from cleave.idempotency.models import IdempotentRequest
 
-__all__ = ["FailedDelivery", "Flag", "FlagChange", "InboxEntry", "OutboxEvent"]
+__all__ = [
+    "AppVersionPolicy",
+    "AppVersionPolicyChange",
+    "FailedDelivery",
+    "Flag",
+    "FlagChange",
+    "IdempotentRequest",
+    "InboxEntry",
+    "OutboxEvent",
+]

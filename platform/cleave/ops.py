@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cleave.app_versions.ops import PolicyDetail, PolicyList
 from cleave.flags.ops import FlagDetail, FlagKill, FlagList
 from cleave.gateway.drf_links import reverse
 from cleave.routing import ops_urlpatterns
@@ -42,7 +43,10 @@ class OpsRoot(APIView):
                 "readiness": reverse("readyz", request=request),
                 "contexts": reverse("ops-contexts", request=request),
                 **(
-                    {"flags": reverse("ops-flags", request=request)}
+                    {
+                        "flags": reverse("ops-flags", request=request),
+                        "app_versions": reverse("ops-app-versions", request=request),
+                    }
                     if settings.CLEAVE_FLAGS_HOME
                     else {}
                 ),
@@ -55,9 +59,11 @@ urlpatterns = [
     path("contexts/", ContextMapView.as_view(), name="ops-contexts"),
     *ops_urlpatterns,  # the contexts' own staff actions (cleave.routing)
 ]
-# Flags are edited at the flags home only (see CLEAVE_FLAGS_HOME).
+# Flags and the app-version policy are edited at the flags home only (see CLEAVE_FLAGS_HOME).
 if settings.CLEAVE_FLAGS_HOME:
     urlpatterns += [
+        path("app-versions/", PolicyList.as_view(), name="ops-app-versions"),
+        path("app-versions/<str:platform>/", PolicyDetail.as_view(), name="ops-app-version"),
         path("flags/", FlagList.as_view(), name="ops-flags"),
         path("flags/<str:name>/", FlagDetail.as_view(), name="ops-flag"),
         path("flags/<str:name>/kill/", FlagKill.as_view(), name="ops-flag-kill"),

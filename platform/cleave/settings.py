@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "cleave.app_versions.middleware.ClientVersionMiddleware",
     "cleave.gateway.private_paths.PrivatePathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -110,6 +111,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Next to the view: the request runs in its transaction (cleave.idempotency); deprecation
+    # headers are added inside it, so a replayed answer repeats them.
+    "cleave.idempotency.middleware.IdempotencyMiddleware",
+    "cleave.gateway.deprecation.DeprecationMiddleware",
 ]
 
 # The mobile API and health endpoints run a lean prefix of MIDDLEWARE (cleave.wsgi): they
@@ -118,12 +123,29 @@ CLEAVE_API_MIDDLEWARE = [
     "cleave.observability.http.MetricsMiddleware",
     "cleave.gateway.request_id.RequestIdMiddleware",
     "cleave.gateway.envelope.ErrorEnvelopeMiddleware",
+    "cleave.app_versions.middleware.ClientVersionMiddleware",
     "cleave.gateway.private_paths.PrivatePathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Next to the view: the request runs in its transaction (cleave.idempotency); deprecation
+    # headers are added inside it, so a replayed answer repeats them.
+    "cleave.idempotency.middleware.IdempotencyMiddleware",
+    "cleave.gateway.deprecation.DeprecationMiddleware",
 ]
 CLEAVE_BROWSER_PATH_PREFIXES = ["/admin/", "/api/ops/", "/static/"]
+
+# One JSON access-log line per request (cleave.observability.access_log): on in real mode, where
+# logs are shipped and searched; CLEAVE_ACCESS_LOG=false/true overrides. Inside RequestIdMiddleware
+# so each line carries the request and trace ids.
+if os.environ.get(
+    "CLEAVE_ACCESS_LOG", "true" if CONFIG.mode.value == "real" else "false"
+).lower() in {"1", "true", "yes", "on"}:
+    for _stack in (MIDDLEWARE, CLEAVE_API_MIDDLEWARE):
+        _stack.insert(
+            _stack.index("cleave.gateway.request_id.RequestIdMiddleware") + 1,
+            "cleave.observability.access_log.AccessLogMiddleware",
+        )
 
 # Request metrics (cleave.observability) can be switched off, e.g. to measure their cost.
 if os.environ.get("CLEAVE_METRICS", "true").lower() in {"0", "false", "no", "off"}:
@@ -255,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
     "events-sweep-outbox": {"task": "cleave.events.sweep_outbox", "schedule": 5.0},
     "events-retry-due": {"task": "cleave.events.retry_due", "schedule": 2.0},
     "events-purge": {"task": "cleave.events.purge", "schedule": 3600.0},
+    "idempotency-purge": {"task": "cleave.idempotency.purge", "schedule": 3600.0},
+    "sync-tombstones-purge": {"task": "cleave.sync.purge_tombstones", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

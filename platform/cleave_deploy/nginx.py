@@ -59,8 +59,18 @@ class GatewayLimits:
 
 
 def envelope(code: str, message: str) -> str:
-    """Cleave's error envelope as one JSON line, quoted for an nginx `return` directive."""
-    body = json.dumps({"error": {"code": code, "message": message, "details": {}}})
+    """Cleave's error envelope as one JSON line, quoted for an nginx `return` directive; nginx
+    fills in the request id (`$cleave_request_id` only ever holds characters safe in JSON)."""
+    body = json.dumps(
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "details": {},
+                "request_id": "$cleave_request_id",
+            }
+        }
+    )
     return "'" + body.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 

@@ -163,6 +163,8 @@ CORE_ROWS: Final[dict[str, Row]] = {
     # -- the mobile API: messaging
     "GET /api/v1/conversations":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
+    "GET /api/v1/conversations/sync":
+        (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
     "POST /api/v1/conversations":
         (NO_TOKEN,     "201",        "201",        "201",        "201",        "201"),
     "GET /api/v1/conversations/{conversation_id}":
@@ -191,6 +193,8 @@ CORE_ROWS: Final[dict[str, Row]] = {
     # -- the mobile API: notifications
     "GET /api/v1/notifications":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
+    "GET /api/v1/notifications/sync":
+        (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
     "GET /api/v1/notifications/badge":
         (NO_TOKEN,     "200",        "200",        "200",        "200",        "200"),
     "POST /api/v1/notifications/read-all":
@@ -206,6 +210,16 @@ CORE_ROWS: Final[dict[str, Row]] = {
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
     "GET /api/ops/contexts/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
+    "GET /api/ops/app-versions/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
+    "GET /api/ops/app-versions/{platform}/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
+    "PUT /api/ops/app-versions/{platform}/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
+    "PATCH /api/ops/app-versions/{platform}/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
+    "DELETE /api/ops/app-versions/{platform}/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "204"),
     "GET /api/ops/flags/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200",        "200"),
     "GET /api/ops/flags/{name}/":

@@ -32,6 +32,7 @@ from apps.identity.verification import verification_token
 from apps.messaging.models import Invitation
 from apps.messaging.services import conversations, invitations, messages
 from apps.notifications.models import InboxItem
+from cleave.app_versions.policy import policy_save
 from cleave.flags.changes import flag_save
 from tests.security.authz_expectations import (
     CONTEXT_BODIES,
@@ -46,7 +47,8 @@ from tests.security.authz_expectations import (
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "another long passphrase 42"
 FLAG = "authz-probe"
-OWNERLESS_PARAMS = frozenset({"name"})  # flags belong to the deployment, not to a user
+# Flags and the app-version policy belong to the deployment, not to a user.
+OWNERLESS_PARAMS = frozenset({"name", "platform"})
 _numbers = itertools.count(1)
 
 
@@ -189,6 +191,7 @@ def build_world(role: str) -> World:
     actor = _party(_account("user" if role in {"anonymous", "other_user"} else role))
     victim = _party(_account("user"))
     flag_save(name=FLAG, changes={"everyone": False}, actor="authz-matrix")
+    policy_save(platform="ios", changes={"minimum_version": "1.0.0"}, actor="authz-matrix")
     return World(role=role, actor=actor, victim=victim, newcomer=_account("user"))
 
 
@@ -208,6 +211,8 @@ def _param(world: World, route: str, name: str, scenario: str) -> str:
         value = victim.inbox_item if theirs else actor.inbox_item
     elif name == "name":
         value = FLAG
+    elif name == "platform":
+        value = "ios"
     elif name == "conversation_id":
         if theirs:
             value = victim.conversation
@@ -282,6 +287,8 @@ def _body(world: World, route: str) -> dict[str, Any] | None:
             "quiet_end": "07:00",
         },
         "PUT /api/ops/flags/{name}/": lambda: {"everyone": True},
+        "PUT /api/ops/app-versions/{platform}/": lambda: {"minimum_version": "1.0.0"},
+        "PATCH /api/ops/app-versions/{platform}/": lambda: {"recommended_version": "1.1.0"},
         "PATCH /api/ops/flags/{name}/": lambda: {"percent": "25"},
         "POST /api/ops/flags/{name}/kill/": lambda: {"killed": True},
     }
@@ -322,7 +329,8 @@ def outcome_of(path: str, response: HttpResponse) -> str:
     )
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}, body
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"], body
     return f"{status} {body['error']['code']}"
 
 

@@ -20,6 +20,7 @@ from apps.messaging.models import Conversation, Invitation, Member
 from apps.messaging.services.blocks import refuse_if_blocked_by
 from apps.messaging.services.frames import conversation_stream
 from apps.messaging.services.invitations import MAX_GROUP, invitations_send
+from apps.messaging.services.sync import conversation_left
 from cleave.contracts.registry import client
 from cleave.databases import database_for
 from cleave.events import publish
@@ -171,7 +172,9 @@ def member_remove(*, conversation_id: int, actor_id: int, user_id: int) -> None:
 
 
 def member_removed(conversation: Conversation, *, user_id: int, by: int) -> None:
-    """Publish and push a membership's end; the caller holds a transaction."""
+    """Publish and push a membership's end, and leave a tombstone in the user's delta sync;
+    the caller holds a transaction."""
+    conversation_left(conversation_id=conversation.pk, user_id=user_id)
     publish(
         MemberRemoved(
             aggregate_id=str(conversation.pk),
@@ -195,7 +198,8 @@ def conversation_read(*, conversation_id: int, user_id: int, seq: int) -> int:
         if mark <= member.last_read_seq:
             return member.last_read_seq
         member.last_read_seq = mark
-        member.save(using=DB, update_fields=["last_read_seq"])
+        member.changed_at = timezone.now()
+        member.save(using=DB, update_fields=["last_read_seq", "changed_at"])
         publish(
             MessagesRead(
                 aggregate_id=str(conversation.pk),

@@ -14,6 +14,7 @@ from apps.messaging.error_codes import InvalidMembers, InvitationNotFound
 from apps.messaging.models import Conversation, Invitation, Member
 from apps.messaging.services.blocks import invitation_close
 from apps.messaging.services.frames import conversation_stream
+from apps.messaging.services.sync import conversation_touch
 from cleave.databases import database_for
 from cleave.events import publish
 from cleave.realtime import push, subscribe
@@ -82,6 +83,7 @@ def invitation_accept(*, invitation_id: int, user_id: int) -> Conversation:
             defaults={"joined_seq": conversation.last_seq, "last_read_seq": conversation.last_seq},
         )
         if joined:
+            conversation_touch(conversation.pk)  # the others' member lists changed
             publish(
                 MemberAdded(
                     aggregate_id=str(conversation.pk),

@@ -10,6 +10,7 @@ from apps.messaging.models import Member, Message
 from apps.messaging.services.blocks import refuse_if_direct_blocked
 from apps.messaging.services.conversations import locked_membership, member_removed
 from apps.messaging.services.frames import conversation_stream, message_data
+from apps.messaging.services.sync import conversation_touch
 from apps.messaging.throttles import send_count
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
@@ -52,8 +53,8 @@ def message_send(
             return existing, False
         refuse_if_direct_blocked(conversation)
         conversation.last_seq += 1
-        conversation.last_message_at = timezone.now()
-        conversation.save(using=DB, update_fields=["last_seq", "last_message_at"])
+        conversation.last_message_at = conversation.changed_at = timezone.now()
+        conversation.save(using=DB, update_fields=["last_seq", "last_message_at", "changed_at"])
         message = Message.objects.using(DB).create(
             conversation=conversation,
             seq=conversation.last_seq,
@@ -145,6 +146,7 @@ def _tombstone(message: Message) -> None:
     """The caller holds a transaction."""
     message.text, message.deleted_at = "", timezone.now()
     message.save(using=DB, update_fields=["text", "deleted_at"])
+    conversation_touch(message.conversation_id)  # unread counts changed
     _changed(message, MessageDeleted, "message.deleted")
 
 

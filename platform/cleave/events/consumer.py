@@ -28,7 +28,7 @@ from cleave.databases import database_for
 from cleave.events.models import FailedDelivery, InboxEntry
 from cleave.events.subscribers import PermanentError, Subscriber, subscribers
 from cleave.gateway.request_id import current_request_id
-from cleave.observability import metrics
+from cleave.observability import metrics, traceparent
 from cleave.observability.tracing import extracted, span_from
 
 logger = logging.getLogger(__name__)
@@ -278,9 +278,12 @@ def backoff(attempts: int) -> timedelta:
 
 @contextmanager
 def request_id_of(item: dict[str, Any]) -> Iterator[None]:
-    """Run with the publishing request's id, so every log line links back to that request."""
-    token = current_request_id.set(str(item.get("headers", {}).get("request_id") or "-"))
+    """Run with the publishing request's id and trace, so every log line links back to it."""
+    headers = item.get("headers", {})
+    token = current_request_id.set(str(headers.get("request_id") or "-"))
     try:
-        yield
+        # …and with its trace id, even when no trace exporter is configured.
+        with traceparent.carrying(traceparent.from_headers(headers)):
+            yield
     finally:
         current_request_id.reset(token)

@@ -11,6 +11,7 @@ from django.conf import settings
 from cleave.auth.principal import Principal
 from cleave.errors import Forbidden
 from cleave.flags.evaluation import Evaluation, FlagContext, evaluate
+from cleave.gateway.client_version import current_client_version
 
 
 class FeatureDisabled(Forbidden):
@@ -25,12 +26,18 @@ def context_for(
     platform: str | None = None,
     app_version: str | None = None,
 ) -> FlagContext:
+    # What the app says it runs now (given here, or its X-Client-Version header, the same
+    # value the app-version policy reads); else what its session's device said at login.
+    calling = current_client_version.get()
     return FlagContext(
         user_id=principal.user_id if principal else None,
         device_id=device_id,
-        # The app may say what it runs now; else what its session's device said at login.
-        platform=platform or (principal.platform if principal else None),
-        app_version=app_version or (principal.app_version if principal else None),
+        platform=platform
+        or (calling.platform if calling else None)
+        or (principal.platform if principal else None),
+        app_version=app_version
+        or (calling.version if calling else None)
+        or (principal.app_version if principal else None),
         roles=principal.roles if principal else frozenset(),
         environment=settings.CLEAVE_ENVIRONMENT,
     )

@@ -1,4 +1,8 @@
-"""The one error envelope: `{"error": {"code", "message", "details"}}`, for every error under /api/.
+"""The one error envelope: `{"error": {"code", "message", "details", "request_id"}}`, for every
+error under /api/.
+
+`request_id` is the request's id (the one echoed in `X-Request-ID`), so a user's bug report can
+quote it; it sits beside `details`, which is a list for validation errors.
 
 Each API stack has its own handler (ninja, DRF) that renders through `error_response`; the
 middleware here is the net under them, turning whatever else answered with an error under
@@ -35,6 +39,7 @@ def error_response(
             "code": code,
             "message": message or DEFAULT_MESSAGES.get(code, "Request failed."),
             "details": details,
+            "request_id": current_request_id.get(),
         }
     }
     response = JsonResponse(body, status=status)
@@ -61,11 +66,7 @@ def response_for_unhandled(request: HttpRequest, exc: BaseException) -> JsonResp
         request.path,
         exc_info=(type(exc), exc, exc.__traceback__),
     )
-    return error_response(
-        code=ErrorCode.INTERNAL_ERROR,
-        status=500,
-        details={"request_id": current_request_id.get()},
-    )
+    return error_response(code=ErrorCode.INTERNAL_ERROR, status=500)
 
 
 def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse:
@@ -81,11 +82,7 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse
     if _dependency_down(exc):
         # The database, cache or broker is unreachable: not a bug, and worth a retry.
         logger.warning("%s on %s: %s", type(exc).__name__, request.path, exc)
-        response = error_response(
-            code=ErrorCode.SERVICE_UNAVAILABLE,
-            status=503,
-            details={"request_id": getattr(request, "request_id", current_request_id.get())},
-        )
+        response = error_response(code=ErrorCode.SERVICE_UNAVAILABLE, status=503)
         response["Retry-After"] = "1"
         return response
     return response_for_unhandled(request, exc)
@@ -127,8 +124,7 @@ class ErrorEnvelopeMiddleware:
         ):
             return response
         code = code_for_status(response.status_code)
-        details = {"request_id": current_request_id.get()} if response.status_code >= 500 else None
-        enveloped = error_response(code=code, status=response.status_code, details=details)
+        enveloped = error_response(code=code, status=response.status_code)
         # Keep every header but the body's own: Allow, Retry-After, the request id, and what the
         # middleware inside this one added (nosniff, referrer policy, HSTS…) — a 404 under
         # /api/ once lost those.

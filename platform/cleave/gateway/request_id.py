@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from django.http import HttpRequest, HttpResponse
 
 from cleave.auth.principal import current_principal
+from cleave.observability import traceparent
 
 HEADER = "X-Request-ID"
 _META_KEY = "HTTP_X_REQUEST_ID"
@@ -32,7 +33,9 @@ def request_id_from(raw: str | None) -> str:
 
 
 class RequestIdMiddleware:
-    """Sets the request id for the request's duration and echoes it in every response."""
+    """Sets the request id for the request's duration and echoes it in every response; keeps
+    the app's `traceparent` for as long, so its trace id reaches logs, events and contract
+    calls even when no trace exporter is configured (cleave.observability.traceparent)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -44,7 +47,8 @@ class RequestIdMiddleware:
         # The request's principal, once authenticated, must not outlive it on this thread.
         principal_token = current_principal.set(None)
         try:
-            response = self.get_response(request)
+            with traceparent.carrying(request.META.get(traceparent.META_KEY)):
+                response = self.get_response(request)
         finally:
             current_principal.reset(principal_token)
             current_request_id.reset(token)

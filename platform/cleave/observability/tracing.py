@@ -32,6 +32,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from cleave.observability import traceparent
+
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("cleave")
 _propagator = TraceContextTextMapPropagator()
@@ -217,11 +219,13 @@ def current_ids() -> tuple[str, str] | None:
 
 
 def inject() -> dict[str, str]:
-    """The current context as W3C headers ({} when nothing is traced)."""
+    """The current context as W3C headers: the current span's, else the app's incoming
+    `traceparent` passed on as it came (tracing off), else {}."""
     carrier: dict[str, str] = {}
     if trace.get_current_span().get_span_context().is_valid:
         _propagator.inject(carrier)
-    return carrier
+        return carrier
+    return traceparent.headers()
 
 
 def extracted(headers: Mapping[str, Any] | None) -> SpanContext | None:
@@ -284,10 +288,11 @@ def connection_span(scope: dict[str, Any]) -> trace.Span:
 
 
 class TraceLogFilter(logging.Filter):
-    """Adds `trace_id` and `span_id` to every log record ("-" outside a traced span)."""
+    """Adds `trace_id` and `span_id` to every log record: the recorded span's, else the app's
+    incoming trace id (with no span of ours, span_id "-"), else "-"."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "trace_id"):
             ids = current_ids()
-            record.trace_id, record.span_id = ids if ids else ("-", "-")
+            record.trace_id, record.span_id = ids if ids else (traceparent.trace_id() or "-", "-")
         return True

@@ -98,6 +98,8 @@ class CleaveOpenAPISchema(OpenAPISchema):
                 seen[operation_id] = where
                 details["responses"] |= error_responses(
                     operation,
+                    path=path,
+                    method=method,
                     has_inputs=bool(details.get("parameters") or details.get("requestBody")),
                     has_body="requestBody" in details,
                 )

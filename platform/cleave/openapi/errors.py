@@ -70,11 +70,21 @@ def raises(*errors: type[CleaveError]) -> Callable[[F], F]:
     return declare
 
 
-def _implied(operation: Operation, *, has_inputs: bool, has_body: bool) -> list[type[CleaveError]]:
+def _implied(
+    operation: Operation, *, path: str, method: str, has_inputs: bool, has_body: bool
+) -> list[type[CleaveError]]:
     """The errors every operation of this shape can answer, whatever its context."""
+    # Here, not at import: both middlewares' modules read settings.
+    from cleave.app_versions.middleware import UpgradeRequired, always_served
+    from cleave.idempotency.middleware import KeyInProgress, KeyReused
+
     implied: list[type[CleaveError]] = []
+    if not always_served(path):
+        implied.append(UpgradeRequired)  # the app-version policy (X-Client-Version)
     for auth in operation.auth_callbacks:
         implied += getattr(auth, "raises", ())
+    if operation.auth_callbacks and method.upper() in {"POST", "PUT", "PATCH", "DELETE"}:
+        implied += [KeyReused, KeyInProgress]  # with an Idempotency-Key
     for throttle in operation.throttle_objects:
         implied += getattr(throttle, "raises", (Throttled,))
     if has_inputs:
@@ -87,10 +97,10 @@ def _implied(operation: Operation, *, has_inputs: bool, has_body: bool) -> list[
 
 
 def error_responses(
-    operation: Operation, *, has_inputs: bool, has_body: bool
+    operation: Operation, *, path: str, method: str, has_inputs: bool, has_body: bool
 ) -> dict[int, dict[str, Any]]:
     """{status: OpenAPI response} for every error this operation documents, codes sorted."""
-    errors = _implied(operation, has_inputs=has_inputs, has_body=has_body)
+    errors = _implied(operation, path=path, method=method, has_inputs=has_inputs, has_body=has_body)
     errors += getattr(operation.view_func, _RAISES, ())
     by_status: dict[int, dict[str, str]] = {}
     for error in errors:

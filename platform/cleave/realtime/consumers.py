@@ -54,9 +54,22 @@ from cleave.realtime.streams import epoch_of
 CLOSE_UNAUTHORIZED = CloseCode.UNAUTHORIZED
 CLOSE_AUTH_TIMEOUT = CloseCode.AUTH_TIMEOUT
 CLOSE_RATE_LIMITED = CloseCode.RATE_LIMITED
+CLOSE_UPGRADE_REQUIRED = CloseCode.UPGRADE_REQUIRED
 # RFC 6455's "try again later": an app that reads 4401 as "signed out" must not sign its user
 # out because a revocation check could not be answered (503 `revocation_unknown`).
 CLOSE_TRY_AGAIN = CloseCode.TRY_AGAIN_LATER
+
+
+async def _upgrade_required(scope: dict[str, Any]) -> bool:
+    """Below the app-version policy's minimum (cleave.app_versions); only a socket whose
+    handshake names its version pays the (at most once a second) policy read."""
+    from cleave.app_versions.policy import handshake_client, status_of
+
+    client = handshake_client(scope.get("headers", []))
+    if client is None:
+        return False
+    status, _ = await sync_to_async(status_of, thread_sensitive=False)(client)
+    return status == "update_required"
 
 
 class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
@@ -95,6 +108,13 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if {"token", "access_token", "authorization"} & set(query):
             await self._refuse("token_in_url", "Send the token in a header or an auth frame.")
+            return
+        if await _upgrade_required(self.scope):
+            await self._refuse(
+                "upgrade_required",
+                "This version of the app is no longer supported; please update.",
+                close=CLOSE_UPGRADE_REQUIRED,
+            )
             return
         header = dict(self.scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
         token = bearer_token(header)

@@ -32,6 +32,7 @@ class CloseCode(IntEnum):
     TRY_AGAIN_LATER = 1013
     UNAUTHORIZED = 4401
     AUTH_TIMEOUT = 4408
+    UPGRADE_REQUIRED = 4426
     RATE_LIMITED = 4429
 
 
@@ -43,6 +44,8 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, str] = {
     "session signed out while connected.",
     CloseCode.AUTH_TIMEOUT: "No `auth` frame within the allowed seconds of connecting.",
     CloseCode.RATE_LIMITED: "More than three times the frame limit within a second.",
+    CloseCode.UPGRADE_REQUIRED: "The handshake's `X-Client-Version` is below its platform's "
+    "minimum (`upgrade_required`): show the upgrade screen; reconnecting will not help.",
 }
 
 
@@ -65,6 +68,8 @@ GATEWAY_ERROR_CODES: dict[str, str] = {
     "token_expired": "The access token has expired; the socket closes with 4401.",
     "session_revoked": "The session was signed out; the socket closes with 4401.",
     "revocation_unknown": "The session could not be checked; the socket closes with 1013.",
+    "upgrade_required": "The app's version is below its platform's minimum; the socket closes "
+    "with 4426.",
 }
 
 

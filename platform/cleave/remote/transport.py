@@ -28,6 +28,7 @@ from cleave.errors import CleaveError
 from cleave.gateway.request_id import HEADER as REQUEST_ID_HEADER
 from cleave.gateway.request_id import current_request_id
 from cleave.observability import metrics
+from cleave.observability.tracing import inject
 from cleave.remote.breakers import BreakerOpen, breaker_for
 from cleave.remote.server import CALLER_HEADER, PREFIX
 from cleave.remote.service_tokens import signer
@@ -137,6 +138,9 @@ class HttpTransport:
             "Content-Type": "application/json",
             REQUEST_ID_HEADER: current_request_id.get(),
             CALLER_HEADER: settings.CLEAVE_SERVICE_NAME,
+            # The trace travels even with tracing off (the httpx instrumentation, when on,
+            # replaces it with its client span's).
+            **inject(),
         }
         url = f"/{PREFIX}{contract.context}/{spec.name}"
         try:

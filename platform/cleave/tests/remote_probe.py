@@ -23,6 +23,7 @@ class Answer(ContractModel):
     attempt: int
     user_id: int | None
     request_id: str
+    trace_id: str | None = None  # the trace id the callee's requests carry (tracing off)
 
 
 class ProbeRefused(ContractError):
@@ -56,6 +57,7 @@ class ProbeProvider:
     def _answer(self, ask: Ask) -> Answer:
         from cleave.auth.principal import current_principal
         from cleave.gateway.request_id import current_request_id
+        from cleave.observability import traceparent
 
         with self._lock:
             attempt = self.attempts[ask.key] = self.attempts.get(ask.key, 0) + 1
@@ -72,6 +74,7 @@ class ProbeProvider:
             attempt=attempt,
             user_id=principal.user_id if principal else None,
             request_id=current_request_id.get(),
+            trace_id=traceparent.trace_id(),
         )
 
 

@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("cleave.tests.envelope_url
 def _error(response) -> dict:  # type: ignore[no-untyped-def]
     body = response.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert response["X-Request-ID"]
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    assert body["error"]["request_id"] == response["X-Request-ID"]
     return body["error"]
 
 
@@ -66,6 +66,7 @@ def test_cleave_errors_keep_their_code_and_details(client: Client) -> None:
         "code": "conflict",
         "message": "The request conflicts with the current state.",
         "details": {"resource": "thing"},
+        "request_id": response["X-Request-ID"],
     }
 
 
@@ -77,11 +78,30 @@ def test_unhandled_exception_is_a_logged_500_without_internals(
     assert response.status_code == 500
     error = _error(response)
     assert error["code"] == "internal_error"
-    assert error["details"] == {"request_id": "req-boom-1"}
+    assert (error["request_id"], error["details"]) == ("req-boom-1", None)
     assert "secret internals" not in response.content.decode()
     [record] = [r for r in caplog.records if r.name == "cleave.errors"]
     assert record.request_id == "req-boom-1"
     assert record.exc_info is not None
+
+
+def test_validation_errors_carry_the_request_id_beside_their_list_of_details(
+    client: Client,
+) -> None:
+    response = client.post(
+        "/api/test/echo",
+        data={"name": "x", "count": "many"},
+        content_type="application/json",
+        HTTP_X_REQUEST_ID="req-422",
+    )
+    error = _error(response)
+    assert (error["request_id"], type(error["details"])) == ("req-422", list)
+
+
+def test_django_404_and_the_ops_api_errors_carry_the_request_id(client: Client) -> None:
+    assert _error(client.get("/api/v1/nowhere", HTTP_X_REQUEST_ID="r-404"))["request_id"] == "r-404"
+    ops = client.get("/api/ops/", HTTP_ACCEPT="application/json", HTTP_X_REQUEST_ID="r-ops")
+    assert _error(ops)["request_id"] == "r-ops"
 
 
 def test_request_id_is_echoed_or_generated(client: Client) -> None:

@@ -166,6 +166,15 @@ def test_the_publishing_request_id_reaches_the_outbox_row() -> None:
     assert OutboxEvent.objects.get().headers == {"request_id": "req-outbox-1"}
 
 
+def test_the_apps_traceparent_reaches_the_outbox_row_with_tracing_off() -> None:
+    from cleave.observability import traceparent
+
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with traceparent.carrying(incoming):
+        order_place(total=4)
+    assert OutboxEvent.objects.get().headers == {"request_id": "-", "traceparent": incoming}
+
+
 def test_stored_rows_are_plain_json_envelopes() -> None:
     order_place(total=8, note="n")
     envelope = OutboxEvent.objects.get().envelope

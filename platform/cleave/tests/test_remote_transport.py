@@ -20,6 +20,7 @@ from cleave.auth.principal import Principal, acting_as
 from cleave.contracts import UnexpectedContractError
 from cleave.contracts.registry import ContractUnavailable
 from cleave.gateway.request_id import current_request_id
+from cleave.observability import traceparent
 from cleave.remote import breakers, service_tokens
 from cleave.remote.transport import clients, http_transport
 from cleave.testing.servers import threaded_wsgi_server
@@ -85,6 +86,13 @@ def test_the_user_and_the_request_id_travel_with_the_call(probe: ProbeService) -
     finally:
         current_request_id.reset(token)
     assert (answer.user_id, answer.request_id) == (42, "req-123")
+
+
+def test_the_apps_trace_id_travels_with_the_call_with_tracing_off(probe: ProbeService) -> None:
+    incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with traceparent.carrying(incoming):
+        answer = probe.read(Ask(text="x", key="t"))
+    assert answer.trace_id == "0af7651916cd43dd8448eb211c80319c"
 
 
 def test_typed_errors_cross_the_wire_as_the_same_type(probe: ProbeService) -> None:

@@ -231,7 +231,7 @@ def test_live_gateway_hides_internal_and_answers_its_errors_in_the_envelope(
     assert (status, body["error"]["code"]) == (404, "not_found")
     status, headers, body = _get(f"{base}/api/v1/notifications", {"X-Request-ID": "rid-502"})
     assert (status, body["error"]["code"]) == (502, "service_unavailable")
-    assert headers["X-Request-ID"] == "rid-502"
+    assert headers["X-Request-ID"] == body["error"]["request_id"] == "rid-502"
     statuses = [_get(f"{base}/api/v1/me") for _ in range(30)]
     limited = [(s, b) for s, _, b in statuses if s == 429]
     assert limited, "30 requests at once should exceed 5r/s with a burst of 5"

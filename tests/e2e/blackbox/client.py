@@ -152,7 +152,8 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     """The `error` object of a response that must be Cleave's error envelope with `status`."""
     body = expect(response, status)
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}, body
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"], body
     assert isinstance(body["error"]["code"], str), body
     assert isinstance(body["error"]["message"], str), body
     assert response.headers.get("X-Request-ID"), dict(response.headers)
