@@ -50,7 +50,7 @@ def embedded() -> Iterator[Target]:
         env = process_env({**embedded_env(Path(var_dir)), **EMBEDDED_ENV})
         port = free_port()
         with (LOGS / "embedded-server.log").open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own manage.py
+            process = subprocess.Popen(
                 [sys.executable, "manage.py", "serve", "--port", str(port)],
                 cwd=ROOT,
                 env=env,

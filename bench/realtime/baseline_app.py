@@ -7,7 +7,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

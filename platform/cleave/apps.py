@@ -9,8 +9,8 @@ class CleaveConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        import cleave.boundaries  # noqa: F401 - registers the cross-context relation check
-        import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
+        import cleave.boundaries  # registers the cross-context relation check
+        import cleave.celery  # binds @shared_task to Cleave's Celery app
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
 
         self._observability()

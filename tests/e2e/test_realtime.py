@@ -16,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from cleave.testing import embedded_env, embedded_server_command, free_port, running_server
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ _source: Callable[[], Jwks] | None = None
 
 def register_source(source: Callable[[], Jwks]) -> None:
     """Identity calls this from ready(): `source()` returns the current JWKS dict."""
-    global _source  # noqa: PLW0603 - one process-wide source, set once at start-up
+    global _source  # one process-wide source, set once at start-up
     _source = source
     _cache.forget()
 

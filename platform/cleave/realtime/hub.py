@@ -196,7 +196,7 @@ _store_lock = threading.Lock()
 
 def store() -> StreamStore:
     """This process's stream store: Redis in real mode, memory in embedded mode."""
-    global _store  # noqa: PLW0603 - one per process, built on first use
+    global _store  # one per process, built on first use
     if _store is None:
         with _store_lock:
             if _store is None:
