@@ -194,8 +194,10 @@ def main() -> None:
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
+    from bench.realtime.channel_layer import use_redis_channel_layer
     from cleave.realtime import push
 
+    use_redis_channel_layer()
     layer = get_channel_layer()
 
     def cleave_publish(n: int, at: float) -> None:

@@ -48,7 +48,7 @@ CLOSE_TRY_AGAIN = 1013
 class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
     # No channel-layer inbox per socket: frames arrive through the hub (one subscription per
     # process), which measured ~10x faster than group_send and halves a socket's memory.
-    # The channel layer itself stays configured for other uses.
+    # No channel layer is configured at all (settings.py).
     channel_layer_alias = "cleave-gateway-sockets-use-the-hub"
     principal: Principal | None = None
     session_id = ""
