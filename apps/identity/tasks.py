@@ -14,10 +14,10 @@ from apps.identity.services import mails
 
 
 @shared_task(name=mails.RESET_MAIL_TASK, ignore_result=True)
-def password_reset_mail(email: str) -> None:
+def password_reset_mail_send(email: str) -> None:
     mails.password_reset_mail_send(email=email)
 
 
 @shared_task(name=mails.EMAIL_VERIFICATION_MAIL_TASK, ignore_result=True)
-def email_verification_mail(user_id: int, email: str) -> None:
+def email_verification_mail_send(user_id: int, email: str) -> None:
     mails.email_verification_mail_send(user_id=user_id, email=email)
