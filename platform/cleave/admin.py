@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +21,7 @@ from cleave.flags.changes import announce, snapshot
 from cleave.flags.models import Flag, FlagChange
 
 
-def _age(moment: timezone.datetime) -> str:
+def _age(moment: datetime) -> str:
     seconds = int((timezone.now() - moment).total_seconds())
     return str(timedelta(seconds=max(seconds, 0)))
 

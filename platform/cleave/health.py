@@ -29,7 +29,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Every dependency reachable → 200; otherwise 503 naming each failing part."""
     results = run_checks()
     failing = sorted(name for name, result in results.items() if result["status"] != "ok")
-    body = {"status": "ok" if not failing else "unavailable", "checks": results}
+    body: dict[str, object] = {"status": "ok" if not failing else "unavailable", "checks": results}
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=200 if not failing else 503)
@@ -105,7 +105,7 @@ def check_broker() -> None:
     from cleave.celery import app
 
     with app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+        connection.ensure_connection(max_retries=1, timeout=int(CHECK_TIMEOUT_SECONDS))
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -190,8 +190,10 @@ _REDIS_POOL = {
 # No CHANNEL_LAYERS: sockets receive their frames through cleave.realtime's hub (one Redis
 # subscription per process), not Channels' layer; only bench/realtime's baseline sets one up.
 if CONFIG.embedded:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CELERY_BROKER_URL = "memory://"
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+    CELERY_BROKER_URL: str | None = "memory://"
     # No broker in embedded mode: tasks run in the calling process.
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True

@@ -37,6 +37,8 @@ def register_source(source: Callable[[], Jwks]) -> None:
 
 def _fetch_url() -> Jwks:
     url = settings.CLEAVE_JWKS_URL
+    if not url:
+        raise RuntimeError("CLEAVE_JWKS_URL is not set")
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - configured URL
         loaded: Jwks = json.loads(response.read())
     return loaded

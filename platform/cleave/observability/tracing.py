@@ -201,6 +201,7 @@ def _preset_generator_base() -> type:
     return RandomIdGenerator
 
 
+# The base comes from a call (the SDK is imported lazily), which mypy cannot type as a class.
 class _PresetTraceIds(_preset_generator_base()):  # type: ignore[misc]
     def generate_trace_id(self) -> int:
         preset = _preset_trace_id.get()

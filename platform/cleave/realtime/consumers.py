@@ -181,7 +181,7 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
             except FrameError as error:
                 await self.send(text_data=error_frame(error))
 
-    async def send(  # type: ignore[override]
+    async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
     ) -> None:
         if text_data is not None:
@@ -262,6 +262,8 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
     async def _delegate(self, handler: registry.FrameHandler, frame: dict[str, Any]) -> None:
         """A context's frame type: its handler runs off the loop; the answer is an ack."""
         frame_id = frame.get("id")
+        if self.principal is None:  # frames are read only after authentication; never here
+            raise FrameError("unauthorized", "Authenticate first.", frame_id)
         try:
             result = await sync_to_async(_handle_as, thread_sensitive=False)(
                 handler, self.principal, frame
