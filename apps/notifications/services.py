@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from datetime import datetime, time, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -75,7 +76,7 @@ def message_notify(
             )
             payload = {"id": item.pk, "kind": item.kind, "body": item.body, "data": item.data}
             transaction.on_commit(
-                lambda u=user_id, p=payload: socket_push(f"user:{u}", "notification.new", p),
+                partial(socket_push, f"user:{user_id}", "notification.new", payload),
                 using=DB,
             )
             if user_id in online:

@@ -189,7 +189,7 @@ def test_the_inbox_api_lists_counts_and_marks_read() -> None:
     _message(2)
     _message(3, recipients=(9,))
     with token_signer() as sign:
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
         client = Client()
         page = client.get("/api/v1/notifications?limit=1", **auth).json()
         assert len(page["items"]) == 1
@@ -216,7 +216,7 @@ def test_the_inbox_api_lists_counts_and_marks_read() -> None:
 
 def test_quiet_hours_are_local_times_and_ids_are_bounded() -> None:
     with token_signer() as sign:
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
         with_offset = Client().patch(
             "/api/v1/notifications/preferences",
             {"quiet_start": "22:00:00+02:00"},
