@@ -133,4 +133,5 @@ def _drop_databases(topology: Any) -> None:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as db:
         for service in LAYOUTS[topology.layout]:
             name = f"{topology.database_prefix}_{service}"
+            # psycopg types a query as a literal string; this name is the bench's own constant.
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -144,6 +144,7 @@ def _run_case(
         )
         for _ in range(CLIENT_PROCESSES)
     ]
+    # Each client is started with stdout=PIPE, so its stdout is never None.
     connected = sum(json.loads(client.stdout.readline())["connected"] for client in clients)  # type: ignore[union-attr]
     time.sleep(2)
     rss_after = _rss_kib(server.pid)
@@ -157,7 +158,7 @@ def _run_case(
     for n in range(messages, messages + burst):
         sent[n] = time.time()
         publish(n, sent[n])
-    results = [json.loads(client.stdout.readline()) for client in clients]  # type: ignore[union-attr]
+    results = [json.loads(client.stdout.readline()) for client in clients]  # type: ignore[union-attr]  # stdout=PIPE
     for client in clients:
         client.wait(timeout=60)
     server.terminate()
