@@ -13,8 +13,11 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from cleave.server_limits import WS_MAX_BYTES
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -197,6 +200,22 @@ def threaded_wsgi_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def queries_of(action: Callable[[], T]) -> tuple[T, list[str]]:
+    """What `action` returns, and the SQL it ran on every database alias (each context may have
+    its own). For query-count tests: a list endpoint's count must not grow with its page size."""
+    from contextlib import ExitStack
+
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    with ExitStack() as stack:
+        captures = [
+            stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in connections
+        ]
+        result = action()
+    return result, [query["sql"] for capture in captures for query in capture.captured_queries]
 
 
 def nginx_config_problem(nginx: str, conf: Path, prefix: Path) -> str | None:
