@@ -33,5 +33,5 @@ class IdentityConfig(AppConfig):
             )
         )
         # This process verifies tokens with identity's keys directly, no HTTP round trip.
-        register_source(selectors.jwks)
-        register_permission_source(selectors.user_permissions)
+        register_source(selectors.jwks_get)
+        register_permission_source(selectors.user_permission_list)

@@ -71,9 +71,7 @@ def _detail(conversation: Conversation) -> ConversationDetailOut:
 
 
 def _member_conversation(request: HttpRequest, conversation_id: Id) -> Conversation:
-    conversation = selectors.conversation_for_member(
-        conversation_id=conversation_id, user_id=_me(request)
-    )
+    conversation = selectors.conversation_get(conversation_id=conversation_id, user_id=_me(request))
     if conversation is None:
         raise ConversationNotFound()
     return conversation
@@ -132,7 +130,7 @@ def message_list(
     member = selectors.membership_get(conversation_id=conversation_id, user_id=_me(request))
     if member is None:
         raise ConversationNotFound()
-    rows, more = selectors.message_page(
+    rows, more = selectors.message_list(
         conversation_id=conversation_id,
         since_seq=member.joined_seq,
         after_seq=page.after_seq,

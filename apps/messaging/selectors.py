@@ -49,7 +49,7 @@ def conversation_list(*, user_id: int) -> QuerySet[Conversation]:
     )
 
 
-def conversation_for_member(*, conversation_id: int, user_id: int) -> Conversation | None:
+def conversation_get(*, conversation_id: int, user_id: int) -> Conversation | None:
     """The conversation if `user_id` is a member; None otherwise (also when it does not exist)."""
     return (
         Conversation.objects.using(DB)
@@ -59,7 +59,7 @@ def conversation_for_member(*, conversation_id: int, user_id: int) -> Conversati
     )
 
 
-def member_ids(*, conversation_id: int) -> list[int]:
+def member_id_list(*, conversation_id: int) -> list[int]:
     return list(
         Member.objects.using(DB)
         .filter(conversation_id=conversation_id)
@@ -68,13 +68,13 @@ def member_ids(*, conversation_id: int) -> list[int]:
     )
 
 
-def is_member(*, conversation_id: int, user_id: int) -> bool:
+def member_exists(*, conversation_id: int, user_id: int) -> bool:
     return (
         Member.objects.using(DB).filter(conversation_id=conversation_id, user_id=user_id).exists()
     )
 
 
-def memberships_of(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
+def membership_list(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
     """The user's memberships among these conversations, by conversation id: one query."""
     rows = Member.objects.using(DB).filter(user_id=user_id, conversation_id__in=conversation_ids)
     return {member.conversation_id: member for member in rows}
@@ -88,7 +88,7 @@ def membership_get(*, conversation_id: int, user_id: int) -> Member | None:
 _IDS_PER_QUERY = 10_000
 
 
-def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
+def message_list_by_id(*, message_ids: list[int]) -> dict[int, Message]:
     """Messages as they are now, by id (a resume resolves retained frames against them)."""
     found: dict[int, Message] = {}
     for start in range(0, len(message_ids), _IDS_PER_QUERY):
@@ -97,7 +97,7 @@ def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
     return found
 
 
-def conversation_ids_of_many(*, user_ids: list[int]) -> dict[int, list[int]]:
+def conversation_id_list_by_user(*, user_ids: list[int]) -> dict[int, list[int]]:
     """The conversations of each of these users, in one query (sockets reconnecting together)."""
     found: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
     rows = Member.objects.using(DB).filter(user_id__in=user_ids)
@@ -106,7 +106,7 @@ def conversation_ids_of_many(*, user_ids: list[int]) -> dict[int, list[int]]:
     return found
 
 
-def message_page(
+def message_list(
     *,
     conversation_id: int,
     since_seq: int,
@@ -136,7 +136,7 @@ def invitation_list(*, user_id: int) -> QuerySet[Invitation]:
     )
 
 
-def blockers_of(*, user_id: int, among: set[int]) -> set[int]:
+def blocker_id_list(*, user_id: int, among: set[int]) -> set[int]:
     """Who of `among` blocked `user_id` (messaging's copy of identity's blocks)."""
     return set(
         Block.objects.using(DB)
@@ -145,7 +145,7 @@ def blockers_of(*, user_id: int, among: set[int]) -> set[int]:
     )
 
 
-def blocked_either_way(*, user_id: int, other_id: int) -> bool:
+def block_exists_either_way(*, user_id: int, other_id: int) -> bool:
     """Whether either of the two blocked the other."""
     return (
         Block.objects.using(DB)

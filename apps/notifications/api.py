@@ -68,7 +68,7 @@ class ItemNotFound(NotFound):
 @router.get("", response=list[InboxItemOut])
 @paginate(CursorPagination, ordering=("-created_at", "-id"))
 def inbox_list(request: HttpRequest) -> QuerySet[InboxItem]:
-    return selectors.inbox(user_id=principal_of(request).user_id)
+    return selectors.inbox_item_list(user_id=principal_of(request).user_id)
 
 
 @router.get("/badge", response=BadgeOut)
@@ -91,11 +91,11 @@ def read_one(request: HttpRequest, item_id: Id) -> BadgeOut:
     if not selectors.inbox_item_exists(user_id=user_id, item_id=item_id):
         raise ItemNotFound()
     services.inbox_read(user_id=user_id, item_id=item_id)
-    return BadgeOut(unread=selectors.unread_count(user_id=user_id))
+    return BadgeOut(unread=selectors.inbox_unread_count_get(user_id=user_id))
 
 
 def _preferences_out(user_id: int) -> PreferencesOut:
-    prefs, muted = selectors.preferences(user_id=user_id)
+    prefs, muted = selectors.preferences_get(user_id=user_id)
     return PreferencesOut(
         timezone=prefs.timezone if prefs else "UTC",
         quiet_start=prefs.quiet_start if prefs else None,

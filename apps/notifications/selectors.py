@@ -10,19 +10,19 @@ from cleave.databases import database_for
 DB = database_for("notifications")
 
 
-def inbox(*, user_id: int) -> QuerySet[InboxItem]:
+def inbox_item_list(*, user_id: int) -> QuerySet[InboxItem]:
     return InboxItem.objects.using(DB).filter(user_id=user_id)
 
 
-def unread_count(*, user_id: int) -> int:
-    return inbox(user_id=user_id).filter(read_at__isnull=True).count()
+def inbox_unread_count_get(*, user_id: int) -> int:
+    return inbox_item_list(user_id=user_id).filter(read_at__isnull=True).count()
 
 
 def inbox_item_exists(*, user_id: int, item_id: int) -> bool:
-    return inbox(user_id=user_id).filter(pk=item_id).exists()
+    return inbox_item_list(user_id=user_id).filter(pk=item_id).exists()
 
 
-def preferences(*, user_id: int) -> tuple[Preferences | None, list[int]]:
+def preferences_get(*, user_id: int) -> tuple[Preferences | None, list[int]]:
     prefs = Preferences.objects.using(DB).filter(user_id=user_id).first()
     muted = Mute.objects.using(DB).filter(user_id=user_id).values_list("conversation_id", flat=True)
     return prefs, sorted(muted)

@@ -67,7 +67,7 @@ def _new_refresh_token(session: Session) -> str:
 
 def _issue(session: Session, user: User) -> IssuedTokens:
     refresh = _new_refresh_token(session)
-    roles = selectors.user_roles(user=user)
+    roles = selectors.user_role_list(user=user)
     device = {"platform": session.device.platform, "app_version": session.device.app_version}
     access, expires_in = access_token_issue(
         user_id=user.pk, session_id=str(session.pk), roles=roles, device=device

@@ -70,7 +70,7 @@ def conversation_create(
     _active_users(everyone)
     if kind == Conversation.Kind.DIRECT:
         (other,) = everyone - {creator_id}
-        if selectors.blocked_either_way(user_id=creator_id, other_id=other):
+        if selectors.block_exists_either_way(user_id=creator_id, other_id=other):
             raise UserUnavailable()
     else:
         refuse_if_blocked_by(actor_id=creator_id, user_ids=everyone)
