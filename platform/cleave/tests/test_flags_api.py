@@ -102,6 +102,13 @@ def test_a_canary_is_stepped_and_killed_through_the_ops_api_with_an_audit_trail(
     assert evaluate("canary", FlagContext(user_id=1)).reason == "DISABLED"
 
 
+def test_a_kill_with_a_json_array_body_is_a_validation_error_not_a_500() -> None:
+    flag_save(name="canary", changes={"percent": 1}, actor="t")
+    ops = _staff(can_change=True)
+    response = ops.post("/api/ops/flags/canary/kill/", [True], content_type="application/json")
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
+
+
 def test_the_admin_audits_flag_changes(settings: Any) -> None:
     admin_user = get_user_model().objects.create_superuser(
         email="root@example.com", password="pw-root-12345"
