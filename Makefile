@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded storm sdk-test
+.PHONY: run test install lint typecheck format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded storm sdk-test
 
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -31,6 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# mypy over apps/, contracts/ and platform/ (config in pyproject.toml; cache in var/mypy).
+typecheck: $(STAMP) var
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

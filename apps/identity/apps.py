@@ -39,8 +39,8 @@ class IdentityConfig(AppConfig):
             )
         )
         # This process verifies tokens with identity's keys directly, no HTTP round trip.
-        register_source(selectors.jwks)
-        register_permission_source(selectors.user_permissions)
+        register_source(selectors.jwks_get)
+        register_permission_source(selectors.user_permission_list)
         # The active signing key and memoised profiles come from rows a test's flush removes.
         register_forget(keys.forget_active_key)
         register_forget(selectors.user_profiles_forget_memo)

@@ -27,18 +27,18 @@ def _profile(user: User) -> UserProfile:
 
 class IdentityProvider:
     def user_get(self, query: UserGet) -> UserProfile:
-        record = selectors.user_record(user_id=query.user_id)
+        record = selectors.user_record_get(user_id=query.user_id)
         if record is None:
             raise UserNotFound(details={"user_id": query.user_id})
         return UserProfile(**record)
 
     def users_get(self, query: UsersGet) -> UserProfiles:
         return UserProfiles(
-            users=[_profile(user) for user in selectors.users_get(user_ids=query.user_ids)]
+            users=[_profile(user) for user in selectors.user_list(user_ids=query.user_ids)]
         )
 
     def user_status(self, query: UserGet) -> UserStatus:
-        record = selectors.user_record(user_id=query.user_id)
+        record = selectors.user_record_get(user_id=query.user_id)
         return UserStatus(
             user_id=query.user_id,
             exists=record is not None,
@@ -51,4 +51,6 @@ class SessionsProvider:
     when its revocation cache does not know a session."""
 
     def sessions_revoked(self, query: SessionsCheck) -> RevokedSessions:
-        return RevokedSessions(revoked=selectors.sessions_revoked(session_ids=query.session_ids))
+        return RevokedSessions(
+            revoked=selectors.session_revoked_list(session_ids=query.session_ids)
+        )

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.identity.models import Block, Device, Session, SigningKey, User
+from apps.identity.models import Block, Session, SigningKey, User
 from cleave.api import ID_MAX
 from cleave.auth.principal import ROLES
 from cleave.databases import database_for
@@ -36,7 +36,7 @@ def user_get(*, user_id: int) -> User | None:
     return User.objects.using(DB).filter(pk=user_id).first()
 
 
-def users_get(*, user_ids: list[int]) -> list[User]:
+def user_list(*, user_ids: list[int]) -> list[User]:
     storable = [user_id for user_id in user_ids if _storable(user_id)]
     found = {user.pk: user for user in User.objects.using(DB).filter(pk__in=storable)}
     return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
@@ -46,7 +46,7 @@ def user_get_by_email(*, email: str) -> User | None:
     return User.objects.using(DB).filter(email__iexact=email.strip()).first()
 
 
-def user_roles(*, user: User) -> frozenset[str]:
+def user_role_list(*, user: User) -> frozenset[str]:
     """Every account is a `user`; groups named after roles add the others."""
     roles = {"user", *user.groups.filter(name__in=ROLES).values_list("name", flat=True)}
     if user.is_superuser:
@@ -65,7 +65,7 @@ def session_list(*, user_id: int) -> QuerySet[Session]:
     )
 
 
-def sessions_revoked(*, session_ids: list[str]) -> list[str]:
+def session_revoked_list(*, session_ids: list[str]) -> list[str]:
     """Those of `session_ids` whose tokens must be refused: revoked, or no such session."""
     parsed: dict[str, uuid.UUID] = {}
     for session_id in session_ids:
@@ -81,16 +81,7 @@ def sessions_revoked(*, session_ids: list[str]) -> list[str]:
     return [sid for sid in dict.fromkeys(session_ids) if parsed.get(sid) not in live]
 
 
-def session_get_live(*, session_id: str, user_id: int) -> Session | None:
-    return session_list(user_id=user_id).filter(pk=session_id).first()
-
-
-def device_of_session(*, session_id: str) -> Device | None:
-    session = Session.objects.using(DB).select_related("device").filter(pk=session_id).first()
-    return session.device if session else None
-
-
-def jwks() -> dict[str, Any]:
+def jwks_get() -> dict[str, Any]:
     """The public keys that verify live tokens: the active key and recently retired ones."""
     still_valid = timezone.now() - timedelta(seconds=settings.CLEAVE_ACCESS_TOKEN_SECONDS + 60)
     keys = SigningKey.objects.using(DB).filter(
@@ -104,7 +95,7 @@ def _profile_key(user_id: int) -> str:
     return f"identity:profile:v2:{user_id}"
 
 
-def user_profile(*, user_id: int) -> dict[str, Any] | None:
+def user_profile_get(*, user_id: int) -> dict[str, Any] | None:
     """The signed-in user's own profile (with roles), cached: `GET /me` is the hottest read."""
 
     def load() -> dict[str, Any] | None:
@@ -117,14 +108,14 @@ def user_profile(*, user_id: int) -> dict[str, Any] | None:
             "display_name": user.display_name,
             "locale": user.locale,
             "timezone": user.timezone,
-            "roles": sorted(user_roles(user=user)),
+            "roles": sorted(user_role_list(user=user)),
             "email_verified": user.email_verified,
         }
 
     return _cached(_recent_profiles, _profile_key(user_id), user_id, load)
 
 
-def user_record(*, user_id: int) -> dict[str, Any] | None:
+def user_record_get(*, user_id: int) -> dict[str, Any] | None:
     """What other contexts ask about an account (id, email, display name, active, verified),
     cached like the profile and forgotten with it: contract reads (`user_get`, `user_status`)
     are on other contexts' hot paths, over HTTP in split mode."""
@@ -186,7 +177,7 @@ def user_profiles_forget_memo() -> None:
     _recent_records.clear()
 
 
-def user_permissions(user_id: int) -> frozenset[str]:
+def user_permission_list(user_id: int) -> frozenset[str]:
     """Every permission an active user has, through groups (roles) or directly."""
     user = User.objects.using(DB).filter(pk=user_id, is_active=True).first()
     return frozenset(user.get_all_permissions()) if user else frozenset()

@@ -87,9 +87,7 @@ def _detail(conversation: Conversation) -> ConversationDetailOut:
 
 
 def _member_conversation(request: HttpRequest, conversation_id: Id) -> Conversation:
-    conversation = selectors.conversation_for_member(
-        conversation_id=conversation_id, user_id=_me(request)
-    )
+    conversation = selectors.conversation_get(conversation_id=conversation_id, user_id=_me(request))
     if conversation is None:
         raise ConversationNotFound()
     return conversation
@@ -122,10 +120,12 @@ def conversation_sync(request: HttpRequest, query: Query[SyncIn]) -> dict[str, A
         return {"changed": [], "deleted": [], "sync_token": token}
     since = sync.since_of(query.since)
     changed = list(
-        selectors.conversation_changes(user_id=_me(request), since=since)[: sync.MAX_CHANGES + 1]
+        selectors.conversation_changed_list(user_id=_me(request), since=since)[
+            : sync.MAX_CHANGES + 1
+        ]
     )
     sync.check_size(len(changed))
-    deleted = selectors.conversations_gone(user_id=_me(request), since=since)
+    deleted = selectors.conversation_gone_list(user_id=_me(request), since=since)
     return {"changed": changed, "deleted": deleted, "sync_token": token}
 
 
@@ -188,7 +188,7 @@ def message_list(
     member = selectors.membership_get(conversation_id=conversation_id, user_id=_me(request))
     if member is None:
         raise ConversationNotFound()
-    rows, more = selectors.message_page(
+    rows, more = selectors.message_list(
         conversation_id=conversation_id,
         since_seq=member.joined_seq,
         after_seq=page.after_seq,

@@ -8,11 +8,13 @@ from contracts.messaging import ConversationGet, ConversationMembers, Membership
 
 class MessagingProvider:
     def membership_get(self, query: MembershipGet) -> Membership:
-        member = selectors.is_member(conversation_id=query.conversation_id, user_id=query.user_id)
+        member = selectors.member_exists(
+            conversation_id=query.conversation_id, user_id=query.user_id
+        )
         return Membership(
             conversation_id=query.conversation_id, user_id=query.user_id, is_member=member
         )
 
     def conversation_members(self, query: ConversationGet) -> ConversationMembers:
-        ids = selectors.member_ids(conversation_id=query.conversation_id)
+        ids = selectors.member_id_list(conversation_id=query.conversation_id)
         return ConversationMembers(conversation_id=query.conversation_id, user_ids=ids)

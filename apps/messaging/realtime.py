@@ -27,7 +27,7 @@ from contracts.messaging.frames import (
 
 
 def _initial_many(principals: list[Principal]) -> dict[int, list[str]]:
-    found = selectors.conversation_ids_of_many(user_ids=[p.user_id for p in principals])
+    found = selectors.conversation_id_list_by_user(user_ids=[p.user_id for p in principals])
     return {user_id: [conversation_stream(c) for c in ids] for user_id, ids in found.items()}
 
 
@@ -53,19 +53,23 @@ def _conversation_ids(streams: list[str]) -> dict[int, str]:
 def _readable(principal: Principal, streams: list[str]) -> set[str]:
     """The conversation streams among `streams` whose conversation the user is in: one query."""
     wanted = _conversation_ids(streams)
-    memberships = selectors.memberships_of(user_id=principal.user_id, conversation_ids=list(wanted))
+    memberships = selectors.membership_list(
+        user_id=principal.user_id, conversation_ids=list(wanted)
+    )
     return {wanted[conversation_id] for conversation_id in memberships}
 
 
 def _replay(principal: Principal, history: dict[str, Entries]) -> dict[str, list[str] | None]:
     """Retained frames as the reader may see them now (see `resolve_history`)."""
     wanted = _conversation_ids(list(history))
-    memberships = selectors.memberships_of(user_id=principal.user_id, conversation_ids=list(wanted))
+    memberships = selectors.membership_list(
+        user_id=principal.user_id, conversation_ids=list(wanted)
+    )
     frames = {stream: parse_entries(history[stream]) for stream in wanted.values()}
     message_ids = {
         message_id for parsed in frames.values() for message_id in message_ids_in(parsed)
     }
-    current = selectors.messages_by_id(message_ids=sorted(message_ids))
+    current = selectors.message_list_by_id(message_ids=sorted(message_ids))
     return {
         stream: (
             resolve_history(frames[stream], memberships[conversation_id], current)
@@ -91,7 +95,7 @@ def _send(principal: Principal, frame: MessageSendFrame) -> MessageSendAck:
 
 def _members(stream: str) -> list[int]:
     conversation_id = _conversation_id(stream)
-    return selectors.member_ids(conversation_id=conversation_id) if conversation_id else []
+    return selectors.member_id_list(conversation_id=conversation_id) if conversation_id else []
 
 
 def register() -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from apps.messaging.models import Conversation, Invitation
 from cleave.api import RequestSchema, StrictId
 
 
@@ -58,8 +59,8 @@ class ConversationOut(Schema):
     member_ids: list[int]
 
     @staticmethod
-    def resolve_member_ids(conversation: object) -> list[int]:
-        return sorted(m.user_id for m in conversation.members.all())  # type: ignore[attr-defined]
+    def resolve_member_ids(conversation: Conversation) -> list[int]:
+        return sorted(m.user_id for m in conversation.members.all())
 
 
 class ConversationDetailOut(Schema):
@@ -102,5 +103,5 @@ class InvitationOut(Schema):
     created_at: datetime
 
     @staticmethod
-    def resolve_title(invitation: object) -> str:
-        return str(invitation.conversation.title)  # type: ignore[attr-defined]
+    def resolve_title(invitation: Invitation) -> str:
+        return str(invitation.conversation.title)

@@ -58,7 +58,7 @@ def conversation_list(*, user_id: int) -> QuerySet[Conversation]:
     )
 
 
-def conversation_changes(*, user_id: int, since: datetime) -> QuerySet[Conversation]:
+def conversation_changed_list(*, user_id: int, since: datetime) -> QuerySet[Conversation]:
     """The user's conversations whose list entry changed after `since` (the conversation, or
     the user's own membership: joined, read mark), as `conversation_list` annotates them."""
     mine = Member.objects.using(DB).filter(conversation=OuterRef("pk"), user_id=user_id)
@@ -70,14 +70,14 @@ def conversation_changes(*, user_id: int, since: datetime) -> QuerySet[Conversat
     )
 
 
-def conversations_gone(*, user_id: int, since: datetime) -> list[int]:
+def conversation_gone_list(*, user_id: int, since: datetime) -> list[int]:
     """Conversations that left the user's list after `since` and are not in it again."""
     gone = ConversationTombstone.objects.using(DB).filter(user_id=user_id, removed_at__gt=since)
     still = Member.objects.using(DB).filter(user_id=user_id).values("conversation_id")
     return sorted(gone.exclude(conversation_id__in=still).values_list("conversation_id", flat=True))
 
 
-def conversation_for_member(*, conversation_id: int, user_id: int) -> Conversation | None:
+def conversation_get(*, conversation_id: int, user_id: int) -> Conversation | None:
     """The conversation if `user_id` is a member; None otherwise (also when it does not exist)."""
     return (
         Conversation.objects.using(DB)
@@ -87,7 +87,7 @@ def conversation_for_member(*, conversation_id: int, user_id: int) -> Conversati
     )
 
 
-def member_ids(*, conversation_id: int) -> list[int]:
+def member_id_list(*, conversation_id: int) -> list[int]:
     return list(
         Member.objects.using(DB)
         .filter(conversation_id=conversation_id)
@@ -96,13 +96,13 @@ def member_ids(*, conversation_id: int) -> list[int]:
     )
 
 
-def is_member(*, conversation_id: int, user_id: int) -> bool:
+def member_exists(*, conversation_id: int, user_id: int) -> bool:
     return (
         Member.objects.using(DB).filter(conversation_id=conversation_id, user_id=user_id).exists()
     )
 
 
-def memberships_of(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
+def membership_list(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
     """The user's memberships among these conversations, by conversation id: one query."""
     rows = Member.objects.using(DB).filter(user_id=user_id, conversation_id__in=conversation_ids)
     return {member.conversation_id: member for member in rows}
@@ -116,7 +116,7 @@ def membership_get(*, conversation_id: int, user_id: int) -> Member | None:
 _IDS_PER_QUERY = 10_000
 
 
-def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
+def message_list_by_id(*, message_ids: list[int]) -> dict[int, Message]:
     """Messages as they are now, by id (a resume resolves retained frames against them)."""
     found: dict[int, Message] = {}
     for start in range(0, len(message_ids), _IDS_PER_QUERY):
@@ -125,7 +125,7 @@ def messages_by_id(*, message_ids: list[int]) -> dict[int, Message]:
     return found
 
 
-def conversation_ids_of_many(*, user_ids: list[int]) -> dict[int, list[int]]:
+def conversation_id_list_by_user(*, user_ids: list[int]) -> dict[int, list[int]]:
     """The conversations of each of these users, in one query (sockets reconnecting together)."""
     found: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
     rows = Member.objects.using(DB).filter(user_id__in=user_ids)
@@ -134,7 +134,7 @@ def conversation_ids_of_many(*, user_ids: list[int]) -> dict[int, list[int]]:
     return found
 
 
-def message_page(
+def message_list(
     *,
     conversation_id: int,
     since_seq: int,
@@ -164,7 +164,7 @@ def invitation_list(*, user_id: int) -> QuerySet[Invitation]:
     )
 
 
-def blockers_of(*, user_id: int, among: set[int]) -> set[int]:
+def blocker_id_list(*, user_id: int, among: set[int]) -> set[int]:
     """Who of `among` blocked `user_id` (messaging's copy of identity's blocks)."""
     return set(
         Block.objects.using(DB)
@@ -173,7 +173,7 @@ def blockers_of(*, user_id: int, among: set[int]) -> set[int]:
     )
 
 
-def blocked_either_way(*, user_id: int, other_id: int) -> bool:
+def block_exists_either_way(*, user_id: int, other_id: int) -> bool:
     """Whether either of the two blocked the other."""
     return (
         Block.objects.using(DB)

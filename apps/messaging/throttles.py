@@ -22,7 +22,8 @@ def _limit(rate: str) -> RateLimit:
 def send_limit() -> RateLimit:
     """The limit `CLEAVE_MESSAGING_SEND_RATE` names (read per call, so tests may override it);
     a malformed rate is a ValueError, raised at start-up by the app's ready()."""
-    return _limit(settings.CLEAVE_MESSAGING_SEND_RATE)
+    # Messaging's own setting (apps/messaging/context.py), which the stubs' settings module lacks.
+    return _limit(settings.CLEAVE_MESSAGING_SEND_RATE)  # type: ignore[misc]
 
 
 def send_count(*, sender_id: int) -> None:

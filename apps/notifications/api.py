@@ -72,7 +72,7 @@ class ItemNotFound(NotFound):
 @router.get("", response=list[InboxItemOut])
 @paginate(CursorPagination, ordering=("-created_at", "-id"))
 def inbox_list(request: HttpRequest) -> QuerySet[InboxItem]:
-    return selectors.inbox(user_id=principal_of(request).user_id)
+    return selectors.inbox_item_list(user_id=principal_of(request).user_id)
 
 
 class InboxSyncOut(SyncOut[InboxItemOut]):
@@ -96,7 +96,9 @@ def inbox_sync(request: HttpRequest, query: Query[SyncIn]) -> dict[str, Any]:
         return {"changed": [], "deleted": [], "sync_token": token}
     since = sync.since_of(query.since)
     user_id = principal_of(request).user_id
-    changed = list(selectors.inbox_changes(user_id=user_id, since=since)[: sync.MAX_CHANGES + 1])
+    changed = list(
+        selectors.inbox_item_changed_list(user_id=user_id, since=since)[: sync.MAX_CHANGES + 1]
+    )
     sync.check_size(len(changed))
     return {"changed": changed, "deleted": [], "sync_token": token}
 
@@ -122,11 +124,11 @@ def read_one(request: HttpRequest, item_id: Id) -> BadgeOut:
     if not selectors.inbox_item_exists(user_id=user_id, item_id=item_id):
         raise ItemNotFound()
     services.inbox_read(user_id=user_id, item_id=item_id)
-    return BadgeOut(unread=selectors.unread_count(user_id=user_id))
+    return BadgeOut(unread=selectors.inbox_unread_count_get(user_id=user_id))
 
 
 def _preferences_out(user_id: int) -> PreferencesOut:
-    prefs, muted = selectors.preferences(user_id=user_id)
+    prefs, muted = selectors.preferences_get(user_id=user_id)
     return PreferencesOut(
         timezone=prefs.timezone if prefs else "UTC",
         quiet_start=prefs.quiet_start if prefs else None,

@@ -12,24 +12,26 @@ from cleave.databases import database_for
 DB = database_for("notifications")
 
 
-def inbox(*, user_id: int) -> QuerySet[InboxItem]:
+def inbox_item_list(*, user_id: int) -> QuerySet[InboxItem]:
     return InboxItem.objects.using(DB).filter(user_id=user_id)
 
 
-def inbox_changes(*, user_id: int, since: datetime) -> QuerySet[InboxItem]:
+def inbox_item_changed_list(*, user_id: int, since: datetime) -> QuerySet[InboxItem]:
     """Items created or read after `since`, oldest change first."""
-    return inbox(user_id=user_id).filter(changed_at__gt=since).order_by("changed_at", "pk")
+    return (
+        inbox_item_list(user_id=user_id).filter(changed_at__gt=since).order_by("changed_at", "pk")
+    )
 
 
-def unread_count(*, user_id: int) -> int:
-    return inbox(user_id=user_id).filter(read_at__isnull=True).count()
+def inbox_unread_count_get(*, user_id: int) -> int:
+    return inbox_item_list(user_id=user_id).filter(read_at__isnull=True).count()
 
 
 def inbox_item_exists(*, user_id: int, item_id: int) -> bool:
-    return inbox(user_id=user_id).filter(pk=item_id).exists()
+    return inbox_item_list(user_id=user_id).filter(pk=item_id).exists()
 
 
-def preferences(*, user_id: int) -> tuple[Preferences | None, list[int]]:
+def preferences_get(*, user_id: int) -> tuple[Preferences | None, list[int]]:
     prefs = Preferences.objects.using(DB).filter(user_id=user_id).first()
     muted = Mute.objects.using(DB).filter(user_id=user_id).values_list("conversation_id", flat=True)
     return prefs, sorted(muted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from datetime import datetime, time, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -76,8 +77,7 @@ def message_notify(
             )
             payload = {"id": item.pk, "kind": item.kind, "body": item.body, "data": item.data}
             transaction.on_commit(
-                lambda u=user_id, p=payload: socket_push(user_stream(u), "notification.new", p),
-                using=DB,
+                partial(socket_push, user_stream(user_id), "notification.new", payload), using=DB
             )
             if user_id in online:
                 continue  # the app is open on a socket: the frame is enough

@@ -15,7 +15,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
+import matplotlib.pyplot as plt  # after choosing the backend
 
 ROOT = Path(__file__).resolve().parents[2]
 COLOURS = {"embedded": "tab:blue", "split": "tab:orange"}

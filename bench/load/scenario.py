@@ -155,7 +155,7 @@ class VirtualUser:
 
     async def run(self, deadline: float) -> None:
         """Loop the scenario until `deadline` (the iteration under way is finished)."""
-        await asyncio.sleep(random.uniform(0, 2 * self.think))  # noqa: S311 - spreading starts
+        await asyncio.sleep(random.uniform(0, 2 * self.think))
         while time.perf_counter() < deadline:
             try:
                 await self.iteration()
@@ -166,7 +166,7 @@ class VirtualUser:
 
     async def pause(self, factor: float = 1) -> None:
         """A user's think time: uniform around `think` × factor (±50 %)."""
-        await asyncio.sleep(self.think * factor * random.uniform(0.5, 1.5))  # noqa: S311
+        await asyncio.sleep(self.think * factor * random.uniform(0.5, 1.5))
 
     async def iteration(self) -> None:
         account = self.account

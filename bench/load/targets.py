@@ -50,7 +50,7 @@ def embedded() -> Iterator[Target]:
         env = process_env({**embedded_env(Path(var_dir)), **EMBEDDED_ENV})
         port = free_port()
         with (LOGS / "embedded-server.log").open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own manage.py
+            process = subprocess.Popen(
                 [sys.executable, "manage.py", "serve", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
@@ -131,4 +131,5 @@ def _drop_databases(topology: Any) -> None:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as db:
         for service in topology.web_services:
             name = f"{topology.database_prefix}_{service}"
+            # psycopg types a query as a literal string; this name is the bench's own constant.
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

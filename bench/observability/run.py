@@ -77,7 +77,7 @@ http {{ access_log off; client_body_temp_path {folder}; client_max_body_size 50m
 """
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    process = subprocess.Popen([nginx, "-c", str(conf)])  # noqa: S603 - our own config
+    process = subprocess.Popen([nginx, "-c", str(conf)])
     time.sleep(0.5)
     return process, f"http://127.0.0.1:{port}"
 
@@ -90,7 +90,7 @@ def _prepare() -> str:
         if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
             db.execute(f'CREATE DATABASE "{DATABASE}"')
     env = {**os.environ, **BASE_ENV}
-    subprocess.run(  # noqa: S603 - our own manage.py
+    subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env,
         check=True,
     )  # fmt: skip

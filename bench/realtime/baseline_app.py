@@ -7,9 +7,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
+
+from bench.realtime.channel_layer import use_redis_channel_layer  # noqa: E402
+
+use_redis_channel_layer()
 
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -81,8 +81,8 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     assert json.loads(typed()) == json.loads(plain())  # noqa: S101 - the same frame on the wire
     plain_us, typed_us = per_call_us(plain, rounds), per_call_us(typed, rounds)
-    print(f"plain dicts: {plain_us:.1f} µs per message.send (parse, ack, event frame)")  # noqa: T201
-    print(f"typed:       {typed_us:.1f} µs (+{typed_us - plain_us:.1f} µs)")  # noqa: T201
+    print(f"plain dicts: {plain_us:.1f} µs per message.send (parse, ack, event frame)")
+    print(f"typed:       {typed_us:.1f} µs (+{typed_us - plain_us:.1f} µs)")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,7 @@ def _run_case(
         )
         for _ in range(CLIENT_PROCESSES)
     ]
+    # Each client is started with stdout=PIPE, so its stdout is never None.
     connected = sum(json.loads(client.stdout.readline())["connected"] for client in clients)  # type: ignore[union-attr]
     time.sleep(2)
     rss_after = _rss_kib(server.pid)
@@ -157,7 +158,7 @@ def _run_case(
     for n in range(messages, messages + burst):
         sent[n] = time.time()
         publish(n, sent[n])
-    results = [json.loads(client.stdout.readline()) for client in clients]  # type: ignore[union-attr]
+    results = [json.loads(client.stdout.readline()) for client in clients]  # type: ignore[union-attr]  # stdout=PIPE
     for client in clients:
         client.wait(timeout=60)
     server.terminate()
@@ -195,6 +196,7 @@ def main() -> None:
     from channels.layers import get_channel_layer
     from pydantic import BaseModel
 
+    from bench.realtime.channel_layer import use_redis_channel_layer
     from cleave.realtime import push, register_event
 
     class BenchTick(BaseModel):
@@ -202,6 +204,7 @@ def main() -> None:
         t: float
 
     register_event("bench", BenchTick, stream="user")  # push() sends only declared events
+    use_redis_channel_layer()
     layer = get_channel_layer()
 
     def cleave_publish(n: int, at: float) -> None:

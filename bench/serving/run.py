@@ -47,9 +47,12 @@ def run_wrk(
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    if rate is None or p50 is None or p99 is None:
+        raise RuntimeError(f"wrk's output lacks the rate or the latencies:\n{out}")
+    rps = float(rate.group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
@@ -57,7 +60,7 @@ def run_wrk(
     total_errors = int(errors.group(1)) if errors else 0
     if socket_errors:
         total_errors += sum(int(n) for n in socket_errors.groups())
-    return rps, _ms(*p50.groups()), _ms(*p99.groups()), total_errors  # type: ignore[union-attr]
+    return rps, _ms(*p50.groups()), _ms(*p99.groups()), total_errors
 
 
 def servers(threads: list[int]) -> list[tuple[str, list[str], int]]:

@@ -80,9 +80,7 @@ def bench_env(redis_url: str) -> dict[str, str]:
 
 
 def _output(command: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own manage.py
-        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{' '.join(command[1:])} failed:\n{done.stderr[-3000:]}")
     return done.stdout.strip()
@@ -124,7 +122,7 @@ def storm(url: str, tokens: Path, sockets: int, clients: int, bare: bool) -> dic
     share = [sockets // clients + (1 if n < sockets % clients else 0) for n in range(clients)]
     firsts = [sum(share[:n]) for n in range(clients)]
     procs = [
-        subprocess.Popen(  # noqa: S603 - our own client script
+        subprocess.Popen(
             [
                 PYTHON,
                 str(Path(__file__).with_name("clients.py")),
@@ -180,7 +178,7 @@ def run_case(
     try:
         if args.profile and name == "cleave":
             out = ROOT / "var" / "storm-profile.txt"
-            profiler = subprocess.Popen(  # noqa: S603 - py-spy on our own server
+            profiler = subprocess.Popen(
                 [str(BIN / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw",
                  "--output", str(out), "--rate", "200", "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

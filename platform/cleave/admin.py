@@ -3,7 +3,7 @@ app-version policy."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -21,7 +21,7 @@ from cleave.events.retries import replay
 from cleave.flags.admin import register as register_flags
 
 
-def _age(moment: timezone.datetime) -> str:
+def _age(moment: datetime) -> str:
     seconds = int((timezone.now() - moment).total_seconds())
     return str(timedelta(seconds=max(seconds, 0)))
 

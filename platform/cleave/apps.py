@@ -10,12 +10,12 @@ class CleaveConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        import cleave.boundaries  # noqa: F401 - registers the cross-context relation check
-        import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
-        import cleave.declarations  # noqa: F401 - registers the checks of the declarations
-        import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
-        import cleave.idempotency.tasks  # noqa: F401 - registers the answers purge
-        import cleave.sync  # noqa: F401 - registers the tombstones purge
+        import cleave.boundaries  # registers the cross-context relation check
+        import cleave.celery  # binds @shared_task to Cleave's Celery app
+        import cleave.declarations  # registers the checks of the declarations
+        import cleave.events.tasks
+        import cleave.idempotency.tasks
+        import cleave.sync
 
         self._observability()
         self._memories()

@@ -11,12 +11,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - after settings
-from django.conf import settings  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # after settings
+from django.conf import settings
 
-from cleave.realtime.routing import websocket_urlpatterns  # noqa: E402
-from cleave.wsgi import application as wsgi_application  # noqa: E402 - sets Django up
-from cleave.wsgi_bridge import WsgiBridge  # noqa: E402
+from cleave.realtime.routing import websocket_urlpatterns
+from cleave.wsgi import application as wsgi_application  # sets Django up
+from cleave.wsgi_bridge import WsgiBridge
 
 # The garbage collector, tuned for thousands of long-lived sockets. With CPython's default
 # (a young collection every 700 allocations) each socket's objects survive into the old

@@ -30,6 +30,20 @@ def task_enqueue(task: Task, *args: Any) -> None:
         task.delay(*args)
 
 
+def task_named(name: str) -> Task:
+    """The registered task called `name`. A context's services hand work to its tasks by name:
+    the tasks module is an entry point above the services (import-linter's layers contract),
+    so the services cannot import it. An unknown name raises `celery.exceptions.NotRegistered`."""
+    from cleave.celery import app
+
+    if name not in app.tasks:
+        # A web process never started a worker, so the installed apps' tasks modules were not
+        # imported yet (Celery's autodiscovery runs on import_modules): import them once.
+        app.loader.import_default_modules()
+    task: Task = app.tasks[name]
+    return task
+
+
 def _run_here(task: Task, args: tuple[Any, ...]) -> None:
     try:
         task.apply(args=args, throw=True)

@@ -111,54 +111,54 @@ class CleaveError(Exception):
 
 
 class BadRequest(CleaveError):
-    code = ErrorCode.BAD_REQUEST
+    code: ClassVar[str] = ErrorCode.BAD_REQUEST
     status = 400
 
 
 class MalformedBody(BadRequest):
-    code = ErrorCode.MALFORMED_JSON
+    code: ClassVar[str] = ErrorCode.MALFORMED_JSON
 
 
 class ValidationFailed(CleaveError):
-    code = ErrorCode.VALIDATION_ERROR
+    code: ClassVar[str] = ErrorCode.VALIDATION_ERROR
     status = 422
 
 
 class Unauthorized(CleaveError):
-    code = ErrorCode.UNAUTHORIZED
+    code: ClassVar[str] = ErrorCode.UNAUTHORIZED
     status = 401
 
 
 class Forbidden(CleaveError):
-    code = ErrorCode.FORBIDDEN
+    code: ClassVar[str] = ErrorCode.FORBIDDEN
     status = 403
 
 
 class NotFound(CleaveError):
-    code = ErrorCode.NOT_FOUND
+    code: ClassVar[str] = ErrorCode.NOT_FOUND
     status = 404
 
 
 class MethodNotAllowed(CleaveError):
-    code = ErrorCode.METHOD_NOT_ALLOWED
+    code: ClassVar[str] = ErrorCode.METHOD_NOT_ALLOWED
     status = 405
 
 
 class Conflict(CleaveError):
-    code = ErrorCode.CONFLICT
+    code: ClassVar[str] = ErrorCode.CONFLICT
     status = 409
 
 
 class PayloadTooLarge(CleaveError):
-    code = ErrorCode.PAYLOAD_TOO_LARGE
+    code: ClassVar[str] = ErrorCode.PAYLOAD_TOO_LARGE
     status = 413
 
 
 class Throttled(CleaveError):
-    code = ErrorCode.RATE_LIMITED
+    code: ClassVar[str] = ErrorCode.RATE_LIMITED
     status = 429
 
 
 class ServiceUnavailable(CleaveError):
-    code = ErrorCode.SERVICE_UNAVAILABLE
+    code: ClassVar[str] = ErrorCode.SERVICE_UNAVAILABLE
     status = 503

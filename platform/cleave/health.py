@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
@@ -32,7 +29,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Every dependency reachable → 200; otherwise 503 naming each failing part."""
     results = run_checks()
     failing = sorted(name for name, result in results.items() if result["status"] != "ok")
-    body = {"status": "ok" if not failing else "unavailable", "checks": results}
+    body: dict[str, object] = {"status": "ok" if not failing else "unavailable", "checks": results}
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=200 if not failing else 503)
@@ -84,19 +81,22 @@ def check_cache() -> None:
         raise RuntimeError("cache did not return what was written")
 
 
-def check_channel_layer() -> None:
-    async_to_sync(_channel_round_trip)()
+def check_realtime() -> None:
+    """The Redis that carries socket fan-out and stream history (`cleave.realtime`): every
+    process pushes to it. Embedded mode has none (memory, in the one process)."""
+    url = settings.CONFIG.redis_url
+    if not url:
+        return
+    import redis
 
-
-async def _channel_round_trip() -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        raise RuntimeError("no channel layer configured")
-    channel = await layer.new_channel()
-    await asyncio.wait_for(layer.send(channel, {"type": "readyz"}), CHECK_TIMEOUT_SECONDS)
-    message = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
-    if message.get("type") != "readyz":
-        raise RuntimeError("channel layer returned an unexpected message")
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS
+    )
+    try:
+        if client.ping() is not True:
+            raise RuntimeError("Redis did not answer PONG")
+    finally:
+        client.close()
 
 
 def check_broker() -> None:
@@ -105,12 +105,12 @@ def check_broker() -> None:
     from cleave.celery import app
 
     with app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+        connection.ensure_connection(max_retries=1, timeout=int(CHECK_TIMEOUT_SECONDS))
 
 
 CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "cache": check_cache,
-    "channel_layer": check_channel_layer,
+    "realtime": check_realtime,
     "broker": check_broker,
 }

@@ -153,7 +153,9 @@ class CursorPagination(AsyncPaginationBase):
     instead of refusing it, answers garbage cursors with 422, and returns URLs, not cursors.
     """
 
-    Input = PageQuery  # ninja looks for `Input`; the document calls the schema `PageQuery`
+    # ninja looks for `Input`; the document calls the schema `PageQuery` (stubs type `Input` as
+    # ninja's own class, which ours replaces rather than subclasses).
+    Input = PageQuery  # type: ignore[assignment]
 
     class Output(CursorPage):
         pass

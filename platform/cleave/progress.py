@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TextIO
+from typing import Never, TextIO, cast
 
 from tqdm import tqdm
 
@@ -18,7 +18,7 @@ PLAIN_EVERY_SECONDS = 5.0
 def command_stream(wrapper: object) -> TextIO:
     """The stream under a management command's `self.stdout`/`self.stderr`: Django's wrapper
     ends every write with a newline, which would break a line redrawn in place."""
-    return getattr(wrapper, "_out", wrapper)  # type: ignore[return-value]
+    return cast(TextIO, getattr(wrapper, "_out", wrapper))
 
 
 class Progress:
@@ -40,7 +40,7 @@ class Progress:
         self._every, self._clock = every, clock
         self._started = self._last_line = clock()
         self._last_shown = -1
-        self._bar: tqdm[None] | None = None
+        self._bar: tqdm[Never] | None = None
         if _is_terminal(stream):
             self._bar = tqdm(
                 total=total,

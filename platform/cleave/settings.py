@@ -219,10 +219,13 @@ _REDIS_POOL = {
     "max_connections": CLEAVE_REDIS_POOL_SIZE,
     "timeout": CLEAVE_REDIS_POOL_TIMEOUT,
 }
+# No CHANNEL_LAYERS: sockets receive their frames through cleave.realtime's hub (one Redis
+# subscription per process), not Channels' layer; only bench/realtime's baseline sets one up.
 if CONFIG.embedded:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CELERY_BROKER_URL = "memory://"
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+    CELERY_BROKER_URL: str | None = "memory://"
     # No broker in embedded mode: tasks run in the calling process.
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
@@ -234,20 +237,6 @@ else:
             "OPTIONS": {**_REDIS_TIMEOUTS, **_REDIS_POOL},
             # Shares Redis with the broker: prefixed, so cache keys never meet queue keys.
             "KEY_PREFIX": "cache",
-        }
-    }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 times out socket reads after 5 s by default, the same 5 s that
-            # channels_redis blocks in BZPOPMIN: an idle consumer then dies with TimeoutError
-            # (channels_redis issue 422). Give reads room beyond the blocking pop.
-            "CONFIG": {
-                "hosts": [
-                    {"address": CONFIG.redis_url, "socket_timeout": 15, "socket_connect_timeout": 2}
-                ],
-                "prefix": "cleave",
-            },
         }
     }
     CELERY_BROKER_URL = CONFIG.redis_url

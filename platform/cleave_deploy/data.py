@@ -152,7 +152,12 @@ def plan_for(context: str) -> Plan:
 
 def _auto_m2m(model: type[Model]) -> list[Any]:
     """Many-to-many fields whose table Django manages (an explicit `through` is its own model)."""
-    return [f for f in model._meta.local_many_to_many if f.remote_field.through._meta.auto_created]
+    # Django sets `through` on every m2m as the model class is built; the stubs allow None.
+    return [
+        f
+        for f in model._meta.local_many_to_many
+        if f.remote_field.through._meta.auto_created  # type: ignore[union-attr]
+    ]
 
 
 def _relations(model: type[Model]) -> list[Any]:
@@ -417,7 +422,7 @@ def _insert(batch: list[dict[str, Any]], alias: str, *, merge: bool) -> list[Any
     for item in objects:
         item.object.save_base(using=alias, raw=True, force_insert=not merge)
         for name, targets in (item.m2m_data or {}).items():
-            m2m = item.object._meta.get_field(name)
+            m2m: Any = item.object._meta.get_field(name)  # a ManyToManyField (m2m_data's)
             through = m2m.remote_field.through
             source = through._meta.get_field(m2m.m2m_field_name()).attname
             target = through._meta.get_field(m2m.m2m_reverse_field_name()).attname

@@ -20,7 +20,7 @@ from cleave.tests.example.orders.services import order_place
 from cleave.tests.example.shipping.models import Outage
 
 STAFF_EMAIL = "staff@example.com"
-PASSWORD = "admin-world-password-1"  # noqa: S105 - a test account's
+PASSWORD = "admin-world-password-1"
 CANARY = "new_inbox"
 
 

@@ -176,7 +176,7 @@ def test_a_flag_change_through_the_ops_api_reaches_a_live_socket(
     env.update(
         DJANGO_SUPERUSER_EMAIL="ops-rt@example.com", DJANGO_SUPERUSER_PASSWORD="pw-ops-12345"
     )
-    subprocess.run(  # noqa: S603 - our own manage.py
+    subprocess.run(
         [sys.executable, "manage.py", "createsuperuser", "--noinput"],
         cwd=ROOT,
         env=process_env(env),

@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from apps.notifications.tests.fakes import RecordingProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)

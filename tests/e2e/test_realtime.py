@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 from cleave.testing.processes import embedded_env, free_port
 from cleave.testing.servers import embedded_server_command, running_server
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_two_thousand_sockets_opening_at_once_all_get_ready(tmp_path: Path) -> N
             "CLEAVE_HASH_KEY": settings.CLEAVE_HASH_KEY,
         }
         with running_server(realtime_server_command(port), port=port, env=env):
-            storm = subprocess.run(  # noqa: S603 - our own client script
+            storm = subprocess.run(
                 [sys.executable, str(ROOT / "bench" / "storm" / "clients.py"),
                  f"ws://127.0.0.1:{port}/ws/v1", str(tokens), "--count", str(SOCKETS),
                  "--timeout", "30", "--hold", "1"],  # each socket: ready within 30 s

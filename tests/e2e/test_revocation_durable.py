@@ -144,7 +144,7 @@ def _verify_elsewhere(tmp_path: Path, tokens: list[str], **env: str) -> list[str
 
     from cleave.testing.processes import ROOT, process_env
 
-    done = subprocess.run(  # noqa: S603 - our own interpreter
+    done = subprocess.run(
         [sys.executable, "-c", _VERIFY_SCRIPT, *tokens],
         cwd=ROOT,
         env=process_env(

@@ -62,9 +62,7 @@ class Postgres:
 
     def _ctl(self, *args: str, timeout: float = 60) -> None:
         command = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args]
-        subprocess.run(  # noqa: S603 - the cluster's own binaries
-            _as_cluster_user(command), check=True, timeout=timeout, capture_output=True
-        )
+        subprocess.run(_as_cluster_user(command), check=True, timeout=timeout, capture_output=True)
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -80,7 +78,7 @@ class Postgres:
         self.start()
 
     def running(self) -> bool:
-        result = subprocess.run(  # noqa: S603 - the cluster's own binaries
+        result = subprocess.run(
             _as_cluster_user([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"]),
             capture_output=True,
             timeout=10,
@@ -107,9 +105,7 @@ def _initdb(data: Path) -> None:
         str(PG_BIN / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust",
         "--encoding=UTF8", "--no-sync", "--no-instructions",
     ]  # fmt: skip
-    subprocess.run(  # noqa: S603 - the cluster's own binaries
-        _as_cluster_user(command), check=True, timeout=120, capture_output=True
-    )
+    subprocess.run(_as_cluster_user(command), check=True, timeout=120, capture_output=True)
 
 
 @contextmanager
@@ -163,7 +159,7 @@ class Redis:
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize", "no",
             "--dir", str(self.root), "--logfile", str(self.log), *persistence,
         ]  # fmt: skip
-        self.process = subprocess.Popen(command)  # noqa: S603 - redis-server from PATH
+        self.process = subprocess.Popen(command)
         wait_for(self.ping, timeout=15, interval=0.05)
 
     def ping(self) -> bool:
@@ -189,7 +185,7 @@ class Redis:
         self.stop(kill=kill)
         self.start()
 
-    def client(self):  # noqa: ANN201 - redis.Redis, imported lazily
+    def client(self):
         import redis
 
         return redis.Redis(port=self.port, socket_timeout=5)
@@ -240,7 +236,7 @@ def cleave_env(pg: Postgres, redis: Redis, **extra: str) -> dict[str, str]:
 
 
 def manage(env: Mapping[str, str], *args: str, timeout: float = 300) -> str:
-    result = subprocess.run(  # noqa: S603 - our own manage.py
+    result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=dict(env),
@@ -256,7 +252,7 @@ def manage(env: Mapping[str, str], *args: str, timeout: float = 300) -> str:
 
 def run_python(env: Mapping[str, str], module: str, *args: str, timeout: float = 300) -> str:
     """`python -m module args…` in a process with the real settings (e.g. a publisher)."""
-    result = subprocess.run(  # noqa: S603 - our own helper modules
+    result = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=dict(env),
@@ -282,7 +278,7 @@ class Process:
 
     def start(self) -> Process:
         with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(  # noqa: S603 - our own entry points
+            self.popen = subprocess.Popen(
                 self.command,
                 cwd=ROOT,
                 env=self.env,

@@ -17,7 +17,7 @@ from tests.faults.probes import failed_deliveries, gauge, report
 POISON = "Poison/" + "x" * 100  # longer than Preferences.timezone (max_length=64)
 
 
-def _timezones(pg) -> dict[int, str]:  # noqa: ANN001 - tests.faults.components.Postgres
+def _timezones(pg) -> dict[int, str]:
     return dict(pg.query("SELECT user_id, timezone FROM notifications_preferences"))
 
 

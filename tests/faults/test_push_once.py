@@ -27,11 +27,11 @@ BATCH_RECEIVED = re.compile(r"Task cleave\.events\.deliver_batch\[[^\]]+\] recei
 SETTLE_SECONDS = 3.0  # how long we keep watching for a late second push
 
 
-def _count(pg, sql: str) -> int:  # noqa: ANN001 - tests.faults.components.Postgres
+def _count(pg, sql: str) -> int:
     return int(pg.scalar(sql))
 
 
-def _wait(check, timeout: float) -> bool:  # noqa: ANN001 - a zero-argument predicate
+def _wait(check, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -16,8 +16,8 @@ def store() -> Iterator[BarrierStore]:
     barrier.on_append.append(
         lambda stream, seq, frame: hub_module.hub.submit("event", stream, seq, frame)
     )
-    previous, hub_module._store = hub_module._store, barrier  # noqa: SLF001 - the store's seam
+    previous, hub_module._store = hub_module._store, barrier  # the store's seam
     # Each test runs its sockets in an event loop of its own: presence's asyncio Redis client
     # (real mode) and the admission batches follow the running loop by themselves.
     yield barrier
-    hub_module._store = previous  # noqa: SLF001
+    hub_module._store = previous

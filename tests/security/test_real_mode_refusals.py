@@ -26,7 +26,7 @@ REAL = {
     "SECRET_KEY": GOOD_SECRET,
     "ALLOWED_HOSTS": "api.example.com",
 }
-EMBEDDED_SECRET = "django-insecure-embedded-mode-only-never-used-in-real-mode"  # noqa: S105 - public
+EMBEDDED_SECRET = "django-insecure-embedded-mode-only-never-used-in-real-mode"
 
 
 @pytest.mark.parametrize("debug", ["true", "false"])
@@ -84,9 +84,7 @@ def test_real_mode_with_debug_on_refuses_development_encryption_keys(
 
 def _real_process(command: list[str]) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", **REAL, "DEBUG": "true"}
-    return subprocess.run(  # noqa: S603 - our own entry points
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_a_real_process_with_debug_on_refuses_to_start_without_encryption_keys() -> None:

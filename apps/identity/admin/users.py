@@ -63,7 +63,8 @@ class UserChangeForm(DjangoUserChangeForm):
 
 class UserCreationForm(AdminUserCreationForm):
     # An account made here signs in with a password, as one registered from the app does.
-    usable_password = None
+    # Removing a parent form's field is Django's documented way; the stubs type it a field.
+    usable_password = None  # type: ignore[assignment]
 
     class Meta(AdminUserCreationForm.Meta):
         model = User

@@ -36,7 +36,7 @@ router = Router(auth=bearer)
 @raises(UserNotFoundError)
 def me_get(request: HttpRequest) -> dict[str, Any]:
     # The cached profile dict goes out as is: ninja validates it against UserOut once.
-    profile = selectors.user_profile(user_id=principal_of(request).user_id)
+    profile = selectors.user_profile_get(user_id=principal_of(request).user_id)
     if profile is None:
         raise UserNotFoundError()
     return profile

@@ -15,7 +15,7 @@ def user_out(user: User) -> UserOut:
         display_name=user.display_name,
         locale=user.locale,
         timezone=user.timezone,
-        roles=sorted(selectors.user_roles(user=user)),
+        roles=sorted(selectors.user_role_list(user=user)),
         email_verified=user.email_verified,
     )
 

@@ -38,7 +38,7 @@ def user_deactivate(request: HttpRequest, user_id: Id) -> Status[None]:
     if target is None:
         raise UserNotFoundError()
     actor_rank = rank(principal_of(request).roles)
-    if actor_rank <= rank(selectors.user_roles(user=target)):
+    if actor_rank <= rank(selectors.user_role_list(user=target)):
         raise Forbidden(details={"reason": "the account outranks or equals yours"})
     accounts.user_deactivate(user_id=user_id)
     return Status(204, None)

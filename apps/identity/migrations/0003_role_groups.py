@@ -5,7 +5,7 @@ from django.db import migrations
 ROLES = ("user", "moderator", "staff", "admin")
 
 
-def create_role_groups(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create_role_groups(apps, schema_editor):
     group = apps.get_model("auth", "Group")
     for name in ROLES:
         group.objects.using(schema_editor.connection.alias).get_or_create(name=name)

@@ -24,14 +24,14 @@ from apps.identity.error_codes import (
 from apps.identity.models import Device, User
 from apps.identity.services.display_names import display_name_clean
 from apps.identity.services.emails import verification_link_send
+from apps.identity.services.mails import RESET_MAIL_TASK
 from apps.identity.services.sessions import (
     DeviceInfo,
     IssuedTokens,
     session_open,
     sessions_revoke_all,
 )
-from apps.identity.tasks import password_reset_mail_send
-from cleave.background import task_enqueue
+from cleave.background import task_enqueue, task_named
 from cleave.databases import database_for
 from cleave.errors import ValidationFailed
 from cleave.events import publish
@@ -170,7 +170,7 @@ def password_reset_request(*, email: str) -> None:
     Nothing here depends on whether the account exists (no lookup, no branch), so the answer
     takes as long either way; the task, off the request's thread, does the rest.
     """
-    task_enqueue(password_reset_mail_send, email.strip())
+    task_enqueue(task_named(RESET_MAIL_TASK), email.strip())
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:

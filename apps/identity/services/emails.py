@@ -19,8 +19,9 @@ from apps.identity.error_codes import (
     WrongPassword,
 )
 from apps.identity.models import User
-from apps.identity.tasks import email_verification_mail_send
+from apps.identity.services.mails import EMAIL_VERIFICATION_MAIL_TASK
 from apps.identity.verification import token_matches, token_read
+from cleave.background import task_named
 from cleave.databases import database_for
 
 DB = database_for("identity")
@@ -31,7 +32,9 @@ def verification_link_send(user: User) -> None:
     (the mail leaves from a task: never on the request's thread, never for a rolled-back row;
     the task makes the token, and skips a mail whose address changed or was verified since)."""
     user_id, email = user.pk, user.email
-    transaction.on_commit(lambda: email_verification_mail_send.delay(user_id, email), using=DB)
+    transaction.on_commit(
+        lambda: task_named(EMAIL_VERIFICATION_MAIL_TASK).delay(user_id, email), using=DB
+    )
 
 
 def _locked(user_id: int) -> User:

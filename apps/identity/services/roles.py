@@ -30,7 +30,7 @@ def user_access_set(
         user = User.objects.using(DB).select_for_update().filter(pk=user_id).first()
         if user is None:
             raise UserNotFoundError()
-        before = selectors.user_roles(user=user)
+        before = selectors.user_role_list(user=user)
         if is_staff is not None:
             user.is_staff = is_staff
         if is_superuser is not None:
@@ -38,7 +38,7 @@ def user_access_set(
         user.save(using=DB, update_fields=["is_staff", "is_superuser"])
         if group_ids is not None:
             user.groups.set(Group.objects.using(DB).filter(pk__in=group_ids))
-        changed = selectors.user_roles(user=user) != before
+        changed = selectors.user_role_list(user=user) != before
         if changed:
             sessions_revoke_all(user_id=user.pk, reason="roles_changed")
         transaction.on_commit(lambda: _forget(user_id), using=DB)

@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -27,7 +28,7 @@ from cleave.auth import SessionRevoked as SessionRevokedError
 from cleave.auth import revocation
 from cleave.databases import database_for
 from cleave.events import publish
-from contracts.identity import DeviceRegistered, PushTokenChanged, SessionRevoked
+from contracts.identity import DeviceRegistered, Platform, PushTokenChanged, SessionRevoked
 
 logger = logging.getLogger(__name__)
 DB = database_for("identity")
@@ -66,7 +67,7 @@ def _new_refresh_token(session: Session) -> str:
 
 def _issue(session: Session, user: User) -> IssuedTokens:
     refresh = _new_refresh_token(session)
-    roles = selectors.user_roles(user=user)
+    roles = selectors.user_role_list(user=user)
     device = {"platform": session.device.platform, "app_version": session.device.app_version}
     access, expires_in = access_token_issue(
         user_id=user.pk, session_id=str(session.pk), roles=roles, device=device
@@ -133,7 +134,7 @@ def _device_upsert(*, user: User, device: DeviceInfo) -> Device:
                 aggregate_id=str(user.pk),
                 user_id=user.pk,
                 device_id=row.device_id,
-                platform=row.platform,
+                platform=cast(Platform, row.platform),  # the column's choices are Platform
                 app_version=row.app_version,
             )
         )
@@ -148,7 +149,7 @@ def _publish_push_token(device: Device) -> None:
             aggregate_id=str(device.user_id),
             user_id=device.user_id,
             device_id=device.device_id,
-            platform=device.platform,
+            platform=cast(Platform, device.platform),
             push_token=device.push_token,
         )
     )

@@ -38,7 +38,7 @@ class Signed:
     session_id: str
     user_id: int
 
-    def headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, Any]:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.access}"}
 
     def get(self, path: str, **extra: Any) -> Any:

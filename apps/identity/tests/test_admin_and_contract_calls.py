@@ -12,6 +12,7 @@ from apps.identity.models import Session
 from apps.identity.tests.factories import login, user_create
 from cleave.auth.permissions import forget_permissions, permissions_of, require_permission
 from cleave.contracts.registry import client
+from cleave.errors import Forbidden
 from contracts.identity import IDENTITY, IdentityService, UserGet, UsersGet
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,9 +81,9 @@ def test_permissions_come_from_role_groups_and_are_required_by_the_dependency() 
     mod_token = login("mod@example.com").access
     plain_token = login("plain@example.com", device_id="other").access
     assert auth.authenticate(HttpRequest(), mod_token).user_id == moderator.pk
-    with pytest.raises(Exception, match="not allowed") as caught:
+    with pytest.raises(Forbidden, match="not allowed") as caught:
         auth.authenticate(HttpRequest(), plain_token)
-    assert caught.value.code == "forbidden"  # type: ignore[attr-defined]
+    assert caught.value.code == "forbidden"
 
 
 def test_contract_calls_get_many_profiles_and_check_status() -> None:

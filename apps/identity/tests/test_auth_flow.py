@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -13,7 +15,7 @@ from contracts.identity import DeviceRegistered, PushTokenChanged, SessionRevoke
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _post(client: Client, path: str, body: dict) -> object:
+def _post(client: Client, path: str, body: dict) -> Any:
     return client.post(path, body, content_type="application/json")
 
 
@@ -143,5 +145,7 @@ def test_push_token_update_publishes_the_change() -> None:
         response = signed.send("put", "/api/v1/devices/current/push-token", {"push_token": "fcm-9"})
         signed.send("put", "/api/v1/devices/current/push-token", {"push_token": "fcm-9"})
     assert response.status_code == 200
-    assert [(e.device_id, e.push_token) for e in events] == [("phone-1", "fcm-9")]
+    (changed,) = events
+    assert isinstance(changed, PushTokenChanged)
+    assert (changed.device_id, changed.push_token) == ("phone-1", "fcm-9")
     assert Device.objects.get().push_token == "fcm-9"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connections
+from django.db.models import Model
 from django.test import Client
 
 from apps.identity.models import Device, SigningKey
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "apns-0f1e2d3c4b5a69788796a5b4c3d2e1f0-c0de"
 
 
-def _column(model: type, field: str, pk: object) -> str:
+def _column(model: type[Model], field: str, pk: int) -> str:
     connection = connections[database_for("identity")]
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_forgetting_process_memory_drops_remembered_profiles_and_the_signing_key() -> None:
     user = user_create()
-    assert selectors.user_profile(user_id=user.pk) is not None
+    assert selectors.user_profile_get(user_id=user.pk) is not None
     keys.access_token_issue(user_id=user.pk, session_id="s", roles=frozenset({"user"}))
     assert selectors._recent_profiles
     assert keys._active._signer is not None

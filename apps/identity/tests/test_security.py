@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.test import Client
+from pytest_django import Settings
 
 from apps.identity.hashers import Argon2idHasher
 from apps.identity.models import User
@@ -17,7 +18,7 @@ from apps.identity.tests.factories import PASSWORD, device, login, user_create
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _login(client: Client, email: str, password: str) -> object:
+def _login(client: Client, email: str, password: str) -> Any:
     return client.post(
         "/api/v1/auth/login",
         {"email": email, "password": password, "device": device()},
@@ -91,12 +92,12 @@ def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_wrong_password_and_unknown_email_cost_the_same_hashing(
-    settings: object, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both answers take one Argon2id computation (Django hashes a dummy password for unknown
     accounts), so response time does not tell whether an account exists. Counted, not timed:
     a wall-clock ratio is at the mercy of whatever else the machine runs."""
-    settings.PASSWORD_HASHERS = ["apps.identity.hashers.Argon2idHasher"]  # type: ignore[attr-defined]
+    settings.PASSWORD_HASHERS = ["apps.identity.hashers.Argon2idHasher"]
     User.objects.create_user("ada@example.com", PASSWORD)
     computations: list[str] = []
     for name in ("encode", "verify"):
@@ -111,7 +112,7 @@ def test_wrong_password_and_unknown_email_cost_the_same_hashing(
     def cost(email: str) -> list[str]:
         computations.clear()
         answer = _login(Client(REMOTE_ADDR=f"10.1.{len(email)}.9"), email, "x" * 12)
-        assert answer.status_code == 401  # type: ignore[attr-defined]
+        assert answer.status_code == 401
         return list(computations)
 
     assert cost("ada@example.com") == ["verify"]

@@ -9,12 +9,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.test import Client
+from pytest_django import Settings
 
 from apps.identity.services.keys import access_token_issue
 from apps.identity.tests.factories import login, user_create
@@ -25,8 +27,8 @@ from cleave.testing.servers import embedded_server_command, running_server
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _me(token: str | None, header: str | None = None) -> object:
-    headers = {}
+def _me(token: str | None, header: str | None = None) -> Any:
+    headers: dict[str, Any] = {}
     if header is not None:
         headers["HTTP_AUTHORIZATION"] = header
     elif token is not None:
@@ -34,8 +36,8 @@ def _me(token: str | None, header: str | None = None) -> object:
     return Client().get("/api/v1/me", **headers)
 
 
-def _code(response: object) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]  # type: ignore[attr-defined]
+def _code(response: Any) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
 
 
 def test_a_missing_or_malformed_header_is_token_missing() -> None:
@@ -63,15 +65,16 @@ def test_a_token_signed_by_another_key_or_without_a_signature_is_refused() -> No
         claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
     )
     assert _code(_me(rogue)) == (401, "token_invalid")
+    # An unsigned token ("alg": "none") takes no key; PyJWT's annotation asks for one.
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": kid})  # type: ignore[arg-type]
     assert _code(_me(unsigned)) == (401, "token_invalid")
     assert user.pk == int(claims["sub"])
 
 
-def test_an_expired_token_is_token_expired(settings: object) -> None:
+def test_an_expired_token_is_token_expired(settings: Settings) -> None:
     user = user_create(email="ada@example.com")
     signed = login("ada@example.com")
-    settings.CLEAVE_ACCESS_TOKEN_SECONDS = -10  # type: ignore[attr-defined]
+    settings.CLEAVE_ACCESS_TOKEN_SECONDS = -10
     token, _ = access_token_issue(user_id=user.pk, session_id=signed.session_id, roles=frozenset())
     assert _code(_me(token)) == (401, "token_expired")
 

@@ -74,7 +74,7 @@ def invitation_close(invitation: Invitation, *, status: str) -> None:
 
 def refuse_if_blocked_by(*, actor_id: int, user_ids: set[int]) -> None:
     """`actor_id` may not reach anyone of `user_ids` who blocked them (invitations)."""
-    if selectors.blockers_of(user_id=actor_id, among=user_ids - {actor_id}):
+    if selectors.blocker_id_list(user_id=actor_id, among=user_ids - {actor_id}):
         raise UserUnavailable()
 
 
@@ -88,5 +88,5 @@ def refuse_if_direct_blocked(conversation: Conversation) -> None:
     if conversation.kind != Conversation.Kind.DIRECT or not conversation.direct_key:
         return
     low, high = direct_pair(conversation)
-    if selectors.blocked_either_way(user_id=low, other_id=high):
+    if selectors.block_exists_either_way(user_id=low, other_id=high):
         raise UserUnavailable()

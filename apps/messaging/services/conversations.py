@@ -26,7 +26,12 @@ from cleave.databases import database_for
 from cleave.events import publish
 from cleave.realtime import push, subscribe, unsubscribe
 from contracts.identity import IDENTITY, IdentityService, UsersGet
-from contracts.messaging import ConversationCreated, MemberRemoved, MessagesRead
+from contracts.messaging import (
+    ConversationCreated,
+    ConversationKind,
+    MemberRemoved,
+    MessagesRead,
+)
 
 DB = database_for("messaging")
 
@@ -51,7 +56,7 @@ def _active_users(user_ids: set[int]) -> None:
 
 
 def conversation_create(
-    *, creator_id: int, kind: str, member_ids: list[int], title: str = ""
+    *, creator_id: int, kind: ConversationKind, member_ids: list[int], title: str = ""
 ) -> tuple[Conversation, bool]:
     """Create a conversation. A direct one starts at once (or is returned as is if the pair
     already has one) unless a block stands between the two; in a group only the creator is a
@@ -66,7 +71,7 @@ def conversation_create(
     _active_users(everyone)
     if kind == Conversation.Kind.DIRECT:
         (other,) = everyone - {creator_id}
-        if selectors.blocked_either_way(user_id=creator_id, other_id=other):
+        if selectors.block_exists_either_way(user_id=creator_id, other_id=other):
             raise UserUnavailable()
     else:
         refuse_if_blocked_by(actor_id=creator_id, user_ids=everyone)
@@ -106,7 +111,12 @@ def conversation_create(
                 invitees = sorted(everyone - {creator_id})
                 invitations_send(conversation, inviter_id=creator_id, user_ids=invitees)
             stream = conversation_stream(conversation.pk)
-            transaction.on_commit(lambda: [subscribe(u, stream) for u in members], using=DB)
+
+            def follow() -> None:
+                for user_id in members:
+                    subscribe(user_id, stream)
+
+            transaction.on_commit(follow, using=DB)
     except IntegrityError:  # the same pair raced us to it
         return Conversation.objects.using(DB).get(direct_key=direct_key), False
     return conversation, True
@@ -185,9 +195,12 @@ def member_removed(conversation: Conversation, *, user_id: int, by: int) -> None
     )
     stream = conversation_stream(conversation.pk)
     change = {"user_id": user_id, "by": by, "at": timezone.now().isoformat()}
-    transaction.on_commit(
-        lambda: (push(stream, "member.removed", change), unsubscribe(user_id, stream)), using=DB
-    )
+
+    def announce() -> None:
+        push(stream, "member.removed", change)
+        unsubscribe(user_id, stream)
+
+    transaction.on_commit(announce, using=DB)
 
 
 def conversation_read(*, conversation_id: int, user_id: int, seq: int) -> int:

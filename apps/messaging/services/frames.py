@@ -61,9 +61,10 @@ def resolve_history(
     """
     visible = []
     for frame in frames:
-        data = frame.get("data") or {}
+        data: dict[str, Any] = frame.get("data") or {}
         if frame.get("event") in MESSAGE_EVENTS:
-            message = current.get(data.get("id"))
+            message_id = data.get("id")
+            message = current.get(message_id) if isinstance(message_id, int) else None
             if message is None or message.seq <= member.joined_seq:
                 continue
             frame = {**frame, "data": message_data(message)}

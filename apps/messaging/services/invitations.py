@@ -99,10 +99,12 @@ def invitation_accept(*, invitation_id: int, user_id: int) -> Conversation:
                 "by": invitation.invited_by,
                 "at": member.joined_at.isoformat(),
             }
-            transaction.on_commit(
-                lambda: (subscribe(user_id, stream), push(stream, "member.added", change)),
-                using=DB,
-            )
+
+            def announce() -> None:
+                subscribe(user_id, stream)
+                push(stream, "member.added", change)
+
+            transaction.on_commit(announce, using=DB)
     return conversation
 
 

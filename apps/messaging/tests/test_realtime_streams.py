@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 
 from apps.messaging.models import Conversation, Member
 from cleave.auth.principal import Principal
@@ -16,7 +17,7 @@ def _principal(user_id: int) -> Principal:
 
 
 def test_many_sockets_get_their_streams_from_one_query_and_as_one_socket_would(
-    django_assert_num_queries: object,
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     first = Conversation.objects.create(kind="group", created_by=1)
     second = Conversation.objects.create(kind="group", created_by=2)
@@ -25,7 +26,7 @@ def test_many_sockets_get_their_streams_from_one_query_and_as_one_socket_would(
          Member(conversation=second, user_id=2)]
     )  # fmt: skip
     principals = [_principal(user_id) for user_id in (1, 2, 3)]
-    with django_assert_num_queries(1):  # type: ignore[operator]
+    with django_assert_num_queries(1):
         many = registry.initial_streams_many(principals)
     conversations = {
         user: sorted(s for s in streams if s.startswith("conv:")) for user, streams in many.items()

@@ -49,7 +49,7 @@ _native_provider: Provider | None = None
 
 def _native() -> Provider:
     # One per process: it keeps HTTP connections and auth tokens warm.
-    global _native_provider  # noqa: PLW0603 - a process-wide client, built on first use
+    global _native_provider  # a process-wide client, built on first use
     if _native_provider is None:
         from apps.notifications.providers.native import NativeProvider
 

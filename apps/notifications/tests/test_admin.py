@@ -19,7 +19,7 @@ def test_devices_inbox_items_and_attempts_are_shown_but_never_written_by_hand(
     admin_client: Client, settings: Any
 ) -> None:
     settings.CLEAVE_PUSH_PROVIDER = "apps.notifications.tests.fakes.RecordingProvider"
-    presence._memory.clear()  # noqa: SLF001 - nobody online: the message is pushed
+    presence._memory.clear()
     device_upsert(user_id=2, device_id="phone", platform="android", push_token="fcm-2")
     message_notify(conversation_id=7, sender_id=1, recipient_ids=[2], preview="hello", seq=1)
     rows = {

@@ -42,7 +42,7 @@ def recording(settings: Any) -> Iterator[list[Any]]:
 
 
 def _nobody_online() -> None:
-    presence._memory.clear()  # noqa: SLF001 - embedded mode's presence
+    presence._memory.clear()  # embedded mode's presence
     if settings_module.CONFIG.redis_url:
         import redis
 
@@ -120,7 +120,7 @@ def test_an_offline_recipient_gets_one_push_per_burst_then_a_count(recording: li
 def test_a_connected_recipient_gets_the_inbox_item_but_no_push(recording: list[Any]) -> None:
     _phone(2)
     # User 2 has a socket open (the presence entry a connecting socket writes, in either mode).
-    async_to_sync(presence._set)(2, "socket-1", time.time() + 60)  # noqa: SLF001
+    async_to_sync(presence._set)(2, "socket-1", time.time() + 60)
     _message(1)
     assert recording == []
     assert InboxItem.objects.filter(user_id=2).count() == 1
@@ -189,7 +189,7 @@ def test_the_inbox_api_lists_counts_and_marks_read() -> None:
     _message(2)
     _message(3, recipients=(9,))
     with token_signer() as sign:
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
         client = Client()
         page = client.get("/api/v1/notifications?limit=1", **auth).json()
         assert len(page["items"]) == 1
@@ -216,7 +216,7 @@ def test_the_inbox_api_lists_counts_and_marks_read() -> None:
 
 def test_quiet_hours_are_local_times_and_ids_are_bounded() -> None:
     with token_signer() as sign:
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=2)}"}
         with_offset = Client().patch(
             "/api/v1/notifications/preferences",
             {"quiet_start": "22:00:00+02:00"},

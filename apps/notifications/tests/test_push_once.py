@@ -24,7 +24,7 @@ def recording(settings: Any) -> list[Any]:
     settings.CLEAVE_PUSH_PROVIDER = "apps.notifications.tests.fakes.RecordingProvider"
     RecordingProvider.sent.clear()
     # Nobody has a socket open (in either mode's presence store): every recipient is pushed.
-    presence._memory.clear()  # noqa: SLF001 - embedded mode's presence
+    presence._memory.clear()
     if settings.CONFIG.redis_url:
         import redis
 

@@ -30,13 +30,15 @@ _source: Callable[[], Jwks] | None = None
 
 def register_source(source: Callable[[], Jwks]) -> None:
     """Identity calls this from ready(): `source()` returns the current JWKS dict."""
-    global _source  # noqa: PLW0603 - one process-wide source, set once at start-up
+    global _source  # one process-wide source, set once at start-up
     _source = source
     _cache.forget()
 
 
 def _fetch_url() -> Jwks:
     url = settings.CLEAVE_JWKS_URL
+    if not url:
+        raise RuntimeError("CLEAVE_JWKS_URL is not set")
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - configured URL
         loaded: Jwks = json.loads(response.read())
     return loaded

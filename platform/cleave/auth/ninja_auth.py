@@ -67,6 +67,7 @@ def require_role(*roles: str) -> BearerAuth:
 
 def principal_of(request: HttpRequest) -> Principal:
     """The authenticated principal of a request on a `bearer`-protected route."""
+    # ninja sets `auth` on the request once authenticated; HttpRequest does not declare it.
     principal: Any = request.auth  # type: ignore[attr-defined]
     if not isinstance(principal, Principal):
         raise TypeError("principal_of() needs a route protected by cleave.auth.ninja_auth.bearer")

@@ -22,7 +22,7 @@ _source: Callable[[int], frozenset[str]] | None = None
 
 def register_source(source: Callable[[int], frozenset[str]]) -> None:
     """identity calls this from ready(): `source(user_id)` returns "app_label.codename" strings."""
-    global _source  # noqa: PLW0603 - one process-wide source, set once at start-up
+    global _source  # one process-wide source, set once at start-up
     _source = source
 
 

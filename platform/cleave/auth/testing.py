@@ -28,7 +28,7 @@ def token_signer() -> Iterator[Signer]:
     private = Ed25519PrivateKey.generate()
     kid = f"test-{uuid.uuid4().hex[:8]}"
     jwk = {**OKPAlgorithm.to_jwk(private.public_key(), as_dict=True), "kid": kid, "alg": ALGORITHM}
-    previous = keys._source  # noqa: SLF001 - restored below; tests only
+    previous = keys._source  # restored below; tests only
     keys.register_source(lambda: {"keys": [jwk]})
     # The sessions it signs for exist nowhere else: it vouches for them (until revoked in the
     # cache, as a sign-out would); any other session is the real owner's to answer for.
@@ -65,5 +65,5 @@ def token_signer() -> Iterator[Signer]:
         if previous is not None:
             keys.register_source(previous)
         else:
-            keys._source = None  # noqa: SLF001 - back to no source
+            keys._source = None  # back to no source
             keys.forget_keys()

@@ -114,7 +114,8 @@ def _verify_signature(token: str) -> Principal:
     except jwt.PyJWTError:
         raise TokenInvalid() from None
     try:
-        device = claims.get("dev") if isinstance(claims.get("dev"), dict) else {}
+        raw_device = claims.get("dev")
+        device = raw_device if isinstance(raw_device, dict) else {}
         return Principal(
             user_id=int(claims["sub"]),
             session_id=str(claims["sid"]),

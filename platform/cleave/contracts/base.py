@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,7 +57,7 @@ class Event(ContractModel):
         }
 
     @classmethod
-    def from_envelope(cls, envelope: dict[str, Any]) -> Event:
+    def from_envelope(cls, envelope: dict[str, Any]) -> Self:
         """Rebuild (and validate) the event from its envelope."""
         return cls.model_validate(
             {
@@ -103,6 +103,7 @@ def call(
     """Mark a Protocol method as a contract call. Idempotent calls may be retried by transports."""
 
     def mark(function: F) -> F:
+        # The marker rides on the function object, which declares no such attribute.
         function.__cleave_call__ = {"idempotent": idempotent, "errors": tuple(errors)}  # type: ignore[attr-defined]
         return function
 
@@ -136,6 +137,12 @@ class Contract:
         return {error.code: error for spec in self.calls.values() for error in spec.errors}
 
 
+def _contract_model(call: str, role: str, model: object) -> type[ContractModel]:
+    if not (isinstance(model, type) and issubclass(model, ContractModel)):
+        raise TypeError(f"{call}: the {role} must be a ContractModel")
+    return model
+
+
 def _calls_of(context: str, service: type) -> dict[str, CallSpec]:
     calls: dict[str, CallSpec] = {}
     for name, function in inspect.getmembers(service, inspect.isfunction):
@@ -146,10 +153,8 @@ def _calls_of(context: str, service: type) -> dict[str, CallSpec]:
         params = [p for p in inspect.signature(function).parameters.values() if p.name != "self"]
         if len(params) != 1 or params[0].name not in hints:
             raise TypeError(f"{context}.{name} must take exactly one typed argument model")
-        argument, result = hints[params[0].name], hints.get("return")
-        for role, model in (("argument", argument), ("result", result)):
-            if not (isinstance(model, type) and issubclass(model, ContractModel)):
-                raise TypeError(f"{context}.{name}: the {role} must be a ContractModel")
+        argument = _contract_model(f"{context}.{name}", "argument", hints[params[0].name])
+        result = _contract_model(f"{context}.{name}", "result", hints.get("return"))
         calls[name] = CallSpec(name, argument, result, marker["idempotent"], marker["errors"])
     if not calls:
         raise TypeError(f"contract {context!r} declares no @call methods on {service.__name__}")

@@ -25,9 +25,10 @@ def callers(apps_dir: Path = ROOT / "apps") -> set[tuple[str, str]]:
         tree = ast.parse(path.read_text(), filename=str(path))
         imported: dict[str, str] = {}
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("contracts."):
+            module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+            if isinstance(node, ast.ImportFrom) and module.startswith("contracts."):
                 for alias in node.names:
-                    imported[alias.asname or alias.name] = node.module.split(".")[1]  # type: ignore[union-attr]
+                    imported[alias.asname or alias.name] = module.split(".")[1]
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)

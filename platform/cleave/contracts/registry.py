@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -30,7 +30,8 @@ from cleave.observability.tracing import tracer
 S = TypeVar("S")
 logger = logging.getLogger(__name__)
 # What a caller may return instead when a call cannot be made: fallback(argument, error).
-Fallback = Callable[[ContractModel, CleaveError], ContractModel]
+# The argument is the call's own argument model (any of them, hence Any).
+Fallback = Callable[[Any, CleaveError], ContractModel]
 
 
 class ContractUnavailable(CleaveError):

@@ -108,8 +108,10 @@ class KeyedHashField(models.CharField):
         kwargs["source"] = self.source
         return name, path, args, kwargs
 
-    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
-        super().contribute_to_class(cls, name, **kwargs)
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, private_only: bool = False
+    ) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)
         if not cls._meta.abstract:
             signals.pre_save.connect(self._refuse_stale_update, sender=cls)
 

@@ -52,10 +52,6 @@ class KeyUsage:
     empty: int
     other: int
 
-    @property
-    def encrypted(self) -> int:
-        return sum(self.by_kid.values())
-
 
 @dataclass
 class RotationResult:

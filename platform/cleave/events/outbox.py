@@ -119,8 +119,8 @@ def _relay_on_commit(alias: str) -> None:
     connection = connections[alias]
     # Django drops a callback whose savepoint rolls back, so finding ours in run_on_commit
     # means this transaction already has one.
-    for _savepoints, callback, _robust in connection.run_on_commit:
-        if isinstance(callback, _RelayAfterCommit):
+    for pending in connection.run_on_commit:  # (savepoints, callback, robust)
+        if isinstance(pending[1], _RelayAfterCommit):
             return
     connection.on_commit(_RelayAfterCommit(alias))
 

@@ -113,7 +113,7 @@ def hand_off(context: str, items: list[dict[str, Any]]) -> None:
         return
     from cleave.events.tasks import deliver_batch
 
-    deliver_batch.apply_async(args=[context, items], queue=queue_for(context))
+    deliver_batch.apply_async(args=(context, items), queue=queue_for(context))
 
 
 class BackgroundRelay:

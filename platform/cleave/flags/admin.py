@@ -30,7 +30,7 @@ class FlagForm(forms.ModelForm):
     class Meta:
         model = Flag
         fields = ("name", *EDITABLE)
-        help_texts = {  # noqa: RUF012 - Django reads this class attribute as is
+        help_texts = {
             "user_ids": "Always on for these user ids, e.g. [12, 40].",
             "roles": f"Always on for these roles: any of {', '.join(ROLES)}.",
             "platforms": f"Only on these platforms: any of {', '.join(PLATFORMS)}.",

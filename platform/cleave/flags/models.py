@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy
 from waffle.models import AbstractBaseFlag
 
 
@@ -34,7 +35,7 @@ class Flag(AbstractBaseFlag):
 
     class Meta(AbstractBaseFlag.Meta):
         app_label = "cleave"
-        verbose_name = "flag"
+        verbose_name = gettext_lazy("flag")  # lazy, as waffle's own Meta declares it
 
     def __str__(self) -> str:
         return self.name

@@ -129,7 +129,8 @@ class FlagKill(APIView):
 
     def post(self, request: Request, name: str) -> Response:
         _check_name(name)
-        killed = request.data.get("killed")
+        body = request.data if isinstance(request.data, dict) else {}  # a JSON array: no field
+        killed = body.get("killed")
         if not isinstance(killed, bool):
             raise serializers.ValidationError({"killed": "true or false"})
         if not Flag.objects.filter(name=name).exists():

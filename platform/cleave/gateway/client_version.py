@@ -51,8 +51,8 @@ def parse(raw: str | None) -> ClientVersion | None:
 def client_version_of(request: HttpRequest) -> ClientVersion | None:
     """The calling app's platform and version, parsed once per request."""
     cached = getattr(request, "_cleave_client_version", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]  # ClientVersion | None, set below
+    if cached is None or isinstance(cached, ClientVersion):
+        return cached
     found = parse(request.META.get(META_KEY))
     request._cleave_client_version = found  # type: ignore[attr-defined]  # per-request cache
     return found

@@ -28,8 +28,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
         response = error_response(code=code, status=422, message=None, details=exc.detail)
     else:
         response = error_response(code=code, status=exc.status_code, message=str(exc.detail))
-    if isinstance(exc, drf.Throttled) and exc.wait is not None:
-        response["Retry-After"] = str(int(exc.wait))
-    if getattr(exc, "auth_header", None):
-        response["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    # Throttled sets `wait` in __init__; djangorestframework-stubs do not declare it.
+    wait = getattr(exc, "wait", None) if isinstance(exc, drf.Throttled) else None
+    if wait is not None:
+        response["Retry-After"] = str(int(wait))
+    auth_header = getattr(exc, "auth_header", None)  # set by DRF's authentication failures
+    if auth_header:
+        response["WWW-Authenticate"] = auth_header
     return response

@@ -24,7 +24,9 @@ class TrustedLimitOffsetPagination(LimitOffsetPagination):
     """DRF's limit/offset pagination whose next/previous links keep to the trusted origin."""
 
     def get_next_link(self) -> str | None:
-        return rebased(self.request, super().get_next_link())
+        link = super().get_next_link()
+        return link if self.request is None else rebased(self.request, link)
 
     def get_previous_link(self) -> str | None:
-        return rebased(self.request, super().get_previous_link())
+        link = super().get_previous_link()
+        return link if self.request is None else rebased(self.request, link)

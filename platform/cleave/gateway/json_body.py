@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpRequest
 
@@ -20,7 +20,7 @@ from cleave.errors import CleaveError, ErrorCode, MalformedBody
 
 
 class UnsupportedMediaType(CleaveError):
-    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    code: ClassVar[str] = ErrorCode.UNSUPPORTED_MEDIA_TYPE
     status = 415
     message_template = "Send the body as application/json (got {content_type})."
 

@@ -84,6 +84,8 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def install_error_handlers(api: NinjaAPI) -> None:
     """Replace ninja's default handlers (which differ per error and re-raise 500s)."""
-    api.add_exception_handler(ValidationError, _on_validation)
-    api.add_exception_handler(HttpError, _on_http_error)
-    api.add_exception_handler(Exception, response_for_exception)
+    # ninja annotates a handler's second argument as the exception or its class; it only ever
+    # passes the instance it caught (NinjaAPI.on_exception), which is what ours take.
+    api.add_exception_handler(ValidationError, _on_validation)  # type: ignore[arg-type]
+    api.add_exception_handler(HttpError, _on_http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(Exception, response_for_exception)  # type: ignore[arg-type]

@@ -132,9 +132,9 @@ class RateLimit(BaseThrottle):
         if callable(self.key):
             return self.key(request)
         if self.key == "user":
-            auth = getattr(request, "auth", None)
-            if getattr(auth, "user_id", None) is not None:
-                return f"user:{auth.user_id}"
+            auth_user_id = getattr(getattr(request, "auth", None), "user_id", None)
+            if auth_user_id is not None:
+                return f"user:{auth_user_id}"
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
                 return f"user:{user.pk}"

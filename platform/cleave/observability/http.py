@@ -156,7 +156,7 @@ _scrape_lock = threading.Lock()
 def scrape_registry(*, event_bus: bool = True) -> CollectorRegistry:
     """What /metrics serves: this process group's metrics (summed over its processes in
     multiprocess mode) and, with `event_bus`, the backlog gauges read from the database."""
-    global _scrape  # noqa: PLW0603 - built once per process
+    global _scrape  # built once per process
     if _scrape is not None:
         return _scrape
     with _scrape_lock:

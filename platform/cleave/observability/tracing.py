@@ -76,7 +76,7 @@ def configure_from_env(service_name: str) -> bool:
 
 def configure(service_name: str, processors: Sequence[Any]) -> bool:
     """Install the SDK tracer provider with `processors` and the instrumentations."""
-    global _configured  # noqa: PLW0603 - one tracer provider per process
+    global _configured  # one tracer provider per process
     with _lock:
         if _configured:
             return True
@@ -172,7 +172,7 @@ def new_root_trace() -> int | None:
 def _set_root_bound(env: Mapping[str, str]) -> None:
     from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
-    global _root_bound  # noqa: PLW0603 - fixed once, when tracing is configured
+    global _root_bound  # fixed once, when tracing is configured
     rate = _root_rate(env)
     _root_bound = None if rate is None else TraceIdRatioBased.get_bound_for_rate(rate)
 
@@ -203,6 +203,7 @@ def _preset_generator_base() -> type:
     return RandomIdGenerator
 
 
+# The base comes from a call (the SDK is imported lazily), which mypy cannot type as a class.
 class _PresetTraceIds(_preset_generator_base()):  # type: ignore[misc]
     def generate_trace_id(self) -> int:
         preset = _preset_trace_id.get()

@@ -64,8 +64,10 @@ def build() -> dict[str, Any]:
     """The document for the frame types and events registered in this process."""
     client = {**GATEWAY_CLIENT_FRAMES, **{k: t.frame for k, t in registry.frame_types.items()}}
     acks = {kind: (declared.ack,) for kind, declared in registry.frame_types.items()}
-    replies = {**_GATEWAY_REPLIES, **acks}
-    server = sorted({*_UNASKED, ErrorFrame, *(m for r in replies.values() for m in r)}, key=_name)
+    replies: dict[str, tuple[type[BaseModel], ...]] = {**_GATEWAY_REPLIES, **acks}
+    answers: set[type[BaseModel]] = {*_UNASKED, ErrorFrame}
+    answers.update(m for r in replies.values() for m in r)
+    server = sorted(answers, key=_name)
     events = sorted(registry.event_types.values(), key=lambda e: e.name)
     schemas = _schemas([*client.values()], [*server, *(e.data for e in events)])
     # The generic event frame is not sent as such: each event name gets its own schema.
@@ -74,9 +76,10 @@ def build() -> dict[str, Any]:
     operations: dict[str, Any] = {}
     for kind, model in sorted(client.items()):
         messages[_name(model)] = _message(model, "client")
+        answers_to: tuple[type[BaseModel], ...] = (*replies.get(kind, ()), ErrorFrame)
         reply = [
             reply_ref
-            for answer in (*replies.get(kind, ()), ErrorFrame)
+            for answer in answers_to
             for reply_ref in (
                 [_ref_name(_event_message(e.name)) for e in events]
                 if answer is EventFrame
@@ -91,11 +94,11 @@ def build() -> dict[str, Any]:
             "reply": {"channel": {"$ref": f"#/channels/{CHANNEL}"}, "messages": reply},
             "x-error-codes": _frame_errors(kind, model),
         }
-    for model in server:
-        if model is EventFrame:
+    for sent in server:
+        if sent is EventFrame:
             continue  # each event is a message of its own, below
-        messages[_name(model)] = _message(model, "server")
-        operations[f"send_{_snake(_name(model))}"] = _send(_name(model))
+        messages[_name(sent)] = _message(sent, "server")
+        operations[f"send_{_snake(_name(sent))}"] = _send(_name(sent))
     for event in events:
         name = _event_message(event.name)
         schemas[name] = _event_schema(event_base, event)

@@ -14,7 +14,7 @@ error code added / removed                       additive, reported all the same
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from cleave.contracts.schema_compat import SchemaChange
 from cleave.openapi.compat import rooted, schema_changes
@@ -69,7 +69,7 @@ def _message(
     was, now = old.get("x-direction"), new.get("x-direction")
     if was != now:
         return [SchemaChange(where, "breaking", f"direction changed from {was} to {now}")]
-    direction = "input" if now == "client" else "output"
+    direction: Literal["input", "output"] = "input" if now == "client" else "output"
     return schema_changes(
         direction,
         rooted(old.get("payload", {}), old_doc),

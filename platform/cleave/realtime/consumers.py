@@ -75,7 +75,7 @@ async def _upgrade_required(scope: dict[str, Any]) -> bool:
 class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
     # No channel-layer inbox per socket: frames arrive through the hub (one subscription per
     # process), which measured ~10x faster than group_send and halves a socket's memory.
-    # The channel layer itself stays configured for other uses.
+    # No channel layer is configured at all (settings.py).
     channel_layer_alias = "cleave-gateway-sockets-use-the-hub"
     principal: Principal | None = None
     session_id = ""
@@ -212,7 +212,7 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
             except FrameError as error:
                 await self.send(text_data=error_frame(error))
 
-    async def send(  # type: ignore[override]
+    async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
     ) -> None:
         if text_data is not None:
@@ -292,6 +292,8 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
 
     async def _delegate(self, declared: registry.FrameType, frame: ClientFrame) -> None:
         """A context's frame type: its handler runs off the loop; the answer is its ack."""
+        if self.principal is None:  # frames are read only after authentication; never here
+            raise FrameError("unauthorized", "Authenticate first.", frame.id)
         try:
             ack = await sync_to_async(_handle_as, thread_sensitive=False)(
                 declared.handler, self.principal, frame

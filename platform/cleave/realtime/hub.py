@@ -156,9 +156,10 @@ class Hub:
         # No socket_timeout: a subscription blocks on reads by design (redis-py's default
         # timeout would break it every few seconds, channels_redis issue 422). One connection
         # is all a subscription holds; the second covers a reconnect while the old one closes.
-        client = async_client(
-            settings.CONFIG.redis_url, size=2, socket_timeout=None, health_check_interval=30
-        )
+        url = settings.CONFIG.redis_url
+        if not url:
+            return  # embedded mode: one process, nothing to subscribe to
+        client = async_client(url, size=2, socket_timeout=None, health_check_interval=30)
         while True:
             try:
                 async with client.pubsub() as pubsub:
@@ -196,7 +197,7 @@ _store_lock = threading.Lock()
 
 def store() -> StreamStore:
     """This process's stream store: Redis in real mode, memory in embedded mode."""
-    global _store  # noqa: PLW0603 - one per process, built on first use
+    global _store  # one per process, built on first use
     if _store is None:
         with _store_lock:
             if _store is None:

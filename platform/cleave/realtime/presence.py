@@ -134,7 +134,7 @@ presence = Presence()
 
 
 async def _publish_batch(messages: list[str]) -> list[bool | BaseException]:
-    async with presence._client().pipeline(transaction=False) as pipe:  # noqa: SLF001
+    async with presence._client().pipeline(transaction=False) as pipe:
         for message in messages:
             pipe.publish(FANOUT_CHANNEL, message)
         await pipe.execute()
@@ -155,7 +155,7 @@ async def signal(frame: TypingSignal | PresenceSignal) -> None:
     from cleave.realtime.hub import hub
 
     stream, text = frame.stream, frame.render()
-    if presence._client() is None:  # noqa: SLF001 - same module family
+    if presence._client() is None:  # same module family
         hub.submit("event", stream, 0, text)
     else:
         await _signals.submit(f"{stream}\n0\n{text}")
@@ -165,7 +165,7 @@ def online_now(user_ids: list[int]) -> list[int]:
     """The same answer as `presence.online_among`, for synchronous code (subscribers, tasks)."""
     now = time.time()
     if not settings.CONFIG.redis_url:
-        memory = presence._memory  # noqa: SLF001 - the one process of embedded mode
+        memory = presence._memory  # the one process of embedded mode
         return [u for u in user_ids if any(t > now for t in memory.get(u, {}).values())]
     from cleave.realtime.hub import store
     from cleave.realtime.streams import RedisStreamStore

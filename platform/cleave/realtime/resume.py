@@ -45,7 +45,12 @@ class Resuming:
 
     if TYPE_CHECKING:  # the consumer's own, declared for the type checker only
 
-        async def send(self, text_data: str | None = None) -> None: ...
+        async def send(
+            self,
+            text_data: str | None = None,
+            bytes_data: bytes | None = None,
+            close: bool = False,
+        ) -> None: ...
         async def deliver(self, stream: str, seq: int, frame: str) -> None: ...
         async def _over_rate(self, cost: int = 1) -> bool: ...
         def _on(self, stream: str) -> bool: ...
@@ -126,9 +131,8 @@ class Resuming:
             for missed in frames:
                 await self.send(text_data=missed)
         else:
-            resync = ResyncRequiredFrame(
-                stream=stream, epoch=replay.epoch, seq=replay.seq, reason=replay.reason
-            )
+            gap = {"stream": stream, "epoch": replay.epoch, "seq": replay.seq}
+            resync = ResyncRequiredFrame.model_validate({**gap, "reason": replay.reason})
             await self.send(text_data=resync.render())
         seq = position[0]
         self.cursors[stream] = max(replay.seq, seq if replay.recovered else replay.seq)

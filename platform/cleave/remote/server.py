@@ -80,6 +80,7 @@ def _view(
     contract: Contract, spec: CallSpec, transport: InProcessTransport
 ) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, argument: ContractModel) -> HttpResponse:
+        # ninja sets `auth` on the request once authenticated; HttpRequest does not declare it.
         caller: ServiceCaller = request.auth  # type: ignore[attr-defined]
         with acting_as(caller.principal):
             try:

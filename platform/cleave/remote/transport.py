@@ -168,7 +168,8 @@ class HttpTransport:
                 return spec.result.model_validate_json(payload)
             except ValueError as exc:
                 raise _unexpected(contract, spec, "result does not match the contract") from exc
-        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+        raw_error = payload.get("error")
+        error = raw_error if isinstance(raw_error, dict) else {}
         code = _error_code(payload)
         error_type = self._errors.get(code) if code else None
         if error_type is not None and any(issubclass(error_type, e) for e in spec.errors):

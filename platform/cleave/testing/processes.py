@@ -100,7 +100,7 @@ def embedded_env(var_dir: Path) -> dict[str, str]:
     """Environment for a subprocess in embedded mode with its own, freshly migrated SQLite
     database under `var_dir` (whatever mode the test run itself is in)."""
     env = {"DATABASE_URL": "", "REDIS_URL": "", "CLEAVE_MODE": "", "CLEAVE_VAR_DIR": str(var_dir)}
-    subprocess.run(  # noqa: S603 - our own manage.py
+    subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
         cwd=ROOT,
         env=process_env(env),

@@ -95,7 +95,7 @@ def threaded_wsgi_server() -> Iterator[str]:
         daemon_threads = True
 
     class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = make_server(

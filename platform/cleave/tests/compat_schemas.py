@@ -95,7 +95,8 @@ BIRD = model({"kind": {"const": "bird", "type": "string"}}, title="Bird")
 
 
 def with_refs(field: Schema, **defs: Schema) -> Schema:
-    return model({"value": field}, **{"$defs": defs})
+    extra: dict[str, Any] = {"$defs": defs}  # not a Python name, so not a keyword argument
+    return model({"value": field}, **extra)
 
 
 def ref(name: str) -> Schema:

@@ -47,7 +47,7 @@ def _ios_policy() -> None:
 
 
 def _get(path: str, version: str | None, **extra: Any) -> Any:
-    headers = {"HTTP_X_CLIENT_VERSION": version} if version else {}
+    headers: dict[str, Any] = {"HTTP_X_CLIENT_VERSION": version} if version else {}
     return Client().get(path, **headers, **extra)
 
 
@@ -81,6 +81,9 @@ def test_staff_set_the_policy_through_the_ops_api_and_every_change_is_audited() 
     assert patched.json()["minimum_version"] == "2.1.0"
     assert [p["platform"] for p in staff.get("/api/ops/app-versions/").json()] == ["ios"]
     first, second = AppVersionPolicyChange.objects.order_by("id")
+    assert first.after is not None
+    assert second.before is not None
+    assert second.after is not None
     assert (first.before, first.after["minimum_version"], first.actor) == (
         None,
         "2.0.0",

@@ -8,7 +8,14 @@ import pytest
 
 from cleave.contracts import Contract, ContractError, ContractModel, UnexpectedContractError, call
 from cleave.contracts.registry import ContractRegistry, ContractUnavailable, client
-from cleave.tests.example.contracts import ORDERS, OrderGet, OrderNotFound, OrderOut, OrdersService
+from cleave.tests.example.contracts import (
+    ORDERS,
+    OrderGet,
+    OrderNotFound,
+    OrderOut,
+    OrderPaid,
+    OrdersService,
+)
 from cleave.tests.example.orders.services import order_place
 
 
@@ -102,7 +109,7 @@ def test_a_wrong_argument_type_is_refused_before_the_call(
 ) -> None:
     service, provider = echo
     with pytest.raises(TypeError, match="takes Ping"):
-        service.echo({"text": "hi"})  # type: ignore[arg-type]
+        service.echo({"text": "hi"})  # type: ignore[arg-type]  # a dict, not Ping, on purpose
     assert provider.received == []
 
 
@@ -120,14 +127,14 @@ def test_a_provider_missing_a_call_is_refused() -> None:
 def test_contract_declarations_are_checked() -> None:
     class Loose(Protocol):
         @call()
-        def untyped(self, query) -> Pong: ...  # type: ignore[no-untyped-def]
+        def untyped(self, query) -> Pong: ...
 
     with pytest.raises(TypeError, match="one typed argument"):
         Contract(context="loose", version="1.0", service=Loose)
     with pytest.raises(ValueError, match="MAJOR.MINOR"):
         Contract(context="echo", version="1", service=EchoService)
 
-    class Stray(ORDERS.events[0]):  # type: ignore[misc, valid-type]
+    class Stray(OrderPaid):
         event_type: ClassVar[str] = "shipping.stray"
 
     with pytest.raises(ValueError, match="must be typed 'orders.<name>'"):

@@ -94,6 +94,7 @@ class _PlainSample(models.Model):
     secret = models.TextField(blank=True, null=True)  # noqa: DJ001 - mirrors CryptoSample
     secret_hash = models.CharField(max_length=64, null=True)  # noqa: DJ001 - NULL when empty
     note = models.CharField(max_length=20, blank=True)
+    objects: models.Manager[_PlainSample] = models.Manager()  # outside the app registry
 
     class Meta:
         apps = Apps()
@@ -105,8 +106,9 @@ class _PlainSample(models.Model):
 def test_data_migration_encrypts_existing_rows_idempotently_and_reverses(settings: Any) -> None:
     plain = [_PlainSample.objects.create(secret=value) for value in ("tok-1", "tok-2", "", None)]
     operation = encrypt_existing("cleave", "CryptoSample", "secret", hash_field="secret_hash")
-    historical = SimpleNamespace(get_model=lambda app_label, name: _PlainSample)
-    editor = SimpleNamespace(connection=connection)
+    # What RunPython hands its function: the historical apps and the schema editor.
+    historical: Any = SimpleNamespace(get_model=lambda app_label, name: _PlainSample)
+    editor: Any = SimpleNamespace(connection=connection)
 
     operation.code(historical, editor)
     once = [stored(row.pk) for row in plain]

@@ -3,6 +3,8 @@ the user table; staff by the token's roles, permissions from the registered sour
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.django_db
 NO_SUCH_ACCOUNT = 987_654  # an id no row of the user table has
 
 
-def _patch(token: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+def _patch(token: str, body: dict[str, object]) -> tuple[int, dict[str, Any]]:
     response = Client().patch(
         "/api/ops/flags/canary/",
         body,
@@ -52,4 +54,5 @@ def test_a_pipelines_canary_step_is_allowed_by_permission_and_audited_under_its_
         status, body = _patch(sign(user_id=account.pk, roles=("user", "staff")), {"percent": 5})
     assert (status, body["percent"]) == (200, 5.0)
     change = FlagChange.objects.filter(flag_name="canary").latest("id")
+    assert change.after is not None
     assert (change.actor, change.after["percent"]) == (f"user {account.pk}", 5.0)

@@ -104,4 +104,4 @@ def test_the_publishing_request_id_is_on_the_subscribers_log_lines(
         sweep_outbox()  # another "process": no request of its own
     [record] = [r for r in caplog.records if r.name == "cleave.events.consumer"]
     assert "dead letter" in record.getMessage()
-    assert record.request_id == "req-trace-7"
+    assert record.__dict__["request_id"] == "req-trace-7"  # set by the logging filter

@@ -67,8 +67,8 @@ def test_a_batch_delivered_twice_has_one_effect_per_event(worker: None) -> None:
     items = [
         {"envelope": row.envelope, "headers": row.headers} for row in OutboxEvent.objects.all()
     ]
-    deliver_batch.apply_async(args=["shipping", items], queue=queue_for("shipping"))
-    deliver_batch.apply_async(args=["shipping", items], queue=queue_for("shipping"))
+    deliver_batch.apply_async(args=("shipping", items), queue=queue_for("shipping"))
+    deliver_batch.apply_async(args=("shipping", items), queue=queue_for("shipping"))
     order_place(total=99)  # the queue is consumed in order: once this lands, so did the copies
     wait_for(lambda: Shipment.objects.filter(total=99).exists())
     assert Shipment.objects.count() == 6

@@ -4,6 +4,7 @@ audit, canary steps, kill switch), and flags.changed reaching a live socket."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -42,7 +43,7 @@ def test_apps_get_client_visible_flags_with_an_etag_and_304() -> None:
     flag_save(name="server-only", changes={"everyone": True}, actor="t")
     forget_definitions()
     with token_signer() as sign:
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=5)}"}
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {sign(user_id=5)}"}
         first = Client().get("/api/v1/flags?platform=ios&app_version=2.0.0", **auth)
         assert first.status_code == 200
         assert first.json()["flags"] == {
@@ -90,15 +91,23 @@ def test_a_canary_is_stepped_and_killed_through_the_ops_api_with_an_audit_trail(
     )
     assert killed.json() == {"name": "canary", "killed": True}
     trail = list(FlagChange.objects.filter(actor="ops@example.com").order_by("id"))
-    assert [(c.before["percent"], c.after["percent"]) for c in trail[:2]] == [
+    assert [((c.before or {})["percent"], (c.after or {})["percent"]) for c in trail[:2]] == [
         (1.0, 5.0),
         (5.0, 25.0),
     ]
-    assert (trail[2].before["killed"], trail[2].after["killed"]) == (False, True)
+    assert (trail[2].before or {}).get("killed") is False
+    assert (trail[2].after or {}).get("killed") is True
     forget_definitions()
     from cleave.flags.evaluation import FlagContext, evaluate
 
     assert evaluate("canary", FlagContext(user_id=1)).reason == "DISABLED"
+
+
+def test_a_kill_with_a_json_array_body_is_a_validation_error_not_a_500() -> None:
+    flag_save(name="canary", changes={"percent": 1}, actor="t")
+    ops = _staff(can_change=True)
+    response = ops.post("/api/ops/flags/canary/kill/", [True], content_type="application/json")
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
 
 
 def _admin() -> Client:
@@ -131,6 +140,7 @@ def test_the_admin_audits_flag_changes() -> None:
     response = admin.post("/admin/cleave/flag/add/", ADMIN_FORM)
     assert response.status_code == 302, response.content.decode()[:3000]
     created = FlagChange.objects.get(flag_name="from-admin")
+    assert created.after is not None
     assert (created.actor, created.before, created.after["percent"]) == (
         "root@example.com",
         None,
@@ -145,6 +155,8 @@ def test_the_admin_audits_flag_changes() -> None:
     response = admin.post(f"/admin/cleave/flag/{pk}/change/", {**edited, "percent": "20"})
     assert response.status_code == 302, response.content.decode()[:3000]
     step = FlagChange.objects.filter(flag_name="from-admin").latest("id")
+    assert step.before is not None
+    assert step.after is not None
     assert (step.before["percent"], step.after["percent"]) == (10.0, 20.0)
 
 
@@ -173,7 +185,7 @@ def test_the_admins_bulk_actions_and_deletes_are_audited() -> None:
     trail = list(
         FlagChange.objects.filter(flag_name="bulk", actor="root@example.com").order_by("id")
     )
-    assert [(c.before["everyone"], (c.after or {}).get("everyone")) for c in trail] == [
+    assert [((c.before or {}).get("everyone"), (c.after or {}).get("everyone")) for c in trail] == [
         (None, True),
         (True, None),
     ]

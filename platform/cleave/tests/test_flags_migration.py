@@ -4,7 +4,7 @@ roles, the change log keeps its entries and records the conversion, and the rela
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.apps.registry import Apps
@@ -42,9 +42,9 @@ def before_conversion() -> Iterator[Apps]:
 def _assign(old: Apps) -> dict[str, Any]:
     """Given: flags as waffle's admin left them, with a kill switch and some history."""
     flag, group, switch = (
-        old.get_model("cleave", "Flag"),
-        old.get_model("auth", "Group"),
-        old.get_model("waffle", "Switch"),
+        cast(Any, old.get_model("cleave", "Flag")),
+        cast(Any, old.get_model("auth", "Group")),
+        cast(Any, old.get_model("waffle", "Switch")),
     )
     user = flag._meta.get_field("users").related_model
     assigned, tester, listed = (
@@ -81,6 +81,8 @@ def test_assignments_become_user_ids_and_roles_and_the_history_says_so(
     history = list(FlagChange.objects.filter(flag_name="canary").order_by("id"))
     assert [change.actor for change in history] == ["ops@example.com", ACTOR]
     conversion = history[1]
+    assert conversion.before is not None
+    assert conversion.after is not None
     assert (conversion.before["user_ids"], conversion.before["roles"]) == (
         [ids["listed"]],
         ["staff"],
@@ -99,6 +101,6 @@ def test_backwards_the_lists_stay_and_the_relations_return_empty(before_conversi
 
     old = _migrate(ASSIGNMENTS)
 
-    canary = old.get_model("cleave", "Flag").objects.get(name="canary")
+    canary = cast(Any, old.get_model("cleave", "Flag")).objects.get(name="canary")
     assert ids["assigned"] in canary.user_ids
     assert (canary.users.count(), canary.groups.count()) == (0, 0)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.test import Client, override_settings
 
@@ -20,7 +23,7 @@ def test_readyz_checks_every_dependency(client: Client) -> None:
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "channel_layer", "broker"}
+    assert set(body["checks"]) == {"database", "cache", "realtime", "broker"}
 
 
 def test_readyz_is_503_and_names_an_unreachable_cache(client: Client) -> None:
@@ -41,3 +44,14 @@ def test_readyz_is_503_and_names_an_unreachable_cache(client: Client) -> None:
     assert body["failing"] == ["cache"]
     assert body["checks"]["cache"]["status"] == "error"
     assert body["checks"]["database"]["status"] == "ok"
+
+
+def test_readyz_is_503_and_names_an_unreachable_realtime_redis(client: Client) -> None:
+    """The hub's Redis (fan-out, stream history) is checked with redis-py itself."""
+    dead_realtime = replace(settings.CONFIG, redis_url="redis://127.0.0.1:9/0")  # discard port
+    with override_settings(CONFIG=dead_realtime):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert "realtime" in body["failing"]
+    assert body["checks"]["realtime"]["error"].startswith("ConnectionError")

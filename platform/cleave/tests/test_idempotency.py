@@ -32,7 +32,7 @@ def sign() -> Iterator[Signer]:
 
 
 def _post(token: str | None, body: dict[str, Any], key: str | None, path: str = ORDERS) -> Any:
-    headers: dict[str, str] = {}
+    headers: dict[str, Any] = {}
     if token:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     if key is not None:

@@ -11,6 +11,12 @@ VIOLATIONS = {
     "apps/__init__.py": "",
     "apps/alpha/__init__.py": "import apps.beta\n",  # a context importing another
     "apps/beta/__init__.py": "",
+    "apps/beta/api.py": "",
+    "apps/beta/admin.py": "import apps.beta.api\n",  # an entry point importing another
+    "apps/beta/services.py": "import apps.beta.tasks\n",  # a service importing an entry point
+    "apps/beta/tasks.py": "",
+    "apps/beta/selectors.py": "",
+    "apps/beta/models.py": "import apps.beta.selectors\n",  # a model importing upwards
     "contracts/__init__.py": "",
     "contracts/alpha.py": "import django\n",  # a contract importing Django
     "cleave/__init__.py": "import apps.alpha\n",  # the kernel importing a context
@@ -54,8 +60,15 @@ def test_every_boundary_contract_breaks_on_a_violating_tree(tmp_path: Path) -> N
         "contracts/ imports no context and no Django BROKEN",
         "The kernel (cleave) imports no context BROKEN",
         "The runtime (cleave) imports no deploy tooling (cleave_deploy) BROKEN",
+        "Layers inside each context: entry points → services → selectors → models BROKEN",
     ):
         assert contract in done.stdout
+    for breach in (
+        "apps.beta.admin is not allowed to import apps.beta.api",
+        "apps.beta.services is not allowed to import apps.beta.tasks",
+        "apps.beta.models is not allowed to import apps.beta.selectors",
+    ):
+        assert breach in done.stdout
 
 
 def test_a_clean_tree_keeps_every_contract(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ def declared_series() -> dict[str, tuple[str, tuple[str, ...]]]:
         if not isinstance(value, MetricWrapperBase):
             continue
         labels = tuple(value._labelnames)
+        assert value._type is not None, value  # every metric class declares its type
         for suffix in SUFFIXES[value._type]:
             if suffix == "_bucket":
                 series[value._name + suffix] = ("_bucket", (*labels, "le"))

@@ -168,7 +168,7 @@ def test_empty_cursor_is_the_first_page(client: Client, orders: list[Order]) -> 
 
 
 @pytest.mark.parametrize("limit", [0, -1, MAX_PAGE_SIZE + 1, "many"])
-def test_limit_out_of_range_is_a_validation_error(client: Client, limit: object) -> None:
+def test_limit_out_of_range_is_a_validation_error(client: Client, limit: int | str) -> None:
     response = client.get("/api/test/orders", {"limit": limit})
     assert response.status_code == 422
     error = _error(response)
@@ -190,14 +190,18 @@ def test_ordering_not_ending_in_a_unique_field_is_refused_on_first_use(
     ordering: tuple[str, ...], reason: str
 ) -> None:
     paginator = CursorPagination(ordering=ordering)
+    first_page = CursorPagination.Input(cursor=None, limit=PAGE_SIZE)
+    # No request (None): the ordering is refused before the paginator reads one.
     with pytest.raises(ValueError, match=reason):
-        paginator.paginate_queryset(Order.objects.all(), CursorPagination.Input(), request=None)  # type: ignore[arg-type]
+        paginator.paginate_queryset(Order.objects.all(), first_page, request=None)  # type: ignore[arg-type]
 
 
 def test_ordering_by_an_unknown_field_is_refused_on_first_use() -> None:
     paginator = CursorPagination(ordering=("customer__name", "id"))
+    first_page = CursorPagination.Input(cursor=None, limit=PAGE_SIZE)
+    # No request (None): the ordering is refused before the paginator reads one.
     with pytest.raises(ValueError, match="no field or annotation 'customer__name'"):
-        paginator.paginate_queryset(Order.objects.all(), CursorPagination.Input(), request=None)  # type: ignore[arg-type]
+        paginator.paginate_queryset(Order.objects.all(), first_page, request=None)  # type: ignore[arg-type]
 
 
 def test_cursor_round_trips_datetimes_uuids_and_decimals_exactly() -> None:

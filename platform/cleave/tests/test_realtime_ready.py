@@ -26,7 +26,7 @@ def socket() -> Any:
     socket.base_send = base_send
     # What hub.attach does, without the event loop it starts its dispatcher on.
     hub.sockets["conv:1"].add(socket)
-    hub._streams[socket].add("conv:1")  # noqa: SLF001
+    hub._streams[socket].add("conv:1")
     yield socket
     hub.detach(socket)
 

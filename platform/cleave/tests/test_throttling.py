@@ -8,11 +8,13 @@ import time
 import warnings
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import CacheKeyWarning, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django.test import Client, RequestFactory
 from pytest_django import Settings
@@ -28,9 +30,11 @@ def _stored_throttle_keys() -> list[str]:
     """Every throttling key in the default cache, whichever backend it is."""
     backend = caches["default"]
     if isinstance(backend, LocMemCache):
-        keys = list(backend._cache)  # type: ignore[attr-defined]  # test-only peek
+        # A test-only peek at LocMemCache's dict, which django-stubs do not declare.
+        keys = list(backend._cache)  # type: ignore[attr-defined]
     else:  # RedisCache: only our keys, since the Celery broker may share the database
-        client = backend._cache.get_client(None)  # type: ignore[attr-defined]
+        assert isinstance(backend, RedisCache)
+        client = backend._cache.get_client(None)
         keys = [key.decode() for key in client.scan_iter(match="*cleave:rl:*")]
     return [key for key in keys if "cleave:rl:" in key]
 
@@ -43,7 +47,8 @@ def _fresh_throttle_state() -> Iterator[None]:
         if isinstance(backend, LocMemCache):
             backend.clear()
         else:
-            client = backend._cache.get_client(None, write=True)  # type: ignore[attr-defined]
+            assert isinstance(backend, RedisCache)
+            client = backend._cache.get_client(None, write=True)
             for key in _stored_throttle_keys():
                 client.delete(key)
 
@@ -53,11 +58,11 @@ def _fresh_throttle_state() -> Iterator[None]:
     forget()
 
 
-def _request(remote_addr: str = "198.51.100.1", **meta: str) -> HttpRequest:
+def _request(remote_addr: str = "198.51.100.1", **meta: Any) -> HttpRequest:
     return RequestFactory().get("/", REMOTE_ADDR=remote_addr, **meta)
 
 
-def _error(response) -> dict:  # type: ignore[no-untyped-def]
+def _error(response: Any) -> dict[str, Any]:
     body = response.json()
     assert set(body) == {"error"}
     return body["error"]
@@ -222,6 +227,7 @@ def test_a_rate_may_count_over_several_units_of_time() -> None:
 def test_user_key_uses_the_principal_then_the_session_user_then_the_ip() -> None:
     limit = RateLimit("1/m", scope="test-identify", key="user")
     with_principal = _request()
+    # Stand-ins for what ninja's auth and Django's session middleware set on a request.
     with_principal.auth = SimpleNamespace(user_id=42)  # type: ignore[attr-defined]
     with_session = _request()
     with_session.user = SimpleNamespace(is_authenticated=True, pk=7)  # type: ignore[assignment]
@@ -254,7 +260,7 @@ def test_a_malformed_rate_is_refused_when_the_route_is_declared(rate: str) -> No
 
 def test_an_unknown_key_kind_is_refused_when_the_route_is_declared() -> None:
     with pytest.raises(ValueError, match="Key must be"):
-        RateLimit("5/m", scope="test", key="email")  # type: ignore[arg-type]
+        RateLimit("5/m", scope="test", key="email")  # type: ignore[arg-type]  # the wrong kind on purpose
 
 
 def test_long_and_personal_identifiers_are_hashed_into_short_cache_keys() -> None:

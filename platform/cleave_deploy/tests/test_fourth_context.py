@@ -46,9 +46,7 @@ def _env(folder: Path) -> dict[str, str]:
 
 
 def _run(command: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own manage.py, pytest and probe
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
-    )
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 

@@ -125,7 +125,18 @@ def test_rendered_config_passes_nginx_t(tmp_path: Path, with_tls: bool) -> None:
         assert "return 308 https://" in conf.read_text()
         assert "ssl_certificate" in conf.read_text()
     prefix = conf.parent
+    assert NGINX is not None  # the module is skipped without nginx
     assert nginx_config_problem(NGINX, conf, prefix) is None
+
+
+class _ServiceServer(ThreadingHTTPServer):
+    service_name = ""
+
+
+def _served(handler: BaseHTTPRequestHandler) -> str:
+    server = handler.server
+    assert isinstance(server, _ServiceServer)
+    return server.service_name
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -133,7 +144,7 @@ class _Echo(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         body = json.dumps(
-            {"service": self.server.service_name, "path": self.path, "headers": dict(self.headers)}  # type: ignore[attr-defined]
+            {"service": _served(self), "path": self.path, "headers": dict(self.headers)}
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -152,8 +163,8 @@ def live_gateway(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
     upstreams: dict[str, str] = {}
     ports: dict[str, int] = {}
     for service in ("identity", "messaging"):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-        server.service_name = service  # type: ignore[attr-defined]
+        server = _ServiceServer(("127.0.0.1", 0), _Echo)
+        server.service_name = service
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         ports[service] = server.server_address[1]
@@ -163,6 +174,7 @@ def live_gateway(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
     upstreams["notifications"] = f"127.0.0.1:{_free_port()}"  # nothing listens: a dead service
     conf = _render(tmp_path, upstreams, limits=GatewayLimits(rate="5r/s", burst=5))
     listen = conf.read_text().split("listen ", 1)[1].split(";", 1)[0]
+    assert NGINX is not None  # the module is skipped without nginx
     process = subprocess.Popen(
         [NGINX, "-c", str(conf), "-p", str(conf.parent), "-e", str(conf.parent / "error.log")],
         stdout=subprocess.DEVNULL,

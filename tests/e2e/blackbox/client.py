@@ -12,7 +12,7 @@ import httpx
 
 T = TypeVar("T")
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway test account's password
+PASSWORD = "correct horse battery staple"
 HTTP_TIMEOUT = 10.0
 
 

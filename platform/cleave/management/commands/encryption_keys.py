@@ -7,6 +7,7 @@ model; once `status` shows no row on an old key id, drop that key from the varia
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -104,13 +105,7 @@ class Command(BaseCommand):
             with Progress(
                 f"rotate {column.label}", total=to_rotate, stream=command_stream(self.stderr)
             ) as shown:
-                result = rotate_column(
-                    column,
-                    batch_size=batch_size,
-                    on_batch=lambda so_far, shown=shown: shown.advance(
-                        so_far.rotated + len(so_far.failed) - shown.done
-                    ),
-                )
+                result = rotate_column(column, batch_size=batch_size, on_batch=shown_by(shown))
             left = sum(
                 count for kid, count in key_usage(column).by_kid.items() if kid != ring.current_kid
             )
@@ -126,5 +121,14 @@ class Command(BaseCommand):
             if result.failed:
                 failures.append(result)
         if failures:
-            shown = "; ".join(f"{r.column} pk {r.failed[:MAX_FAILED_SHOWN]}" for r in failures)
-            raise CommandError(f"Some values did not decrypt and were left as they are: {shown}")
+            listed = "; ".join(f"{r.column} pk {r.failed[:MAX_FAILED_SHOWN]}" for r in failures)
+            raise CommandError(f"Some values did not decrypt and were left as they are: {listed}")
+
+
+def shown_by(progress: Progress) -> Callable[[RotationResult], None]:
+    """`rotate_column`'s batch callback: the rows done so far (re-encrypted or failed)."""
+
+    def on_batch(so_far: RotationResult) -> None:
+        progress.advance(so_far.rotated + len(so_far.failed) - progress.done)
+
+    return on_batch
