@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from apps.identity.services.roles import user_access_set
+from cleave.app_versions.policy import policy_save
 from cleave.events.models import FailedDelivery
 from cleave.flags.changes import flag_kill, flag_save
 from cleave.tests.example.orders.services import order_place
@@ -91,6 +92,16 @@ def world_make() -> World:
     user_access_set(user_id=linus["user"]["id"], group_ids=[moderators.pk])
     flag_save(name=CANARY, changes={"percent": 5, "client_visible": True}, actor="world")
     flag_kill(name=CANARY, killed=False, actor="world")  # its kill switch, armed but off
+    # Android apps older than 1.0.0 are told to update (the world's apps are iOS 3.1.0).
+    policy_save(
+        platform="android",
+        changes={
+            "minimum_version": "1.0.0",
+            "recommended_version": "1.2.0",
+            "store_url": "https://play.google.com/store/apps/details?id=app.cleave",
+        },
+        actor="world",
+    )
     with override_settings(CLEAVE_EVENTS_INPROCESS=True, CLEAVE_EVENTS_MAX_ATTEMPTS=1):
         Outage.objects.create(note="down")
         order_place(total=1, note="down")
