@@ -296,6 +296,10 @@ CLEAVE_EVENTS_MAX_ATTEMPTS = 5
 CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
 CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
 CLEAVE_EVENTS_RETENTION_DAYS = 7
+# How long an event may be held behind a missing earlier event of its aggregate before the stream
+# moves on without it (cleave.events.sequencing). Well above the broker's redelivery of a dead
+# worker's batch (~visibility timeout + restore interval) and deliver_batch's retry backoff.
+CLEAVE_EVENTS_HOLD_TIMEOUT_SECONDS = int(os.environ.get("CLEAVE_EVENTS_HOLD_TIMEOUT", "120"))
 
 # Messages one user may send, over REST and the socket together, per window (counted in the
 # cache: Redis in real mode, so shared by every process). 20 per 10 s is far above a person

@@ -14,7 +14,7 @@ from cleave.databases import context_labels, database_for
 from cleave.events.consumer import consume
 from cleave.events.models import InboxEntry, OutboxEvent
 from cleave.events.relay import relay_all
-from cleave.events.retries import retry_due
+from cleave.events.retries import release_overdue, retry_due
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def sweep_outbox() -> int:
 
 @shared_task(name="cleave.events.retry_due")
 def retry_due_deliveries() -> int:
-    return sum(retry_due(alias) for alias in hosted_aliases())
+    """Retry due deliveries, then let streams held past the hold timeout move on."""
+    return sum(retry_due(alias) + release_overdue(alias) for alias in hosted_aliases())
 
 
 @shared_task(name="cleave.events.purge")
