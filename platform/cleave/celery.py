@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import celeryd_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
@@ -27,3 +27,17 @@ def _serve_metrics(**_: object) -> None:
 
     host = os.environ.get("CLEAVE_METRICS_HOST", "127.0.0.1")
     start_http_server(int(port), addr=host, registry=scrape_registry(event_bus=False))
+
+
+@celeryd_init.connect
+def _events_workers_redeliver_fast(conf: object, options: dict[str, object], **_: object) -> None:
+    """A worker on `events.*` queues only (split mode's `events` process names its queue) uses
+    the events transport options, as CLEAVE_EVENTS_WORKER=1 does for the Procfile's line."""
+    from django.conf import settings
+
+    queues = options.get("queues") or []
+    names = queues.split(",") if isinstance(queues, str) else [str(q) for q in queues]  # type: ignore[attr-defined]
+    if names and all(name.startswith("events.") for name in names):
+        transport = dict(conf.broker_transport_options or {})  # type: ignore[attr-defined]
+        transport.update(settings.CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS)
+        conf.broker_transport_options = transport  # type: ignore[attr-defined]

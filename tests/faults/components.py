@@ -29,6 +29,7 @@ PG_BIN = Path(os.environ.get("CLEAVE_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin
 PG_USER = "cleave"  # the cluster's superuser (trust authentication on loopback only)
 PG_DATABASE = "cleave"
 _RUN_AS = "postgres" if os.geteuid() == 0 else None
+EVENTS_WORKER_ENV = {"CLEAVE_EVENTS_WORKER": "1"}  # what the Procfile's `events` line sets
 
 
 def _as_cluster_user(command: Sequence[str]) -> list[str]:
@@ -372,7 +373,8 @@ class Stack:
     def worker(
         self, name: str, *, queues: Sequence[str], env: Mapping[str, str] | None = None
     ) -> Process:
-        """A Celery worker as the Procfile's `events` process runs one: solo pool, in order."""
+        """A Celery worker as the Procfile's `events` process runs one: solo pool, in order
+        (on `events.*` queues only it takes the events transport options, cleave.celery)."""
         command = [
             str(BIN / "celery"), "-A", "cleave.celery", "worker", "--pool", "solo",
             "--queues", ",".join(queues), "--without-gossip", "--without-mingle",
@@ -444,7 +446,9 @@ class RealMode:
     def __init__(self, pg: Postgres, redis: Redis, env: dict[str, str], stack: Stack) -> None:
         self.pg, self.redis, self.env, self.stack = pg, redis, env, stack
 
-    def setting(self, expression: str) -> str:
-        """The value of a Python expression over the real settings, as the processes see it."""
+    def setting(self, expression: str, env: Mapping[str, str] | None = None) -> str:
+        """The value of a Python expression over the real settings, as the processes see it
+        (with `env` added: e.g. the events worker's)."""
         code = f"from django.conf import settings; print({expression})"
-        return manage(self.env, "shell", "--no-imports", "-c", code).strip().splitlines()[-1]
+        output = manage({**self.env, **(env or {})}, "shell", "--no-imports", "-c", code)
+        return output.strip().splitlines()[-1]

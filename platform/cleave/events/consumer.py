@@ -39,8 +39,8 @@ from cleave.observability.tracing import extracted, span_from
 
 logger = logging.getLogger(__name__)
 
-# Held rows released per round: a long gap's backlog is applied in bounded steps.
-BATCH_LIMIT = 1000
+# Held rows released per transaction: a long gap's backlog is applied in bounded steps.
+BATCH_LIMIT = 500
 
 
 def consume(context: str, items: list[dict[str, Any]]) -> None:
@@ -59,16 +59,15 @@ def consume(context: str, items: list[dict[str, Any]]) -> None:
             alias, {_stream(s, item) for s, item in work if seq_of(item) is not None}
         )
         work = _not_owned(alias, _not_yet_applied(alias, work))
-        if not work:
-            return
         verdict = positions.sort(work, _stream)
         for subscriber, item in verdict.late:
             _park_late(alias, subscriber, item)
-        for subscriber, item in verdict.held:
-            _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
+        _hold(alias, verdict.held)
         run(alias, verdict.runnable, positions)
-        release_held(alias, positions, {_stream(s, item) for s, item in verdict.runnable})
         positions.save()
+    # The batch's own effects are committed; what it unblocked follows in transactions of its
+    # own, so a long backlog of held events never delays this batch's commit.
+    release_streams(alias, {_stream(s, item) for s, item in verdict.runnable})
 
 
 def run(
@@ -99,8 +98,9 @@ def run(
 
 
 def release_held(alias: str, positions: Positions, streams: set[Stream]) -> None:
-    """Apply the held deliveries of `streams` that the marks now reach, in order (bounded)."""
-    for _round in range(100):
+    """Apply the held deliveries of `streams` that the marks now reach, in order, inside the
+    caller's transaction (which holds `positions`' locks); bounded."""
+    for _round in range(20):
         rows = _releasable(alias, positions, streams)
         if not rows:
             return
@@ -111,6 +111,23 @@ def release_held(alias: str, positions: Positions, streams: set[Stream]) -> None
             if (subscriber := _hosted(row.subscriber)) is not None
         ]
         run(alias, work, positions)
+
+
+def release_streams(alias: str, streams: set[Stream]) -> None:
+    """Release what the marks of `streams` now reach, a transaction per chunk of held events."""
+    streams = {stream for stream in streams if _hosted(stream[0]) is not None}
+    for _round in range(1000):
+        if not streams:
+            return
+        with transaction.atomic(using=alias):
+            positions = Positions.lock(alias, streams)
+            rows = _releasable(alias, positions, streams)
+            if not rows:
+                return
+            FailedDelivery.objects.using(alias).filter(id__in=[row.pk for row in rows]).delete()
+            work = [(subscribers.get(row.subscriber), held_item(row)) for row in rows]
+            run(alias, work, positions)
+            positions.save()
 
 
 def _releasable(alias: str, positions: Positions, streams: set[Stream]) -> list[FailedDelivery]:
@@ -188,6 +205,29 @@ def _not_owned(
         for subscriber, item in work
         if (subscriber.name, UUID(item["envelope"]["event_id"])) not in owned
     ]
+
+
+def _hold(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> None:
+    """Hold deliveries behind an earlier event of their aggregate: one insert for them all."""
+    now = timezone.now()
+    FailedDelivery.objects.using(alias).bulk_create(
+        [
+            FailedDelivery(
+                subscriber=subscriber.name,
+                event_id=item["envelope"]["event_id"],
+                event_type=item["envelope"]["event_type"],
+                aggregate_id=item["envelope"]["aggregate_id"],
+                aggregate_seq=seq_of(item),
+                envelope=item["envelope"],
+                headers=item.get("headers", {}),
+                status=FailedDelivery.Status.HELD,
+                created_at=now,
+                updated_at=now,
+            )
+            for subscriber, item in work
+        ],
+        ignore_conflicts=True,  # one already parked (a concurrent copy of the batch) stays
+    )
 
 
 def _park_late(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
 from cleave.events.consumer import (
@@ -17,9 +17,10 @@ from cleave.events.consumer import (
     held_item,
     record_failure,
     release_held,
+    release_streams,
     request_id_of,
 )
-from cleave.events.models import FailedDelivery
+from cleave.events.models import FailedDelivery, InboxPosition
 from cleave.events.sequencing import Positions
 from cleave.events.subscribers import subscribers
 from cleave.observability import metrics
@@ -80,6 +81,24 @@ def _release_unsequenced(alias: str, subscriber_name: str, aggregate_id: str) ->
             return  # this one now heads the stream (retrying); the rest stay held behind it
 
 
+def release_ready(alias: str, *, limit: int = 100) -> int:
+    """Release held events whose predecessor is applied but whose release was cut short (the
+    worker died between the two transactions); how many streams were released."""
+    reached = InboxPosition.objects.using(alias).filter(
+        subscriber=OuterRef("subscriber"),
+        aggregate_id=OuterRef("aggregate_id"),
+        applied_seq=OuterRef("aggregate_seq") - 1,
+    )
+    streams = set(
+        FailedDelivery.objects.using(alias)
+        .filter(status=Status.HELD, aggregate_seq__isnull=False)
+        .filter(Exists(reached))
+        .values_list("subscriber", "aggregate_id")[:limit]
+    )
+    release_streams(alias, streams)
+    return len(streams)
+
+
 def release_overdue(alias: str, *, limit: int = 100) -> int:
     """Give up on gaps held longer than `CLEAVE_EVENTS_HOLD_TIMEOUT_SECONDS`: the stream moves
     on to its first held event (counted, logged, alerted); a missing event that turns up later
@@ -98,14 +117,19 @@ def release_overdue(alias: str, *, limit: int = 100) -> int:
         retrying = set(
             rows.filter(status=Status.RETRYING).values_list("subscriber", "aggregate_id")
         )
-        streams = [
+        candidates = [
             ((row["subscriber"], row["aggregate_id"]), int(row["first_seq"]))
             for row in overdue
             if (row["subscriber"], row["aggregate_id"]) not in retrying
         ]
+        positions = Positions.lock(alias, [stream for stream, _ in candidates])
+        streams = [
+            (stream, first_seq)
+            for stream, first_seq in candidates
+            if first_seq > (positions.applied(stream) or 0) + 1  # a gap, not just unreleased
+        ]
         if not streams:
             return 0
-        positions = Positions.lock(alias, [stream for stream, _ in streams])
         for stream, first_seq in streams:
             applied = positions.applied(stream)
             logger.error(
