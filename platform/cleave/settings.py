@@ -232,9 +232,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message whose worker died is redelivered once its visibility timeout has passed, found by
 # kombu's sweep of the unacknowledged index. The `events` worker (Procfile, CLEAVE_EVENTS_WORKER=1)
-# keeps its own index with a short timeout (CLEAVE_EVENTS_VISIBILITY_TIMEOUT, 15 s) swept every
+# keeps its own index with a short timeout (CLEAVE_EVENTS_VISIBILITY_TIMEOUT, 10 s) swept every
 # 2 s, so a dead worker's batch is back in
-# ~15-20 s: a batch still running past it is delivered again, which is safe because the copy waits
+# ~10-20 s: a batch still running past it is delivered again, which is safe because the copy waits
 # on the batch's inbox high-water marks (row locks) and then finds its inbox rows (no second
 # effect). Other tasks (e-mail, exports: not idempotent, maybe long) keep 300 s on the default
 # index, which the events worker's sweep never touches. docs/reliability.md has the measurements.
@@ -243,7 +243,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     **_REDIS_TIMEOUTS,
 }
 CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-    "visibility_timeout": int(os.environ.get("CLEAVE_EVENTS_VISIBILITY_TIMEOUT", "15")),
+    "visibility_timeout": int(os.environ.get("CLEAVE_EVENTS_VISIBILITY_TIMEOUT", "10")),
     "unacked_key": "unacked.events",
     "unacked_index_key": "unacked_index.events",
     "unacked_mutex_key": "unacked_mutex.events",

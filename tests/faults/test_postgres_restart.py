@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +96,12 @@ def postgres_restarted() -> Iterator[dict[str, Any]]:
             # during the restart waited up to 256 s, past this test's wait (issue 18).
             "worker_longest_retry_s": max(
                 (int(s) for s in re.findall(r"Retry in (\d+)s", events.log_text())), default=0
+            ),
+            "worker_most_retries_of_one_batch": max(
+                Counter(
+                    re.findall(r"deliver_batch\[([0-9a-f-]+)\] retry", events.log_text())
+                ).values(),
+                default=0,
             ),
             "web_alive": web_process.alive(),
         }

@@ -8,7 +8,7 @@ the acknowledgement (its effects exist; the redelivery must have none). Its brok
 unacknowledged. A new worker starts at once and consumes the rest of the queue.
 
 Redelivery of an unacknowledged message is kombu's: the events worker's sweep (every 2 s) puts
-back messages unacknowledged for longer than its visibility timeout (15 s,
+back messages unacknowledged for longer than its visibility timeout (10 s,
 `CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS`). Both forms wait for it for real and measure when the
 killed batch's events are applied; meanwhile the new worker holds later events of the same
 aggregates (their sequence numbers run ahead of the inbox's high-water marks) and releases them

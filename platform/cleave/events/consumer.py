@@ -93,6 +93,9 @@ def run(
             status = _park_failure(alias, subscriber, item) if failed else None
         if status == FailedDelivery.Status.RETRYING:
             blocked.add(_stream(subscriber, item))
+            seq = seq_of(item)
+            if seq is not None:  # a stream's first event failing still sets where it starts
+                positions.advance(_stream(subscriber, item), seq - 1)
         else:  # applied, or a dead letter: the stream moves on
             _advance(positions, subscriber, item)
 

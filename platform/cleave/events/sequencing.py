@@ -96,6 +96,7 @@ class Positions:
         return None if row is None else row.applied_seq
 
     def advance(self, stream: Stream, seq: int) -> None:
+        """Move the mark up to `seq` (never back: a replayed old event leaves it)."""
         row = self.rows[stream]
         if row.applied_seq is None or seq > row.applied_seq:
             row.applied_seq = seq

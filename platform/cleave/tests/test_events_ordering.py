@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from cleave.events import publish
 from cleave.events.consumer import consume
 from cleave.events.models import FailedDelivery, InboxPosition, OutboxEvent
-from cleave.events.retries import release_overdue, replay, retry_due
+from cleave.events.retries import release_overdue, release_ready, replay, retry_due
 from cleave.tests.example.contracts import OrderPlaced
 from cleave.tests.example.shipping.models import Shipment
 
@@ -168,3 +168,37 @@ def test_a_hold_behind_a_retrying_failure_waits_for_it_past_the_timeout() -> Non
     retry_due("default")
     assert _notes() == ["a1", "a2"]
     assert InboxPosition.objects.get(subscriber=SUBSCRIBER, aggregate_id="a").applied_seq == 2
+
+
+def test_held_events_whose_release_was_cut_short_are_released_by_the_periodic_pass() -> None:
+    """The worker died after committing a2 and before releasing what waited behind it."""
+    items = _published(("a", "a1"), ("a", "a2"), ("a", "a3"))
+    consume("shipping", [items[0]])
+    consume("shipping", [items[2]])
+    InboxPosition.objects.filter(aggregate_id="a").update(applied_seq=2)  # a2's commit, no release
+    FailedDelivery.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    assert release_overdue("default") == 0  # overdue but not a gap: nothing to give up on
+    assert _notes() == ["a1"]
+
+    assert release_ready("default") == 1
+    assert _notes() == ["a1", "a3"]
+    assert not FailedDelivery.objects.exists()
+
+
+def test_a_streams_first_event_failing_holds_the_next_one_from_a_later_batch() -> None:
+    from cleave.tests.example.shipping.models import Outage
+
+    Outage.objects.create(note="a1")
+    first, second = _published(("a", "a1"), ("a", "a2"))
+    consume("shipping", [first])
+    consume("shipping", [second])
+    assert _notes() == []
+    assert dict(FailedDelivery.objects.values_list("status", "aggregate_seq")) == {
+        "retrying": 1,
+        "held": 2,
+    }
+
+    Outage.objects.all().delete()
+    FailedDelivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
+    retry_due("default")
+    assert _notes() == ["a1", "a2"]
