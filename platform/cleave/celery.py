@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import celeryd_init, worker_init
@@ -30,14 +31,14 @@ def _serve_metrics(**_: object) -> None:
 
 
 @celeryd_init.connect
-def _events_workers_redeliver_fast(conf: object, options: dict[str, object], **_: object) -> None:
+def _events_workers_redeliver_fast(conf: Any, options: dict[str, Any], **_: object) -> None:
     """A worker on `events.*` queues only (split mode's `events` process names its queue) uses
     the events transport options, as CLEAVE_EVENTS_WORKER=1 does for the Procfile's line."""
     from django.conf import settings
 
     queues = options.get("queues") or []
-    names = queues.split(",") if isinstance(queues, str) else [str(q) for q in queues]  # type: ignore[attr-defined]
+    names = queues.split(",") if isinstance(queues, str) else [str(queue) for queue in queues]
     if names and all(name.startswith("events.") for name in names):
-        transport = dict(conf.broker_transport_options or {})  # type: ignore[attr-defined]
+        transport = dict(conf.broker_transport_options or {})
         transport.update(settings.CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS)
-        conf.broker_transport_options = transport  # type: ignore[attr-defined]
+        conf.broker_transport_options = transport

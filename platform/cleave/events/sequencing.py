@@ -43,8 +43,10 @@ def assign_sequences(alias: str, keys: Sequence[StreamKey]) -> list[int]:
     with connections[alias].cursor() as cursor:
         for key in sorted(wanted):  # a fixed order, so two publishers never deadlock
             cursor.execute(sql, [key[0], key[1], wanted[key]])
-            last = int(cursor.fetchone()[0])
-            next_free[key] = last - wanted[key] + 1
+            row = cursor.fetchone()
+            if row is None:  # RETURNING yields the row on insert and on update alike
+                raise RuntimeError(f"no sequence number returned for {key}")
+            next_free[key] = int(row[0]) - wanted[key] + 1
     numbers = []
     for key in keys:
         numbers.append(next_free[key])
