@@ -105,8 +105,28 @@ def postgres_restarted() -> Iterator[dict[str, Any]]:
             ),
             "web_alive": web_process.alive(),
         }
+        if figures["missing_seqs"]:
+            figures["missing_trail"] = _trail(real, chat.conversation_id, figures, events)
         report("postgres restart", **figures)
         yield {**figures, "probes": probes, "answers": answers}
+
+
+def _trail(real: Any, conversation_id: int, figures: dict[str, Any], events: Any) -> list:
+    """Where each missing message's event stopped: its outbox row (handed off? its number in
+    the conversation's stream), the kernel inbox (applied?), the subscriber's high-water mark,
+    and whether the events worker ever received a batch naming it."""
+    seqs = [seq for (seq,) in figures["missing_seqs"]] if figures["missing_seqs"] else []
+    rows = real.pg.query(
+        "SELECT o.event_id::text, o.aggregate_seq, o.dispatched_at IS NOT NULL, "
+        "o.dispatch_attempts, (SELECT count(*) FROM cleave_inboxentry i "
+        "WHERE i.event_id = o.event_id), (SELECT max(applied_seq) FROM cleave_inboxposition p "
+        "WHERE p.aggregate_id = o.aggregate_id) "
+        "FROM cleave_outboxevent o WHERE o.aggregate_id = %s "
+        "AND (o.envelope->'payload'->>'seq')::int = ANY(%s)",
+        [str(conversation_id), seqs],
+    )
+    log = events.log_text()
+    return [(*row, row[0] in log) for row in rows]
 
 
 def test_readyz_names_the_database_while_it_is_down_and_recovers(
