@@ -73,6 +73,7 @@ class FailedDeliveryAdmin(_ReadOnly):
         "subscriber",
         "event_type",
         "aggregate_id",
+        "aggregate_seq",
         "attempts",
         "age",
         "next_attempt_at",
@@ -87,12 +88,11 @@ class FailedDeliveryAdmin(_ReadOnly):
     def age(self, row: FailedDelivery) -> str:
         return _age(row.created_at)
 
-    @admin.action(description="Replay selected dead letters")
+    @admin.action(description="Replay selected dead letters and parked events")
     def replay_dead_letters(self, request: HttpRequest, queryset: QuerySet[FailedDelivery]) -> None:
         count = replay(queryset.db, queryset.values_list("id", flat=True))
-        self.message_user(
-            request, f"{count} dead letter(s) queued for redelivery.", messages.SUCCESS
-        )
+        text = f"{count} dead letter(s) or parked event(s) queued for redelivery."
+        self.message_user(request, text, messages.SUCCESS)
 
 
 class AppVersionPolicyAdmin(admin.ModelAdmin):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import celeryd_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
@@ -27,3 +28,17 @@ def _serve_metrics(**_: object) -> None:
 
     host = os.environ.get("CLEAVE_METRICS_HOST", "127.0.0.1")
     start_http_server(int(port), addr=host, registry=scrape_registry(event_bus=False))
+
+
+@celeryd_init.connect
+def _events_workers_redeliver_fast(conf: Any, options: dict[str, Any], **_: object) -> None:
+    """A worker on `events.*` queues only (split mode's `events` process names its queue) uses
+    the events transport options, as CLEAVE_EVENTS_WORKER=1 does for the Procfile's line."""
+    from django.conf import settings
+
+    queues = options.get("queues") or []
+    names = queues.split(",") if isinstance(queues, str) else [str(queue) for queue in queues]
+    if names and all(name.startswith("events.") for name in names):
+        transport = dict(conf.broker_transport_options or {})
+        transport.update(settings.CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS)
+        conf.broker_transport_options = transport

@@ -2,11 +2,18 @@
 app-version policy and the answers stored under idempotency keys."""
 
 from cleave.app_versions.models import AppVersionPolicy, AppVersionPolicyChange
-from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
+from cleave.events.models import (
+    AggregateSequence,
+    FailedDelivery,
+    InboxEntry,
+    InboxPosition,
+    OutboxEvent,
+)
 from cleave.flags.models import Flag, FlagChange
 from cleave.idempotency.models import IdempotentRequest
 
 __all__ = [
+    "AggregateSequence",
     "AppVersionPolicy",
     "AppVersionPolicyChange",
     "FailedDelivery",
@@ -14,5 +21,6 @@ __all__ = [
     "FlagChange",
     "IdempotentRequest",
     "InboxEntry",
+    "InboxPosition",
     "OutboxEvent",
 ]

@@ -251,12 +251,28 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A message whose worker died is redelivered after the visibility timeout: event batches are
-# short, so keep it short too (the inbox absorbs the rare duplicate).
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+# A message whose worker died is redelivered once its visibility timeout has passed, found by
+# kombu's sweep of the unacknowledged index. The `events` worker (Procfile, CLEAVE_EVENTS_WORKER=1)
+# keeps its own index with a short timeout (CLEAVE_EVENTS_VISIBILITY_TIMEOUT, 10 s) swept every
+# 2 s, so a dead worker's batch is back in
+# ~10-20 s: a batch still running past it is delivered again, which is safe because the copy waits
+# on the batch's inbox high-water marks (row locks) and then finds its inbox rows (no second
+# effect). Other tasks (e-mail, exports: not idempotent, maybe long) keep 300 s on the default
+# index, which the events worker's sweep never touches. docs/reliability.md has the measurements.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     "visibility_timeout": int(os.environ.get("CLEAVE_BROKER_VISIBILITY_TIMEOUT", "300")),
     **_REDIS_TIMEOUTS,
 }
+CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": int(os.environ.get("CLEAVE_EVENTS_VISIBILITY_TIMEOUT", "10")),
+    "unacked_key": "unacked.events",
+    "unacked_index_key": "unacked_index.events",
+    "unacked_mutex_key": "unacked_mutex.events",
+    "unacked_restore_interval": 2,
+    "unacked_restore_throttle": 1,
+}
+if os.environ.get("CLEAVE_EVENTS_WORKER") == "1":  # cleave.celery also sees it from --queues
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS)
 CELERY_TASK_DEFAULT_QUEUE = CONFIG.task_queue
 CELERY_TASK_QUEUES = [
     Queue(CONFIG.task_queue),
@@ -319,6 +335,10 @@ CLEAVE_EVENTS_MAX_ATTEMPTS = 5
 CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
 CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
 CLEAVE_EVENTS_RETENTION_DAYS = 7
+# How long an event may be held behind a missing earlier event of its aggregate before the stream
+# moves on without it (cleave.events.sequencing). Well above the broker's redelivery of a dead
+# worker's batch (~visibility timeout + restore interval) and deliver_batch's retry backoff.
+CLEAVE_EVENTS_HOLD_TIMEOUT_SECONDS = int(os.environ.get("CLEAVE_EVENTS_HOLD_TIMEOUT", "120"))
 
 CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
 # How long a user stays "online" after their last socket closes (a phone changing networks).

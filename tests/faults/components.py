@@ -29,6 +29,7 @@ PG_BIN = Path(os.environ.get("CLEAVE_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin
 PG_USER = "cleave"  # the cluster's superuser (trust authentication on loopback only)
 PG_DATABASE = "cleave"
 _RUN_AS = "postgres" if os.geteuid() == 0 else None
+EVENTS_WORKER_ENV = {"CLEAVE_EVENTS_WORKER": "1"}  # what the Procfile's `events` line sets
 
 
 def _as_cluster_user(command: Sequence[str]) -> list[str]:
@@ -160,7 +161,25 @@ class Redis:
             "--dir", str(self.root), "--logfile", str(self.log), *persistence,
         ]  # fmt: skip
         self.process = subprocess.Popen(command)
-        wait_for(self.ping, timeout=15, interval=0.05)
+        wait_for(lambda: self.ping() or self.process.poll() is not None, timeout=15, interval=0.05)
+        if not self.ours():
+            # Another run's server took the port between free_port() and our bind: the ping
+            # answered from it, and two runs sharing a broker consume each other's events (an
+            # event "lost" from one test's database, applied in the other's).
+            self.stop(kill=True)
+            raise PortTaken(f"port {self.port} answered by another Redis")
+
+    def ours(self) -> bool:
+        """Whether the server on our port is this object's process (its working directory)."""
+        import redis
+
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            config = redis.Redis(port=self.port, socket_timeout=2).config_get("dir")
+        except redis.RedisError:
+            return False
+        return Path(config.get("dir", "")).resolve() == self.root.resolve()
 
     def ping(self) -> bool:
         import redis
@@ -191,11 +210,22 @@ class Redis:
         return redis.Redis(port=self.port, socket_timeout=5)
 
 
+class PortTaken(RuntimeError):
+    """A server we started found its port already taken by another run's server."""
+
+
 @contextmanager
 def redis_server(*, persistent: bool = False) -> Iterator[Redis]:
     server = Redis(Path(tempfile.mkdtemp(prefix="cleave-faults-redis-")), persistent=persistent)
     try:
-        server.start()
+        for attempt in range(5):  # a port race with a concurrent run: try another port
+            try:
+                server.start()
+                break
+            except PortTaken:
+                if attempt == 4:
+                    raise
+                server.port = free_port()
         yield server
     finally:
         server.stop(kill=True)
@@ -351,6 +381,7 @@ class Stack:
         process = self._add(f"web-{port}", command, env)
         base = f"http://127.0.0.1:{port}"
         process.wait_until(lambda: _answers(base + "/healthz"))
+        _still_alive(process)
         return process, base
 
     def realtime(self, *, env: Mapping[str, str] | None = None) -> tuple[Process, str]:
@@ -363,12 +394,14 @@ class Stack:
         process = self._add(f"realtime-{port}", command, env)
         base = f"http://127.0.0.1:{port}"
         process.wait_until(lambda: _answers(base + "/healthz"))
+        _still_alive(process)
         return process, base
 
     def worker(
         self, name: str, *, queues: Sequence[str], env: Mapping[str, str] | None = None
     ) -> Process:
-        """A Celery worker as the Procfile's `events` process runs one: solo pool, in order."""
+        """A Celery worker as the Procfile's `events` process runs one: solo pool, in order
+        (on `events.*` queues only it takes the events transport options, cleave.celery)."""
         command = [
             str(BIN / "celery"), "-A", "cleave.celery", "worker", "--pool", "solo",
             "--queues", ",".join(queues), "--without-gossip", "--without-mingle",
@@ -399,14 +432,25 @@ class Stack:
         )
 
 
+def _still_alive(process: Process) -> None:
+    """A server that lost its port to another run exits at once; the answer came from that
+    run's server. Fail loudly rather than test someone else's process."""
+    time.sleep(1)
+    if not process.alive():
+        raise PortTaken(f"{process.name} exited; its port answered for another server")
+
+
 def _answers(url: str) -> bool:
+    import http.client
     import urllib.error
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback server
             return True
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    # HTTPException: nothing listens yet and the client connected to itself (its ephemeral
+    # source port equal to the target port: "BadStatusLine: GET /healthz HTTP/1.1").
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException):
         return False
 
 
@@ -440,7 +484,9 @@ class RealMode:
     def __init__(self, pg: Postgres, redis: Redis, env: dict[str, str], stack: Stack) -> None:
         self.pg, self.redis, self.env, self.stack = pg, redis, env, stack
 
-    def setting(self, expression: str) -> str:
-        """The value of a Python expression over the real settings, as the processes see it."""
+    def setting(self, expression: str, env: Mapping[str, str] | None = None) -> str:
+        """The value of a Python expression over the real settings, as the processes see it
+        (with `env` added: e.g. the events worker's)."""
         code = f"from django.conf import settings; print({expression})"
-        return manage(self.env, "shell", "--no-imports", "-c", code).strip().splitlines()[-1]
+        output = manage({**self.env, **(env or {})}, "shell", "--no-imports", "-c", code)
+        return output.strip().splitlines()[-1]

@@ -5,13 +5,14 @@ Procfile's `events` worker (solo pool) applies them to notifications, which writ
 item per event. Mid-burst the worker is killed with SIGKILL while it holds a batch, at one of two
 points: inside the batch's transaction (its effects die with it) or after its commit but before
 the acknowledgement (its effects exist; the redelivery must have none). Its broker message stays
-unacknowledged. A new worker starts.
+unacknowledged. A new worker starts at once and consumes the rest of the queue.
 
-Redelivery of an unacknowledged message is kombu's: a worker's periodic sweep puts back messages
-unacknowledged for longer than the visibility timeout (`CELERY_BROKER_TRANSPORT_OPTIONS`, 300 s;
-no environment override exists). The full run waits for it for real; the bounded run ages the
-killed worker's unacked entries by the visibility timeout in the broker's index (what waiting
-would have done), so the new worker's start-up sweep restores them at once.
+Redelivery of an unacknowledged message is kombu's: the events worker's sweep (every 2 s) puts
+back messages unacknowledged for longer than its visibility timeout (10 s,
+`CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS`). Both forms wait for it for real and measure when the
+killed batch's events are applied; meanwhile the new worker holds later events of the same
+aggregates (their sequence numbers run ahead of the inbox's high-water marks) and releases them
+in order once the batch is back.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ from typing import Any
 
 import pytest
 
-from tests.faults.components import real_mode, run_python
+from tests.faults.components import EVENTS_WORKER_ENV, real_mode, run_python
 from tests.faults.conftest import BOUNDED
 from tests.faults.probes import failed_deliveries, inbox_counts, outbox_pending, report
 
 BURST = 1_500 if BOUNDED else 10_000
 QUEUES = ["events.notifications"]
+UNACKED, UNACKED_INDEX = "unacked.events", "unacked_index.events"  # the events worker's index
+# docs/reliability.md promises a dead worker's batch is applied within this after the crash.
+REDELIVERY_BOUND_SECONDS = 30
 
 
 def _unacked(redis: Any) -> tuple[list[str], list[str]]:
     """The task ids and event ids of the deliveries the broker holds as unacknowledged."""
     tasks, events = [], []
-    for raw in redis.hvals("unacked"):
+    for raw in redis.hvals(UNACKED):
         message = json.loads(raw)[0]
         tasks.append(message["headers"]["id"])
         body = json.loads(base64.b64decode(message["body"]))
@@ -44,12 +48,8 @@ def _unacked(redis: Any) -> tuple[list[str], list[str]]:
     return tasks, events
 
 
-def _age_unacked(redis: Any, seconds: float) -> int:
-    """Move every unacked delivery `seconds` into the past in kombu's index; how many."""
-    entries = redis.zrange("unacked_index", 0, -1, withscores=True)
-    if entries:
-        redis.zadd("unacked_index", {tag: score - seconds for tag, score in entries})
-    return len(entries)
+def _held(pg: Any) -> int:
+    return int(pg.scalar("SELECT count(*) FROM cleave_faileddelivery WHERE status = 'held'"))
 
 
 def _applied(pg: Any, event_ids: list[str]) -> int:
@@ -64,7 +64,8 @@ def _kill_at(point: str, real: Any, worker: Any, broker: Any) -> None:
     """SIGKILL `worker` once a third of the burst is applied and the batch it holds is at
     `point`: "mid_transaction" (none of its effects committed) or "after_commit" (all of them
     committed, the message not yet acknowledged: the worker is pushing to sockets)."""
-    deadline = time.monotonic() + 120
+    # A wait, not a bound: a loaded 2-core machine applies as few as ~30 events/s.
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if inbox_counts(real.pg).rows >= BURST // 3:
             _tasks, held = _unacked(broker)
@@ -82,7 +83,10 @@ def killed_mid_burst(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]
     point = request.param
     with real_mode() as real:
         visibility = float(
-            real.setting("settings.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']")
+            real.setting(
+                "settings.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']",
+                env=EVENTS_WORKER_ENV,
+            )
         )
         broker = real.redis.client()
         first = real.stack.worker("events-a", queues=QUEUES)
@@ -93,7 +97,7 @@ def killed_mid_burst(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]
         _kill_at(point, real, first, broker)
         killed_at = time.monotonic()
         at_kill = inbox_counts(real.pg).rows
-        unacked = broker.hlen("unacked")
+        unacked = broker.hlen(UNACKED)
         queued = broker.llen("events.notifications")
         held_tasks, held = _unacked(broker)
         held_applied = _applied(real.pg, held)
@@ -101,16 +105,15 @@ def killed_mid_burst(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]
         assert unacked == 1, "the killed worker held no delivery: nothing to redeliver"
         assert held_applied == (0 if point == "mid_transaction" else len(held)), held_applied
 
-        aged = _age_unacked(broker, visibility + 1) if BOUNDED else 0
         real.stack.worker("events-b", queues=QUEUES)
-        # Full run: the sweep runs every unacked_restore_interval (10 s) x throttle (10).
-        limit = 120 if BOUNDED else visibility + 200
-        deadline = time.monotonic() + limit
-        drained_rows = None
+        deadline = time.monotonic() + (300 if BOUNDED else 900)  # a wait for the drain, not a bound
+        batch_applied_after, most_held = None, 0
         while time.monotonic() < deadline:
-            queued_now, unacked_now = broker.llen(QUEUES[0]), broker.hlen("unacked")
-            if not BOUNDED and drained_rows is None and not queued_now and unacked_now == unacked:
-                drained_rows = inbox_counts(real.pg).rows  # the rest applied, not the kept batch
+            if batch_applied_after is None:
+                most_held = max(most_held, _held(real.pg))
+                if _applied(real.pg, held) == len(held):
+                    batch_applied_after = time.monotonic() - killed_at
+            queued_now, unacked_now = broker.llen(QUEUES[0]), broker.hlen(UNACKED)
             if not queued_now and not unacked_now and inbox_counts(real.pg).rows >= BURST:
                 break
             time.sleep(0.25)
@@ -127,16 +130,18 @@ def killed_mid_burst(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]
             "killed_batch_events": len(held),
             "killed_batch_applied_before_kill": held_applied,
             "killed_task_logged_success": len(finished),
-            "rows_before_redelivery": drained_rows,
-            "aged_entries": aged,
             "visibility_timeout_s": visibility,
+            "killed_batch_applied_after_kill_s": (
+                round(batch_applied_after, 1) if batch_applied_after is not None else None
+            ),
             "complete_after_kill_s": round(complete_after, 1),
             "rows": counts.rows,
             "distinct": counts.distinct,
             "order_inversions": counts.inversions,
             "outbox_pending": outbox_pending(real.pg),
             "failed_deliveries": failed_deliveries(real.pg),
-            "unacked_after": broker.hlen("unacked"),
+            "most_held_while_waiting": most_held,
+            "unacked_after": broker.hlen(UNACKED),
             "queued_after": broker.llen("events.notifications"),
         }
         report(f"worker SIGKILL mid-burst ({point})", **figures)
@@ -151,26 +156,18 @@ def test_every_event_has_exactly_one_effect_after_a_worker_is_killed_mid_burst(
     assert figures["outbox_pending"] == 0
     assert figures["failed_deliveries"] == {}
     assert (figures["unacked_after"], figures["queued_after"]) == (0, 0)
-    if not BOUNDED:  # redelivered by the sweep after the visibility timeout, never before
-        assert figures["complete_after_kill_s"] >= figures["visibility_timeout_s"]
 
 
-ORDER_GAP = (
-    "product gap: a worker restarted within the visibility timeout consumes the rest of "
-    "events.notifications first; the killed worker's uncommitted batch is restored 300-400 s "
-    "later (kombu's unacked sweep) and applied after later events of the same aggregates, "
-    "while docs/architecture.md promises per-aggregate order without naming this limit"
-)
+def test_the_killed_workers_batch_is_applied_within_30_s_of_the_crash(
+    killed_mid_burst: dict[str, Any],
+) -> None:
+    figures = killed_mid_burst
+    assert figures["killed_batch_applied_after_kill_s"] is not None
+    assert figures["killed_batch_applied_after_kill_s"] < REDELIVERY_BOUND_SECONDS
+    if figures["kill_point"] == "mid_transaction":  # the broker's redelivery, never sooner
+        assert figures["killed_batch_applied_after_kill_s"] >= figures["visibility_timeout_s"]
 
 
-@pytest.fixture
-def _order_expectation(killed_mid_burst: dict[str, Any], request: pytest.FixtureRequest) -> None:
-    # Only a batch whose effects died with the worker, restored after the rest, can overtake.
-    if not BOUNDED and killed_mid_burst["kill_point"] == "mid_transaction":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ORDER_GAP))
-
-
-@pytest.mark.usefixtures("_order_expectation")
 def test_events_of_an_aggregate_stay_in_order_after_a_worker_is_killed_mid_burst(
     killed_mid_burst: dict[str, Any],
 ) -> None:

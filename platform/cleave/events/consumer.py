@@ -5,6 +5,11 @@ finds the row and has no second effect. A failure parks the delivery for retry w
 backoff and jitter, and later events of the same aggregate for that subscriber are held behind
 it; after `CLEAVE_EVENTS_MAX_ATTEMPTS`, or at once for a `PermanentError`, it becomes a dead
 letter and the held events flow again.
+
+Events carry their number in their (event type, aggregate) stream (`cleave.events.sequencing`):
+one that arrives ahead of the subscriber's high-water mark is held until the events before it are
+applied, so neither a dead worker's redelivered batch nor a batch retried after a database error
+lands behind later events of its aggregates.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from opentelemetry.trace import SpanKind
 
 from cleave.databases import database_for
 from cleave.events.models import FailedDelivery, InboxEntry
+from cleave.events.sequencing import Positions, Stream, seq_of
 from cleave.events.subscribers import PermanentError, Subscriber, subscribers
 from cleave.gateway.request_id import current_request_id
 from cleave.observability import metrics, traceparent
@@ -33,41 +39,211 @@ from cleave.observability.tracing import extracted, span_from
 
 logger = logging.getLogger(__name__)
 
-Stream = tuple[str, str]  # (subscriber name, aggregate id)
+# Held rows released per transaction: a long gap's backlog is applied in bounded steps.
+BATCH_LIMIT = 500
 
 
 def consume(context: str, items: list[dict[str, Any]]) -> None:
-    """Apply a batch of `{"envelope", "headers"}` items to `context`'s subscribers."""
+    """Apply a batch of `{"envelope", "headers", "seq"}` items to `context`'s subscribers."""
     alias = database_for(context)
     with transaction.atomic(using=alias):
-        work = _not_yet_applied(
-            alias,
-            [
-                (subscriber, item)
-                for item in items
-                for subscriber in subscribers.for_type(item["envelope"]["event_type"])
-                if subscriber.context == context
-            ],
+        work = [
+            (subscriber, item)
+            for item in items
+            for subscriber in subscribers.for_type(item["envelope"]["event_type"])
+            if subscriber.context == context
+        ]
+        # Lock the marks first: a concurrent consumer of the same aggregates (a redelivered copy
+        # of a batch still running) waits here, then finds this one's inbox rows.
+        positions = Positions.lock(
+            alias, {_stream(s, item) for s, item in work if seq_of(item) is not None}
         )
-        if not work:
-            return
-        blocked = _blocked_streams(alias, work)
-        runnable = [(s, item) for s, item in work if _stream(s, item) not in blocked]
-        for subscriber, item in work:
-            if _stream(subscriber, item) in blocked:
-                _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
-        if len(runnable) > 1 and _apply_all(alias, runnable):
-            return
-        # One savepoint per delivery, so one failure does not undo the others.
+        work = _not_owned(alias, _not_yet_applied(alias, work))
+        verdict = positions.sort(work, _stream)
+        for subscriber, item in verdict.late:
+            _park_late(alias, subscriber, item)
+        _hold(alias, verdict.held)
+        run(alias, verdict.runnable, positions)
+        positions.save()
+    # The batch's own effects are committed; what it unblocked follows in transactions of its
+    # own, so a long backlog of held events never delays this batch's commit.
+    release_streams(alias, {_stream(s, item) for s, item in verdict.runnable})
+
+
+def run(
+    alias: str, runnable: list[tuple[Subscriber, dict[str, Any]]], positions: Positions
+) -> None:
+    """Apply `runnable` (in stream order) and move the marks past what was applied or given up;
+    a stream whose delivery fails holds the rest of its deliveries behind it."""
+    if not runnable:
+        return
+    unsequenced = [(s, item) for s, item in runnable if seq_of(item) is None]
+    blocked = _blocked_streams(alias, unsequenced)
+    if not blocked and len(runnable) > 1 and _apply_all(alias, runnable):
         for subscriber, item in runnable:
-            if _stream(subscriber, item) in blocked:
-                _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
-                continue
-            with request_id_of(item):  # so the failure's log line names the request too
-                failed = not deliver(alias, subscriber, item)
-                status = _park_failure(alias, subscriber, item) if failed else None
-            if status == FailedDelivery.Status.RETRYING:
-                blocked.add(_stream(subscriber, item))
+            _advance(positions, subscriber, item)
+        return
+    # One savepoint per delivery, so one failure does not undo the others.
+    for subscriber, item in runnable:
+        if _stream(subscriber, item) in blocked:
+            _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
+            continue
+        with request_id_of(item):  # so the failure's log line names the request too
+            failed = not deliver(alias, subscriber, item)
+            status = _park_failure(alias, subscriber, item) if failed else None
+        if status == FailedDelivery.Status.RETRYING:
+            blocked.add(_stream(subscriber, item))
+            seq = seq_of(item)
+            if seq is not None:  # a stream's first event failing still sets where it starts
+                positions.advance(_stream(subscriber, item), seq - 1)
+        else:  # applied, or a dead letter: the stream moves on
+            _advance(positions, subscriber, item)
+
+
+def release_held(alias: str, positions: Positions, streams: set[Stream]) -> None:
+    """Apply the held deliveries of `streams` that the marks now reach, in order, inside the
+    caller's transaction (which holds `positions`' locks); bounded."""
+    for _round in range(20):
+        rows = _releasable(alias, positions, streams)
+        if not rows:
+            return
+        FailedDelivery.objects.using(alias).filter(id__in=[row.pk for row in rows]).delete()
+        work = [
+            (subscriber, held_item(row))
+            for row in rows
+            if (subscriber := _hosted(row.subscriber)) is not None
+        ]
+        run(alias, work, positions)
+
+
+def release_streams(alias: str, streams: set[Stream]) -> None:
+    """Release what the marks of `streams` now reach, a transaction per chunk of held events."""
+    streams = {stream for stream in streams if _hosted(stream[0]) is not None}
+    for _round in range(1000):
+        if not streams:
+            return
+        with transaction.atomic(using=alias):
+            positions = Positions.lock(alias, streams)
+            rows = _releasable(alias, positions, streams)
+            if not rows:
+                return
+            FailedDelivery.objects.using(alias).filter(id__in=[row.pk for row in rows]).delete()
+            work = [(subscribers.get(row.subscriber), held_item(row)) for row in rows]
+            run(alias, work, positions)
+            positions.save()
+
+
+def _releasable(alias: str, positions: Positions, streams: set[Stream]) -> list[FailedDelivery]:
+    """The held rows of `streams` that directly follow their mark, stream by stream."""
+    if not streams:
+        return []
+    held = FailedDelivery.objects.using(alias).filter(
+        status=FailedDelivery.Status.HELD,
+        aggregate_seq__isnull=False,
+        subscriber__in={name for name, _ in streams},
+        aggregate_id__in={aggregate for _, aggregate in streams},
+    )
+    blocked = _retrying_streams(alias, streams)
+    ready: list[FailedDelivery] = []
+    next_seq: dict[Stream, int] = {}
+    for row in held.order_by("aggregate_seq", "id")[:BATCH_LIMIT]:
+        stream = (row.subscriber, row.aggregate_id)
+        if stream not in streams or stream in blocked:
+            continue
+        if stream not in next_seq:
+            applied = positions.applied(stream)
+            next_seq[stream] = (applied or 0) + 1
+        if row.aggregate_seq == next_seq[stream]:
+            ready.append(row)
+            next_seq[stream] += 1
+        else:
+            next_seq[stream] = -1  # a gap: the rest of this stream waits
+    return ready
+
+
+def held_item(row: FailedDelivery) -> dict[str, Any]:
+    """A failed-delivery row as the batch item it was parked from."""
+    return {"envelope": row.envelope, "headers": row.headers, "seq": row.aggregate_seq}
+
+
+def _retrying_streams(alias: str, streams: set[Stream]) -> set[Stream]:
+    rows = FailedDelivery.objects.using(alias).filter(
+        status=FailedDelivery.Status.RETRYING,
+        subscriber__in={name for name, _ in streams},
+        aggregate_id__in={aggregate for _, aggregate in streams},
+    )
+    return set(rows.values_list("subscriber", "aggregate_id")) & streams
+
+
+def _hosted(name: str) -> Subscriber | None:
+    try:
+        return subscribers.get(name)
+    except KeyError:
+        return None  # not hosted in this process: its own service releases it
+
+
+def _advance(positions: Positions, subscriber: Subscriber, item: dict[str, Any]) -> None:
+    seq = seq_of(item)
+    if seq is not None:
+        positions.advance(_stream(subscriber, item), seq)
+
+
+def _not_owned(
+    alias: str, work: list[tuple[Subscriber, dict[str, Any]]]
+) -> list[tuple[Subscriber, dict[str, Any]]]:
+    """Drop deliveries that already have a failed-delivery row: retrying, held, dead or parked,
+    they are the retry machinery's (a redelivered copy must not overtake it)."""
+    if not work:
+        return work
+    owned = set(
+        FailedDelivery.objects.using(alias)
+        .filter(
+            subscriber__in={subscriber.name for subscriber, _ in work},
+            event_id__in={item["envelope"]["event_id"] for _, item in work},
+        )
+        .values_list("subscriber", "event_id")
+    )
+    return [
+        (subscriber, item)
+        for subscriber, item in work
+        if (subscriber.name, UUID(item["envelope"]["event_id"])) not in owned
+    ]
+
+
+def _hold(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> None:
+    """Hold deliveries behind an earlier event of their aggregate: one insert for them all."""
+    now = timezone.now()
+    FailedDelivery.objects.using(alias).bulk_create(
+        [
+            FailedDelivery(
+                subscriber=subscriber.name,
+                event_id=item["envelope"]["event_id"],
+                event_type=item["envelope"]["event_type"],
+                aggregate_id=item["envelope"]["aggregate_id"],
+                aggregate_seq=seq_of(item),
+                envelope=item["envelope"],
+                headers=item.get("headers", {}),
+                status=FailedDelivery.Status.HELD,
+                created_at=now,
+                updated_at=now,
+            )
+            for subscriber, item in work
+        ],
+        ignore_conflicts=True,  # one already parked (a concurrent copy of the batch) stays
+    )
+
+
+def _park_late(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> None:
+    """An event whose successors were applied (its hold timed out): parked for an operator,
+    never applied out of order behind their backs."""
+    row = _park(alias, subscriber, item, status=FailedDelivery.Status.PARKED)
+    row.last_error = "arrived after later events of its aggregate were applied"
+    row.save(using=alias, update_fields=["last_error"])
+    metrics.events_arrived_late.labels(subscriber.context, subscriber.name, row.event_type).inc()
+    logger.error(
+        "parked: %s on %s %s (seq %s) arrived after its successors were applied",
+        subscriber.name, row.event_type, row.event_id, seq_of(item),
+    )  # fmt: skip
 
 
 def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> bool:
@@ -214,6 +390,7 @@ def _park(
         defaults={
             "event_type": envelope["event_type"],
             "aggregate_id": envelope["aggregate_id"],
+            "aggregate_seq": seq_of(item),
             "envelope": envelope,
             "headers": item.get("headers", {}),
             "status": status,

@@ -99,7 +99,7 @@ def _batches(rows: list[OutboxEvent]) -> dict[str, list[dict[str, Any]]]:
     for row in rows:
         for context in sorted(destinations(row.event_type)):
             batches.setdefault(context, []).append(
-                {"envelope": row.envelope, "headers": row.headers}
+                {"envelope": row.envelope, "headers": row.headers, "seq": row.aggregate_seq}
             )
     return batches
 

@@ -14,7 +14,7 @@ from cleave.databases import context_labels, database_for
 from cleave.events.consumer import consume
 from cleave.events.models import InboxEntry, OutboxEvent
 from cleave.events.relay import relay_all
-from cleave.events.retries import retry_due
+from cleave.events.retries import release_overdue, release_ready, retry_due
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,14 @@ def hosted_aliases() -> list[str]:
     name="cleave.events.deliver_batch",
     autoretry_for=(Exception,),  # the database or the worker failed, not a subscriber
     retry_backoff=True,
-    retry_backoff_max=300,
+    # Short: the batch's events are marked handed off, so only this retry brings them; while it
+    # waits, later events of its aggregates are held (cleave.events.sequencing). A long backoff
+    # (it was 300 s, full jitter) made a batch that failed a few times during a database restart
+    # arrive minutes after the database was back. Below the events worker's visibility timeout,
+    # so the retry's delayed message is not swept back as a copy.
+    retry_backoff_max=5,
     retry_jitter=True,
-    max_retries=50,
+    max_retries=720,  # about an hour of a database outage
 )
 def deliver_batch(context: str, items: list[dict[str, Any]]) -> int:
     consume(context, items)
@@ -48,7 +53,12 @@ def sweep_outbox() -> int:
 
 @shared_task(name="cleave.events.retry_due")
 def retry_due_deliveries() -> int:
-    return sum(retry_due(alias) for alias in hosted_aliases())
+    """Retry due deliveries, release held ones whose turn came, and let streams held past the
+    hold timeout move on."""
+    return sum(
+        retry_due(alias) + release_ready(alias) + release_overdue(alias)
+        for alias in hosted_aliases()
+    )
 
 
 @shared_task(name="cleave.events.purge")

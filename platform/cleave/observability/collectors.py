@@ -35,6 +35,19 @@ class EventBusCollector(Collector):
             "Dead letters waiting for an operator.",
             labels=["database"],
         )
+        parked = GaugeMetricFamily(
+            "cleave_events_parked",
+            "Events parked for an operator: they arrived after later events of their aggregate.",
+            labels=["database"],
+        )
+        held = GaugeMetricFamily(
+            "cleave_events_held", "Events held behind an earlier one.", labels=["database"]
+        )
+        oldest_hold = GaugeMetricFamily(
+            "cleave_events_oldest_hold_seconds",
+            "Age of the oldest held event (0 when none): near the hold timeout, a gap is stuck.",
+            labels=["database"],
+        )
         now = timezone.now()
         for alias in settings.DATABASES:
             try:
@@ -42,13 +55,15 @@ class EventBusCollector(Collector):
                 oldest = undelivered.aggregate(oldest=Min("created_at"))["oldest"]
                 lag.add_metric([alias], (now - oldest).total_seconds() if oldest else 0.0)
                 pending.add_metric([alias], undelivered.count())
-                dead.add_metric(
-                    [alias],
-                    FailedDelivery.objects.using(alias)
-                    .filter(status=FailedDelivery.Status.DEAD)
-                    .count(),
-                )
+                failed = FailedDelivery.objects.using(alias)
+                Status = FailedDelivery.Status
+                dead.add_metric([alias], failed.filter(status=Status.DEAD).count())
+                parked.add_metric([alias], failed.filter(status=Status.PARKED).count())
+                holding = failed.filter(status=Status.HELD)
+                held.add_metric([alias], holding.count())
+                first = holding.aggregate(first=Min("created_at"))["first"]
+                oldest_hold.add_metric([alias], (now - first).total_seconds() if first else 0.0)
             except Exception as exc:
                 # A scrape must not fail because one database is down: readiness says that.
                 logger.warning("event bus gauges unavailable for %s: %s", alias, exc)
-        yield from (lag, pending, dead)
+        yield from (lag, pending, dead, parked, held, oldest_hold)

@@ -98,6 +98,16 @@ events_dead_lettered = Counter(
     "Deliveries given up (dead letters).",
     ["context", "subscriber", "event_type"],
 )
+events_arrived_late = Counter(
+    "cleave_events_arrived_late_total",
+    "Events that arrived after later events of their aggregate were applied, parked.",
+    ["context", "subscriber", "event_type"],
+)
+events_hold_timeouts = Counter(
+    "cleave_events_hold_timeouts_total",
+    "Streams that gave up waiting for a missing earlier event (the hold timed out).",
+    ["context", "subscriber"],
+)
 inbox_duplicates = Counter(
     "cleave_events_inbox_duplicates_total",
     "Redelivered events the inbox absorbed (already applied), by subscriber.",
@@ -116,7 +126,8 @@ event_delivery_duration = Histogram(
 )
 # Read from the database when /metrics is scraped (see cleave.observability.collectors):
 # cleave_outbox_lag_seconds{database}, cleave_outbox_pending{database},
-# cleave_events_dead_letters{database}.
+# cleave_events_dead_letters{database}, cleave_events_parked{database},
+# cleave_events_held{database}, cleave_events_oldest_hold_seconds{database}.
 
 # --- Realtime ----------------------------------------------------------------------------------
 sockets_open = Gauge(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,9 +18,22 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port: any (the kernel's choice), or one of `CLEAVE_TEST_PORTS`
+    ("33000-33999") when set, so parallel runs on a shared machine keep to their own range."""
+    span = os.environ.get("CLEAVE_TEST_PORTS")
+    if not span:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    low, high = (int(part) for part in span.split("-"))
+    for port in random.sample(range(low, high + 1), high - low + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in CLEAVE_TEST_PORTS={span}")
 
 
 def process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

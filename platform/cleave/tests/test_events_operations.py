@@ -75,7 +75,7 @@ def test_events_replay_command_redelivers_dead_letters(
     with pytest.raises(CommandError, match="name dead letter ids"):
         call_command("events", "replay")
     call_command("events", "replay", "--subscriber", "shipping.on_order_placed")
-    assert "replayed 1 dead letter(s)" in capsys.readouterr().out
+    assert "replayed 1 dead or parked event(s)" in capsys.readouterr().out
     assert Shipment.objects.filter(note="down").exists()
 
 

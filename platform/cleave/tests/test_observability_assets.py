@@ -41,6 +41,9 @@ SCRAPE_TIME_GAUGES = {
     "cleave_outbox_lag_seconds": ("database",),
     "cleave_outbox_pending": ("database",),
     "cleave_events_dead_letters": ("database",),
+    "cleave_events_parked": ("database",),
+    "cleave_events_held": ("database",),
+    "cleave_events_oldest_hold_seconds": ("database",),
 }
 # Labels Prometheus attaches to every scraped series: its own, and those deploy/observability's
 # scrape configs add (prometheus.yml, prometheus-kubernetes.yml).

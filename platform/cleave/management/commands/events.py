@@ -13,16 +13,16 @@ from cleave.events.tasks import hosted_aliases, retry_due_deliveries, sweep_outb
 
 
 class Command(BaseCommand):
-    help = "Inspect and operate the event bus: status, sweep, retry, replay dead letters."
+    help = "Inspect and operate the event bus: status, sweep, retry, replay dead or parked events."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("status", help="outbox backlog and failed deliveries per status")
         sub.add_parser("sweep", help="hand off every pending outbox row now")
         sub.add_parser("retry", help="retry every due failed delivery now")
-        replay_parser = sub.add_parser("replay", help="re-deliver dead letters")
-        replay_parser.add_argument("ids", nargs="*", type=int, help="dead letter ids")
-        replay_parser.add_argument("--all", action="store_true", help="every dead letter")
+        replay_parser = sub.add_parser("replay", help="re-deliver dead letters and parked events")
+        replay_parser.add_argument("ids", nargs="*", type=int, help="dead or parked ids")
+        replay_parser.add_argument("--all", action="store_true", help="every dead or parked one")
         replay_parser.add_argument("--subscriber", help="only this subscriber's dead letters")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
@@ -48,11 +48,16 @@ class Command(BaseCommand):
             raise CommandError("name dead letter ids, or pass --all or --subscriber NAME")
         total = 0
         for alias in hosted_aliases():
-            dead = FailedDelivery.objects.using(alias).filter(status=FailedDelivery.Status.DEAD)
+            Status = FailedDelivery.Status
+            dead = FailedDelivery.objects.using(alias).filter(
+                status__in=[Status.DEAD, Status.PARKED]
+            )
             if ids:
                 dead = dead.filter(id__in=ids)
             if subscriber:
                 dead = dead.filter(subscriber=subscriber)
             total += replay(alias, dead.values_list("id", flat=True))
         retried = retry_due_deliveries()
-        self.stdout.write(f"replayed {total} dead letter(s); {retried} delivered or rescheduled")
+        self.stdout.write(
+            f"replayed {total} dead or parked event(s); {retried} delivered or rescheduled"
+        )
