@@ -16,6 +16,7 @@ from django.conf import settings
 
 from cleave.server_limits import WS_MAX_BYTES
 from cleave_deploy import data
+from cleave_deploy.file_set import file_set, render_files_txt
 from cleave_deploy.gateway import DEFAULT_EDGE, KERNEL, Location, ownership
 from cleave_deploy.nginx import proxy_headers, render_locations, upstream_name
 
@@ -133,7 +134,10 @@ def commands(service: Service) -> dict[str, list[str]]:
             *celery, "worker", "--queues", f"events.{service.context}", "--pool", "solo",
             "--hostname", f"events-{service.context}@%h", "--loglevel", "INFO",
         ],
-        "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", "var/celerybeat-schedule"],
+        # var/run/ is the pod's writable scratch (the image's var/static stays read-only).
+        "beat": [
+            *celery, "beat", "--loglevel", "INFO", "--schedule", "var/run/celerybeat-schedule",
+        ],
     }  # fmt: skip
     if service.context == REALTIME_CONTEXT:
         processes["realtime"] = [
@@ -152,29 +156,31 @@ def render_procfile(service: Service) -> str:
 
 
 def render_dockerfile(service: Service) -> str:
+    """The image: exactly the entries of `files.txt` (the context, the contracts it publishes
+    and calls, the kernel), laid out as in the repository and installed editable from there,
+    so the runtime finds `contracts/subscriptions.json` where it reads it."""
     web = json.dumps(commands(service)["web"])
+    copies = "".join(f"COPY {entry} ./{entry}\n" for entry in file_set(service.context))
     return f"""\
 # {HEADER.format(context=service.context)}
 # Build from the repository root: docker build -f deploy/{service.context}/Dockerfile .
+# It copies the entries of files.txt only: no other context's code is in the image.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
-COPY platform ./platform
-COPY apps ./apps
-COPY contracts ./contracts
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install -c constraints.txt .
+WORKDIR /app
+{copies}RUN python -m venv /opt/venv && /opt/venv/bin/pip install -c constraints.txt -e .
 # Static files for the admin, collected at build time (embedded settings need no services).
 RUN CLEAVE_MODE=embedded CLEAVE_VAR_DIR=/tmp/cleave DJANGO_SETTINGS_MODULE=cleave.settings \\
-    /opt/venv/bin/django-admin collectstatic --no-input -v 0
+    CLEAVE_CONTEXTS={service.context} /opt/venv/bin/django-admin collectstatic --no-input -v 0
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \\
     DJANGO_SETTINGS_MODULE=cleave.settings \\
     CLEAVE_CONTEXTS={service.context} CLEAVE_SERVICE_NAME={service.context}
 COPY --from=build /opt/venv /opt/venv
-RUN useradd --system --uid 10001 --home-dir /app cleave && mkdir -p /app/var \\
-    && chown -R cleave /app
+COPY --from=build /app /app
+RUN useradd --system --uid 10001 --home-dir /app cleave && mkdir -p /app/var/run \\
+    && chown -R cleave /app/var
 WORKDIR /app
 USER 10001
 EXPOSE {PORT}
@@ -291,6 +297,9 @@ def bundle(service: Service, *, locations: list[Location] | None = None) -> dict
         f"{service.context}.env": render_env(service),
         "Procfile": render_procfile(service),
         "Dockerfile": render_dockerfile(service),
+        "files.txt": render_files_txt(
+            file_set(service.context), header=HEADER.format(context=service.context)
+        ),
         "gateway.conf": render_gateway_snippet(service, locations),
         "DATA_MOVE.md": render_data_move(service),
     }

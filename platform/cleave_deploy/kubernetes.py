@@ -94,7 +94,8 @@ def _pod(service: Service, component: str, argv: list[str], port: int | None) ->
         ],
         "volumeMounts": [
             {"name": "service-jwks", "mountPath": str(Path(SERVICE_JWKS_PATH).parent)},
-            {"name": "var", "mountPath": "/app/var"},
+            # Writable scratch (beat's schedule): var/static, collected in the image, stays.
+            {"name": "var", "mountPath": "/app/var/run"},
         ],
         "resources": {
             "requests": {"cpu": "250m", "memory": "256Mi"},

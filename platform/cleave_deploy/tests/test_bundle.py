@@ -12,6 +12,7 @@ import yaml
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from cleave_deploy.file_set import read_files_txt
 from cleave_deploy.testing import nginx_config_problem
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -142,9 +143,23 @@ def test_only_the_realtime_context_gets_a_realtime_deployment(tmp_path: Path) ->
 def test_dockerfile_installs_with_constraints_and_runs_as_a_non_root_user(bundle: Path) -> None:
     dockerfile = (bundle / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install -c constraints.txt ." in dockerfile
+    assert "pip install -c constraints.txt -e ." in dockerfile
     assert "\nUSER 10001\n" in dockerfile
     assert 'CMD ["granian", "--interface", "wsgi"' in dockerfile
+
+
+def test_the_image_copies_exactly_the_file_list_and_no_other_context(bundle: Path) -> None:
+    entries = read_files_txt((bundle / "files.txt").read_text())
+    copied = [
+        line.split()[1] for line in (bundle / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    ]  # fmt: skip
+    assert copied == entries
+    assert "platform/cleave/" in entries
+    assert [e for e in entries if e.startswith("apps/")] == ["apps/__init__.py", "apps/messaging/"]
+    # What it publishes, what it calls, what the kernel calls; never another context's code.
+    assert {"contracts/messaging/", "contracts/identity/", "contracts/flags/"} <= set(entries)
+    assert not [e for e in entries if "cleave_deploy" in e]
 
 
 def test_gateway_snippet_routes_the_contexts_prefixes_and_nginx_accepts_it(
