@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 
 from cleave.server_limits import WS_MAX_BYTES
@@ -63,6 +64,11 @@ def service_for(
         raise ValueError(f"unknown context {context!r}; installed: {sorted(contexts)}")
     others = tuple(sorted(c for c in contexts if c != context))
     return Service(context=context, others=others, image=image, domain=domain)
+
+
+def carried_files(service: Service) -> list[str]:
+    """What the service's image holds (`files.txt`): see cleave_deploy.file_set."""
+    return file_set(Path(apps.get_app_config(service.context).path))
 
 
 # --- Environment -----------------------------------------------------------------------------
@@ -160,7 +166,7 @@ def render_dockerfile(service: Service) -> str:
     and calls, the kernel), laid out as in the repository and installed editable from there,
     so the runtime finds `contracts/subscriptions.json` where it reads it."""
     web = json.dumps(commands(service)["web"])
-    copies = "".join(f"COPY {entry} ./{entry}\n" for entry in file_set(service.context))
+    copies = "".join(f"COPY {entry} ./{entry}\n" for entry in carried_files(service))
     return f"""\
 # {HEADER.format(context=service.context)}
 # Build from the repository root: docker build -f deploy/{service.context}/Dockerfile .
@@ -298,7 +304,7 @@ def bundle(service: Service, *, locations: list[Location] | None = None) -> dict
         "Procfile": render_procfile(service),
         "Dockerfile": render_dockerfile(service),
         "files.txt": render_files_txt(
-            file_set(service.context), header=HEADER.format(context=service.context)
+            carried_files(service), header=HEADER.format(context=service.context)
         ),
         "gateway.conf": render_gateway_snippet(service, locations),
         "DATA_MOVE.md": render_data_move(service),

@@ -28,26 +28,28 @@ SUPPORT_FILES = (
     "constraints.txt",
     "manage.py",
     "pyproject.toml",
-    "apps/__init__.py",
     "contracts/__init__.py",
     "contracts/subscriptions.json",
 )
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache"})
 
 
-def file_set(context: str, *, root: Path = ROOT) -> list[str]:
-    """The sorted entries of `files.txt` for `context`."""
-    context_dir = root / "apps" / context
+def file_set(context_dir: Path, *, root: Path = ROOT) -> list[str]:
+    """The sorted entries of `files.txt` for the context whose package is `context_dir`
+    (e.g. `<root>/apps/messaging`; its label is the folder's name)."""
     if not (context_dir / "__init__.py").exists():
         raise ValueError(f"no context package at {context_dir}")
+    relative = context_dir.resolve().relative_to(root.resolve())
+    # The packages above it (`apps/__init__.py`), so `apps.<label>` imports.
+    parents = [f"{parent.as_posix()}/__init__.py" for parent in relative.parents if parent.parts]
     kernel_runtime = [p for p in _python_files(root / KERNEL) if "tests" not in p.parts]
     wanted = contracts_imported([*_python_files(context_dir), *kernel_runtime])
-    if (root / CONTRACTS / context / "__init__.py").exists():
-        wanted.add(context)  # what it publishes
+    if (root / CONTRACTS / context_dir.name / "__init__.py").exists():
+        wanted.add(context_dir.name)  # what it publishes
     contracts = _with_dependencies(wanted, root)
-    entries = [*SUPPORT_FILES, f"apps/{context}/", KERNEL]
+    entries = [*SUPPORT_FILES, *parents, f"{relative.as_posix()}/", KERNEL]
     entries += [f"{CONTRACTS}/{name}/" for name in contracts]
-    return sorted(entries)
+    return sorted(set(entries))
 
 
 def contracts_imported(paths: Iterable[Path]) -> set[str]:

@@ -44,8 +44,9 @@ def repo(tmp_path: Path) -> Path:
 def test_the_set_holds_the_context_its_contracts_and_their_imports_and_the_kernel(
     repo: Path,
 ) -> None:
-    entries = file_set("orders", root=repo)
+    entries = file_set(repo / "apps" / "orders", root=repo)
     assert "apps/orders/" in entries
+    assert "apps/__init__.py" in entries
     assert "platform/cleave/" in entries
     # Its own (published), sales (its tests call it), billing (sales imports it), flags (the
     # kernel's runtime imports it); the kernel's tests do not widen the set.
@@ -61,7 +62,7 @@ def test_the_set_holds_the_context_its_contracts_and_their_imports_and_the_kerne
 
 def test_laying_the_set_out_copies_nothing_else(repo: Path, tmp_path: Path) -> None:
     target = tmp_path / "out"
-    count = copy_file_set(file_set("orders", root=repo), target, root=repo)
+    count = copy_file_set(file_set(repo / "apps" / "orders", root=repo), target, root=repo)
     copied = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
     assert len(copied) == count
     assert "apps/orders/tests/test_y.py" in copied
@@ -76,7 +77,7 @@ def test_laying_out_refuses_a_folder_that_holds_files(repo: Path, tmp_path: Path
 
 def test_an_unknown_context_has_no_file_set(repo: Path) -> None:
     with pytest.raises(ValueError, match="no context package"):
-        file_set("shipping", root=repo)
+        file_set(repo / "apps" / "shipping", root=repo)
 
 
 def test_the_list_reads_back_as_written() -> None:
