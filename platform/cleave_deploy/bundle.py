@@ -19,7 +19,12 @@ from cleave.server_limits import WS_MAX_BYTES
 from cleave_deploy import data
 from cleave_deploy.file_set import file_set, render_files_txt
 from cleave_deploy.gateway import DEFAULT_EDGE, KERNEL, Location, ownership
-from cleave_deploy.nginx import proxy_headers, render_locations, upstream_name
+from cleave_deploy.nginx import (
+    proxy_headers,
+    render_admin_locations,
+    render_locations,
+    upstream_name,
+)
 
 DEFAULT_IMAGE = "registry.example.com/cleave:CHANGE_ME"
 DEFAULT_DOMAIN = "api.example.com"
@@ -97,6 +102,8 @@ def config_env(service: Service) -> dict[str, str]:
         env["CLEAVE_FLAGS_URL"] = service.url_of("identity")
         # Revocations the cache does not know are asked of identity's session rows.
         env["CLEAVE_SESSIONS_URL"] = service.url_of("identity")
+        # Staff sign in at the edge's admin; this one (/admin/<context>/) trusts its cookie.
+        env["CLEAVE_ADMIN_EDGE"] = "identity"
     return dict(sorted(env.items()))
 
 
@@ -212,6 +219,8 @@ def render_gateway_snippet(service: Service, locations: list[Location] | None = 
     body = render_locations(mine, upstream_for=dict.fromkeys(owners, name), indent="")
     if service.context == DEFAULT_EDGE:
         body += f"location / {{ proxy_pass http://{name}; }}\n"
+    else:
+        body += render_admin_locations({service.context: name}, indent="")
     if service.context == REALTIME_CONTEXT:
         body += (
             f"# WebSockets: the realtime deployment (upstream cleave_realtime → "

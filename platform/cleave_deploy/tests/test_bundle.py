@@ -186,6 +186,18 @@ def test_gateway_snippet_routes_the_contexts_prefixes_and_nginx_accepts_it(
     assert nginx_config_problem(NGINX, conf, prefix) is None
 
 
+def test_a_services_gateway_snippet_routes_its_admin_and_its_env_names_the_edge(
+    tmp_path: Path,
+) -> None:
+    messaging = _extract(tmp_path, "messaging")
+    snippet = (messaging / "gateway.conf").read_text()
+    assert "location ^~ /admin/messaging/ { proxy_pass http://cleave_messaging; }" in snippet
+    assert _env(messaging / "messaging.env")["CLEAVE_ADMIN_EDGE"] == "identity"
+    identity = _extract(tmp_path, "identity")
+    assert "location ^~ /admin/identity/" not in (identity / "gateway.conf").read_text()
+    assert "CLEAVE_ADMIN_EDGE" not in _env(identity / "identity.env")  # staff sign in there
+
+
 def test_data_move_plan_lists_every_table_and_the_exact_commands(bundle: Path) -> None:
     plan = (bundle / "DATA_MOVE.md").read_text()
     for table in ("messaging_conversation", "messaging_member", "messaging_message"):
