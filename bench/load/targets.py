@@ -126,10 +126,9 @@ def _drop_databases(topology: Any) -> None:
     """Start from empty databases (ours only: the cleave_load_split_ prefix), so runs do not
     measure tables grown by earlier runs."""
     import psycopg
-    from cleave_deploy.split import LAYOUTS
 
     server = topology.database_url.rstrip("/")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as db:
-        for service in LAYOUTS[topology.layout]:
+        for service in topology.web_services:
             name = f"{topology.database_prefix}_{service}"
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -9,12 +10,15 @@ class CleaveConfig(AppConfig):
     def ready(self) -> None:
         import cleave.boundaries  # noqa: F401 - registers the cross-context relation check
         import cleave.celery  # noqa: F401 - binds @shared_task to Cleave's Celery app
+        import cleave.declarations  # noqa: F401 - registers the checks of the declarations
         import cleave.events.tasks  # noqa: F401 - registers the event bus's tasks
 
         self._observability()
         # Each context declares its subscribers in `subscribers.py`; importing registers them.
         autodiscover_modules("subscribers")
         self._flags()
+        # The roles contexts declare, as groups where the edge's accounts live.
+        post_migrate.connect(cleave.declarations.create_role_groups, sender=self)
 
     def _observability(self) -> None:
         from django.conf import settings

@@ -10,6 +10,7 @@ from typing import Any
 from kombu import Queue
 
 from cleave import config as _config
+from cleave import contexts as _contexts
 from cleave.gateway.redaction import remember_secrets
 from cleave.logging_config import build_logging
 
@@ -29,17 +30,15 @@ SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = CONFIG.allowed_hosts
 CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 
-# Bounded contexts, one Django app each; `cleave` is the shared kernel. A process hosts all of
-# them unless CLEAVE_CONTEXTS names some (a context's tests run with it alone, too).
-CLEAVE_ALL_CONTEXTS = [
-    "apps.identity",
-    "apps.messaging",
-    "apps.notifications",
-    *_config.EXTRA_CONTEXT_APPS,
-]
+# Bounded contexts, one Django app each, found by their declarations (`apps/<context>/context.py`,
+# cleave.contexts); `cleave` is the shared kernel. A process hosts all of them unless
+# CLEAVE_CONTEXTS names some (a context's tests run with it alone, too).
+_DECLARED = _contexts.declared(_config.EXTRA_CONTEXT_APPS)
+CLEAVE_ALL_CONTEXTS = [context.app for context in _DECLARED]
 CLEAVE_CONTEXTS = CONFIG.hosted(CLEAVE_ALL_CONTEXTS)
-_CONTEXT_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_CONTEXTS]
-_ALL_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_ALL_CONTEXTS]
+_HOSTED = [context for context in _DECLARED if context.app in CLEAVE_CONTEXTS]
+_CONTEXT_LABELS = [context.label for context in _HOSTED]
+_EDGE = _contexts.edge_of(_HOSTED)
 
 # --- Split mode (cleave.remote) ----------------------------------------------------------------
 # A contract whose context this process does not host is called over HTTP at the URL the
@@ -49,9 +48,16 @@ _ALL_LABELS = [path.rsplit(".", 1)[1] for path in CLEAVE_ALL_CONTEXTS]
 CLEAVE_SERVICE_NAME = CONFIG.service_name or (
     "monolith" if CONFIG.contexts is None else "+".join(sorted(_CONTEXT_LABELS))
 )
+# Any contract this process calls but does not provide may be remote: those of the contexts it
+# does not host, and those whose package it carries without the context (an extracted image).
+_PROVIDED_HERE = {name for context in _HOSTED for name in context.contracts}
 CLEAVE_SERVICE_URLS = CONFIG.service_urls(
     os.environ,
-    [label for label in _ALL_LABELS if label not in _CONTEXT_LABELS] + ["flags", "sessions"],
+    sorted(
+        {name for context in _DECLARED for name in context.contracts}.union(
+            _contexts.contract_names()
+        ).difference(_PROVIDED_HERE)
+    ),
 )
 # The flag tables live with one service (the edge); the others load definitions from it
 # through the flags contract (CLEAVE_FLAGS_URL) and evaluate locally.
@@ -129,9 +135,9 @@ ROOT_URLCONF = "cleave.urls"
 DATABASE_ROUTERS = ["cleave.databases.ContextRouter"]
 WSGI_APPLICATION = "cleave.wsgi.application"
 ASGI_APPLICATION = "cleave.asgi.application"
-# The account model belongs to identity. A process that does not host identity (a context's
+# The account model belongs to the edge context. A process that does not host it (a context's
 # isolated tests, an extracted service) keeps Django's own user model for its admin.
-AUTH_USER_MODEL = "identity.User" if "apps.identity" in CLEAVE_CONTEXTS else "auth.User"
+AUTH_USER_MODEL = _EDGE.edge.user_model if _EDGE and _EDGE.edge else "auth.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [
@@ -244,7 +250,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = CONFIG.task_queue
 CELERY_TASK_QUEUES = [
     Queue(CONFIG.task_queue),
-    *(Queue(f"events.{label}") for label in _CONTEXT_LABELS),
+    *(Queue(context.events_queue) for context in _HOSTED),
 ]
 CELERY_BEAT_SCHEDULE = {
     "events-sweep-outbox": {"task": "cleave.events.sweep_outbox", "schedule": 5.0},
@@ -320,10 +326,6 @@ CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
 CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
 CLEAVE_EVENTS_RETENTION_DAYS = 7
 
-# Messages one user may send, over REST and the socket together, per window (counted in the
-# cache: Redis in real mode, so shared by every process). 20 per 10 s is far above a person
-# typing and far below a spammer's loop (the probe sent 60 in 0.7 s). Load tests raise it here.
-CLEAVE_MESSAGING_SEND_RATE = os.environ.get("CLEAVE_MESSAGING_SEND_RATE", "20/10s")
 CLEAVE_REALTIME_AUTH_SECONDS = CONFIG.realtime_auth_seconds
 # How long a user stays "online" after their last socket closes (a phone changing networks).
 CLEAVE_REALTIME_PRESENCE_GRACE_SECONDS = CONFIG.presence_grace_seconds
@@ -333,7 +335,7 @@ CLEAVE_PUSH_PROVIDER = os.environ.get("CLEAVE_PUSH_PROVIDER", "log")
 # Largest request body the embedded one-process server reads into memory.
 CLEAVE_MAX_BODY_BYTES = 10 * 1024 * 1024
 
-# --- Authentication (tokens are minted by identity, verified by every process) ---------------
+# --- Authentication (tokens are minted by the edge context, verified by every process) -------
 CLEAVE_JWT_ISSUER = "cleave"
 CLEAVE_JWT_AUDIENCE = "cleave-api"
 CLEAVE_ACCESS_TOKEN_SECONDS = 15 * 60
@@ -344,7 +346,7 @@ CLEAVE_REVOCATION_RECHECK_SECONDS = 1.0
 # overwrites it at once; this only bounds how long a revocation whose cache write failed (Redis
 # down at that moment) goes unseen, against one session-row query per session per 30 s.
 CLEAVE_REVOCATION_LIVE_SECONDS = 30
-# A process that does not host identity verifies tokens with keys fetched from here.
+# A process that does not host the edge context verifies tokens with keys fetched from here.
 CLEAVE_JWKS_URL = CONFIG.jwks_url
 # Sign-in and reset back-off is per (account, client address) (apps.identity.throttles). Past
 # this many failures of one account within an hour, from anywhere, every attempt on it first
@@ -352,12 +354,11 @@ CLEAVE_JWKS_URL = CONFIG.jwks_url
 # is far beyond anyone mistyping, and 1 s makes guessing slow while the owner barely notices.
 CLEAVE_AUTH_ACCOUNT_FAILURES_PER_HOUR = 100
 CLEAVE_AUTH_ACCOUNT_DELAY_SECONDS = 1.0
-# Argon2id with OWASP's minimum (19 MiB, 2 passes, 1 lane) instead of Django's 100 MiB × 8
-# lanes: bounded memory per login on 2-core machines; measured in bench/identity.
+# The edge context's hasher where it is hosted (its declaration says why), Argon2 elsewhere.
 PASSWORD_HASHERS = [
     (
-        "apps.identity.hashers.Argon2idHasher"
-        if "apps.identity" in CLEAVE_CONTEXTS
+        _EDGE.edge.password_hasher
+        if _EDGE and _EDGE.edge and _EDGE.edge.password_hasher
         else "django.contrib.auth.hashers.Argon2PasswordHasher"
     ),
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -437,3 +438,7 @@ LOGGING = build_logging(fmt=CONFIG.log_format, level=CONFIG.log_level)
 # Django's debug page and error mails mask settings by name; ours also masks URL passwords,
 # the runtime CONFIG's secrets and this process's keys in every setting and frame variable.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "cleave.gateway.debug_page.SecretSafeReporterFilter"
+
+# Each hosted context's own settings, from its declaration (e.g. a rate limit it enforces).
+for _context in _HOSTED:
+    globals().update(_context.settings_from(os.environ))

@@ -11,6 +11,8 @@ import-linter contract says so): from the monolith to one service per context, a
 - `cleave_deploy.kubernetes`: that bundle's k8s/ manifests;
 - `cleave_deploy.data`: moving one context's rows between databases with a verified
   manifest (`manage.py context_data export|import|verify`).
+- `cleave_deploy.scaffold`: a new context's first files, declared and tested (`manage.py
+  context_new <label>`, docs/adding-a-context.md).
 
 Submodules are imported on demand: they need a configured Django, this package does not.
 See docs/extraction.md for the team's step-by-step.

@@ -9,13 +9,14 @@ from SQLite or PostgreSQL, and compared with the file's.
 What moves: every concrete model of the context's app; the kernel's inbox entries and failed
 deliveries of its subscribers (`<context>.*`), so a redelivery after the move is still seen as a
 duplicate and a retry still happens; and "companions", the models the context's many-to-many
-fields point at outside it (identity's User → auth.Group).
+fields point at outside it (the edge context's User → auth.Group).
 
 Ids differ between databases for rows that migrations create (permissions, content types,
-identity's role groups), so those are referred to by natural key (`["add_user", "identity",
-"user"]`, `["staff"]`), never by id. Permissions and content types are not moved at all:
-`migrate` recreates them. Companions are merged by natural key (a group of the same name is
-updated, not duplicated) and their ids are not kept; the context's own rows keep their ids.
+the role groups of the contexts' declarations), so those are referred to by natural key
+(`["add_user", "<context>", "user"]`, `["staff"]`), never by id. Permissions and content types
+are not moved at all: `migrate` recreates them. Companions are merged by natural key (a group
+of the same name is updated, not duplicated) and their ids are not kept; the context's own rows
+keep their ids.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from typing import IO, Any
 from uuid import UUID
 
 from django.apps import apps
-from django.conf import settings
 from django.core import serializers
 from django.core.management.color import no_style
 from django.core.serializers.base import DeserializationError
@@ -42,6 +42,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Model, Prefetch, QuerySet
 from django.utils.duration import duration_iso_string
 
+from cleave import contexts
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 
 FORMAT = "cleave.context_data/1"
@@ -122,7 +123,7 @@ def _describe(digest: Digest | None) -> str:
 # --- The plan --------------------------------------------------------------------------------
 def plan_for(context: str) -> Plan:
     """The plan for an installed context; DataMoveError names the installed ones otherwise."""
-    hosted = {path.rsplit(".", 1)[1]: path for path in settings.CLEAVE_CONTEXTS}
+    hosted = {declaration.label: declaration.app for declaration in contexts.installed()}
     if context not in hosted:
         raise DataMoveError(f"unknown context {context!r}; installed: {sorted(hosted)}")
     config = apps.get_app_config(context)

@@ -34,19 +34,27 @@ SUPPORT_FILES = (
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache"})
 
 
-def file_set(context_dir: Path, *, root: Path = ROOT) -> list[str]:
-    """The sorted entries of `files.txt` for the context whose package is `context_dir`
-    (e.g. `<root>/apps/messaging`; its label is the folder's name)."""
+def file_set(context_dir: Path, *, module: str, root: Path = ROOT) -> list[str]:
+    """The sorted entries of `files.txt` for the context package `module` (`apps.messaging`)
+    found at `context_dir`. Entries are paths in the repository's layout; a context that lives
+    in another folder on the path (`apps/` and `contracts/` are namespaces) is listed there
+    too, and its own contracts are looked up beside it."""
     if not (context_dir / "__init__.py").exists():
         raise ValueError(f"no context package at {context_dir}")
-    relative = context_dir.resolve().relative_to(root.resolve())
+    relative = Path(*module.split("."))
+    # The folder holding its top package: where its `contracts/` are, if not in `root`.
+    home = context_dir.resolve().parents[len(relative.parts) - 1]
+    roots = list(dict.fromkeys([root.resolve(), home]))
     # The packages above it (`apps/__init__.py`), so `apps.<label>` imports.
-    parents = [f"{parent.as_posix()}/__init__.py" for parent in relative.parents if parent.parts]
+    parents = [
+        f"{parent.as_posix()}/__init__.py"
+        for parent in relative.parents
+        if parent.parts and any((r / parent / "__init__.py").exists() for r in roots)
+    ]
     kernel_runtime = [p for p in _python_files(root / KERNEL) if "tests" not in p.parts]
     wanted = contracts_imported([*_python_files(context_dir), *kernel_runtime])
-    if (root / CONTRACTS / context_dir.name / "__init__.py").exists():
-        wanted.add(context_dir.name)  # what it publishes
-    contracts = _with_dependencies(wanted, root)
+    wanted.add(context_dir.name)  # what it publishes, if it publishes anything
+    contracts = _with_dependencies(wanted, roots)
     entries = [*SUPPORT_FILES, *parents, f"{relative.as_posix()}/", KERNEL]
     entries += [f"{CONTRACTS}/{name}/" for name in contracts]
     return sorted(set(entries))
@@ -73,17 +81,19 @@ def contracts_imported(paths: Iterable[Path]) -> set[str]:
     return found
 
 
-def _with_dependencies(names: set[str], root: Path) -> list[str]:
-    """`names` plus every contract package they import, transitively."""
+def _with_dependencies(names: set[str], roots: list[Path]) -> list[str]:
+    """`names` plus every contract package they import, transitively (first root that has it)."""
     done: set[str] = set()
     pending = set(names)
     while pending:
         name = pending.pop()
-        package = root / CONTRACTS / name
-        if not (package / "__init__.py").exists():
-            continue  # `contracts.<module>` that is not a package of its own
+        found = [
+            r / CONTRACTS / name for r in roots if (r / CONTRACTS / name / "__init__.py").exists()
+        ]
+        if not found:
+            continue  # `contracts.<module>` that is not a package of its own, or none published
         done.add(name)
-        pending |= contracts_imported(_python_files(package)) - done
+        pending |= contracts_imported(_python_files(found[0])) - done
     return sorted(done)
 
 

@@ -2,9 +2,10 @@
 gateway config that routes a split topology by it).
 
 Ownership is derived, never listed by hand: a ninja operation belongs to the context whose app
-holds its view function's module (`apps.messaging.api` → messaging); everything else (the
+holds its view function's module (`apps.<context>.api` → that context); everything else (the
 kernel's `/api/v1/meta`, `/api/v1/flags`, `/api/ops/`, `/admin/`, `/static/`, health) belongs
-to the "edge" service, by default the one hosting identity. A route added to a context is
+to the "edge" service, by default the one hosting the context that declares itself the edge
+(cleave.contexts). A route added to a context is
 therefore routed correctly the next time the config is generated.
 """
 
@@ -16,9 +17,9 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from cleave import contexts
 from cleave.route_owners import API_BASE, KERNEL, PARAM, api_routes, owner_of_module, route_shape
 
-DEFAULT_EDGE = "identity"
 # Paths the public gateway must never route: service-to-service calls and metrics scrapes.
 PRIVATE_PREFIXES = ("/internal", "/metrics")
 # Served by WhiteNoise middleware on every process, not by the URL configuration.
@@ -38,6 +39,11 @@ class Location:
         return f"location {'=' if self.exact else '^~'} {self.path}"
 
 
+def default_edge() -> str:
+    """The context whose service gets the kernel's routes: the declared edge."""
+    return contexts.edge().label
+
+
 def ownership() -> list[Location]:
     """Every public location and its owner (KERNEL for the edge's routes), longest first."""
     locations = _api_locations(api_routes())
@@ -47,7 +53,7 @@ def ownership() -> list[Location]:
 
 
 def owners_by_prefix(locations: Iterable[Location]) -> dict[str, str]:
-    """`{"/api/v1/conversations": "messaging", …}`: a readable view for docs and tests."""
+    """`{"/api/v1/<prefix>": "<context>", …}`: a readable view for docs and tests."""
     return {location.path.rstrip("/") or "/": location.owner for location in locations}
 
 

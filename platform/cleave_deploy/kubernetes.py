@@ -23,7 +23,6 @@ from cleave.observability.metrics import http_requests
 from cleave_deploy.bundle import (
     HEADER,
     PORT,
-    REALTIME_CONTEXT,
     REALTIME_PORT,
     SERVICE_JWKS_PATH,
     TEMPLATES,
@@ -260,7 +259,7 @@ def manifests(service: Service) -> dict[str, str]:
         _deployment(service, "beat", replicas=1, port=None, single=True),
         comment=note,
     )
-    if service.context == REALTIME_CONTEXT:
+    if service.realtime:
         rendered["realtime.yaml"] = documents(
             _deployment(service, "realtime", replicas=2, port=REALTIME_PORT),
             _service(service, f"{service.name}-realtime", "realtime", REALTIME_PORT),

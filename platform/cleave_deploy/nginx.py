@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleave_deploy.gateway import (
-    DEFAULT_EDGE,
     KERNEL,
     PRIVATE_PREFIXES,
     Location,
+    default_edge,
     ownership,
     sort_locations,
 )
@@ -95,7 +95,7 @@ def render_nginx_conf(
     listen: str,
     paths: NginxPaths,
     locations: Sequence[Location] | None = None,
-    edge: str = DEFAULT_EDGE,
+    edge: str | None = None,
     daemon: bool = True,
     limits: GatewayLimits | None = None,
     tls: Tls | None = None,
@@ -113,6 +113,7 @@ def render_nginx_conf(
     service, named after it (an extracted service's CLEAVE_SERVICE_NAME is its context).
     """
     limits = limits or GatewayLimits()
+    edge = edge or default_edge()
     locations = list(locations if locations is not None else ownership())
     missing = sorted({loc.owner for loc in locations} - {KERNEL} - set(upstreams))
     if missing or edge not in upstreams:

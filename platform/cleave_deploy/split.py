@@ -3,9 +3,11 @@
 Each context runs as its own service: a `web` process (granian) and a Celery worker for its
 own queues (its tasks and `events.<context>`, beat embedded), on its own PostgreSQL database
 (`<SPLIT_DATABASE_PREFIX>_<service>`, default `cleave_split_<service>`, created if missing).
-A `realtime` process hosts the WebSocket endpoint (with messaging, whose streams and frames it
-serves). They share one Redis (broker, cache and channel layer). nginx listens on
-127.0.0.1:$GATEWAY_PORT and routes by the URL configuration (cleave_deploy.nginx).
+A `realtime` process hosts the WebSocket endpoint (with the contexts whose declarations say
+their streams and frames need it). They share one Redis (broker, cache and channel layer).
+nginx listens on 127.0.0.1:$GATEWAY_PORT and routes by the URL configuration
+(cleave_deploy.nginx). Which contexts exist, which is the edge and which need the realtime
+process: their declarations (cleave.contexts).
 `SPLIT_LAYOUT=monolith` runs the same shape with one service hosting every context, so the two
 can be compared. Everything lives under var/split/: service keys, logs, nginx files, and the
 pids `make split-stop` ends.
@@ -28,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleave.contexts import JWKS_PATH, Context, declared, edge_of
 from cleave.remote.service_tokens import generate_key
 from cleave.server_limits import WS_MAX_BYTES
 from cleave_deploy.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
@@ -35,14 +38,11 @@ from cleave_deploy.tls import self_signed_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CONTEXTS = ("identity", "messaging", "notifications")
-REALTIME_CONTEXTS = ("messaging",)  # whose streams and frame handlers the sockets need
-# Which service hosts which contexts. "monolith" is the same shape with one service for all
-# of them (same nginx, realtime and workers), so the two can be measured against each other.
-LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
-    "split": {context: (context,) for context in CONTEXTS},
-    "monolith": {"monolith": CONTEXTS},
-}
+# Which service hosts which contexts: "split" gives each its own; "monolith" is the same shape
+# with one service for all of them (same nginx, realtime and workers), so the two can be
+# measured against each other.
+LAYOUTS = ("split", "monolith")
+MONOLITH = "monolith"
 ADMIN_EMAIL = "split-admin@example.com"
 
 
@@ -60,12 +60,28 @@ class Topology:
     database_prefix: str  # each service's database is <prefix>_<service>
     redis_url: str
     layout: str = "split"
+    # The contexts, in order; the edge (kernel routes, keys, flags); those the realtime
+    # process serves. From the declarations (`from_env`), or given (tests).
+    contexts: tuple[str, ...] = ()
+    edge: str = ""
+    realtime_contexts: tuple[str, ...] = ()
+    # Contracts a context provides besides its own, by context (CLEAVE_<CONTRACT>_URL).
+    provides: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    jwks_path: str = JWKS_PATH
     # Settings every service gets on top of its own (SPLIT_SERVICE_ENV="K=V,K2=V2"): what a
     # benchmark raises (a send limit, say) without editing code. Only CLEAVE_* names.
     service_settings: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Topology:
+    def from_env(cls, env: Mapping[str, str], contexts: list[Context] | None = None) -> Topology:
+        if contexts is None:
+            # What the services' own settings install: the contexts found under apps/, narrowed
+            # by CLEAVE_CONTEXTS (never the test settings' extra example contexts).
+            wanted = {c.strip() for c in env.get("CLEAVE_CONTEXTS", "").split(",") if c.strip()}
+            contexts = [c for c in declared() if not wanted or c.label in wanted]
+        edge = edge_of(contexts)
+        if edge is None or edge.edge is None:
+            raise SplitError("no installed context declares itself the edge")
         return cls(
             folder=ROOT / "var" / "split",
             gateway_port=int(env.get("GATEWAY_PORT", "8080")),
@@ -76,17 +92,31 @@ class Topology:
             redis_url=env.get("SPLIT_REDIS_URL", "redis://127.0.0.1:6379/5"),
             layout=_layout(env.get("SPLIT_LAYOUT", "split")),
             service_settings=_service_settings(env.get("SPLIT_SERVICE_ENV", "")),
+            contexts=tuple(context.label for context in contexts),
+            edge=edge.label,
+            # Sockets always need a home (users' own streams, flags): the edge's, if no context
+            # has streams of its own.
+            realtime_contexts=tuple(c.label for c in contexts if c.realtime is not None)
+            or (edge.label,),
+            provides=tuple((c.label, c.provides) for c in contexts if c.provides),
+            jwks_path=edge.edge.jwks_path,
         )
+
+    @property
+    def web_services(self) -> dict[str, tuple[str, ...]]:
+        """Every service but realtime, and the contexts it hosts."""
+        if self.layout == MONOLITH:
+            return {MONOLITH: self.contexts}
+        return {context: (context,) for context in self.contexts}
 
     @property
     def services(self) -> dict[str, tuple[str, ...]]:
         """Every service and the contexts it hosts, realtime last."""
-        web = LAYOUTS[self.layout]
-        realtime = REALTIME_CONTEXTS if self.layout == "split" else CONTEXTS
-        return {**web, "realtime": realtime}
+        realtime = self.contexts if self.layout == MONOLITH else self.realtime_contexts
+        return {**self.web_services, "realtime": realtime}
 
     def host_of(self, context: str) -> str:
-        return next(name for name, hosted in LAYOUTS[self.layout].items() if context in hosted)
+        return next(name for name, hosted in self.web_services.items() if context in hosted)
 
     def port(self, service: str) -> int:
         return self.base_port + 1 + list(self.services).index(service)
@@ -138,7 +168,7 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         "CLEAVE_TASK_QUEUE": f"celery.{owner}",
         # The service's Celery worker serves /metrics here (web and realtime on their own port).
         "CLEAVE_METRICS_PORT": str(topology.port(service) + 10),
-        # Encryption at rest: keys of the database's owner (realtime shares messaging's).
+        # Encryption at rest: keys of the database's owner (realtime shares its contexts').
         "CLEAVE_ENCRYPTION_KEYS": f"split1:{keys[f'{owner}.encryption']}",
         "CLEAVE_HASH_KEY": keys[f"{owner}.hash"],
         "CLEAVE_TRUSTED_PROXIES": "1",  # nginx sets X-Forwarded-For
@@ -146,17 +176,20 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         "LOG_FORMAT": "text",
     }
     if service == "realtime":
-        env["CLEAVE_METRICS_EVENT_BUS"] = "false"  # its database's backlog is messaging's to report
-    for context in CONTEXTS:
+        # Its database's backlog is for the service owning that database to report.
+        env["CLEAVE_METRICS_EVENT_BUS"] = "false"
+    provides = dict(topology.provides)
+    for context in topology.contexts:
         if context not in hosted:
-            env[f"CLEAVE_{context.upper()}_URL"] = topology.url(topology.host_of(context))
-    if "identity" not in hosted:
-        edge = topology.url(topology.host_of("identity"))
-        env["CLEAVE_JWKS_URL"] = f"{edge}/.well-known/jwks.json"
+            url = topology.url(topology.host_of(context))
+            for contract in (context, *provides.get(context, ())):
+                env[f"CLEAVE_{contract.upper()}_URL"] = url
+    if topology.edge not in hosted:
+        edge = topology.url(topology.host_of(topology.edge))
+        env["CLEAVE_JWKS_URL"] = f"{edge}{topology.jwks_path}"
         env["CLEAVE_FLAGS_URL"] = edge  # flags live with the edge service
-        env["CLEAVE_SESSIONS_URL"] = edge  # revocations the cache does not know: ask identity
         # Staff sign in at the edge's admin; this service's, at /admin/<service>/, trusts it.
-        env["CLEAVE_ADMIN_EDGE"] = topology.host_of("identity")
+        env["CLEAVE_ADMIN_EDGE"] = topology.host_of(topology.edge)
     # Never over what the topology itself decides (databases, keys, service URLs).
     env.update((name, value) for name, value in topology.service_settings if name not in env)
     return env
@@ -167,10 +200,11 @@ def _keys(topology: Topology) -> tuple[dict[str, str], bool]:
     path = topology.folder / "keys.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
-        if "monolith.hash" in loaded:  # written by this version
+        # Written by this version, for these contexts (a new context needs its keys too).
+        if f"{MONOLITH}.hash" in loaded and all(c in loaded for c in topology.contexts):
             return loaded, False
     keys, jwks = {"secret_key": secrets.token_urlsafe(64)}, []
-    for service in (*LAYOUTS["split"], *LAYOUTS["monolith"], "realtime"):
+    for service in (*topology.contexts, MONOLITH, "realtime"):
         keys[service], jwk = generate_key(service)
         jwks.append(jwk)
         keys[f"{service}.encryption"] = secrets.token_urlsafe(32)  # 32 random bytes, base64url
@@ -188,7 +222,7 @@ def _create_databases(topology: Topology, *, fresh: bool) -> None:
 
     with psycopg.connect(f"{topology.database_url.rstrip('/')}/postgres", autocommit=True) as db:
         existing = {row[0] for row in db.execute("SELECT datname FROM pg_database")}
-        for service in LAYOUTS[topology.layout]:
+        for service in topology.web_services:
             name = f"{topology.database_prefix}_{service}"
             if fresh and name in existing:
                 db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -264,10 +298,9 @@ def start(topology: Topology) -> dict[str, int]:
     _create_databases(topology, fresh=fresh)
     _flush_redis(topology)
     envs = {service: service_env(topology, service, keys) for service in topology.services}
-    web_services = list(LAYOUTS[topology.layout])
-    for service in web_services:
+    for service in topology.web_services:
         _run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], envs[service])
-    edge = envs[topology.host_of("identity")]
+    edge = envs[topology.host_of(topology.edge)]
     _run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], edge)
     _ensure_admin(topology, edge)
     pids: dict[str, int] = {}
@@ -297,12 +330,12 @@ def _ensure_admin(topology: Topology, env: dict[str, str]) -> None:
             "CLEAVE_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
             "CLEAVE_E2E_ADMIN_PASSWORD": secrets.token_urlsafe(18),
         }
-    edge = topology.host_of("identity")
+    edge = topology.host_of(topology.edge)
     # Admin cookies are Secure in real mode: the suite signs in over the gateway's TLS port.
     values["CLEAVE_E2E_ADMIN_URL"] = f"https://127.0.0.1:{topology.gateway_tls_port}"
     values["CLEAVE_E2E_ADMIN_CA"] = str(topology.folder / "tls" / "gateway.crt")
     values["CLEAVE_E2E_ADMIN_SERVICES"] = ",".join(
-        service for service in LAYOUTS[topology.layout] if service != edge
+        service for service in topology.web_services if service != edge
     )
     path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
     path.chmod(0o600)
@@ -315,6 +348,14 @@ def _ensure_admin(topology: Topology, env: dict[str, str]) -> None:
     _run([sys.executable, "manage.py", "createsuperuser", "--no-input"], admin_env, check=False)
 
 
+def upstreams(topology: Topology) -> dict[str, str]:
+    """The gateway's upstream of each context: the service hosting it."""
+    return {
+        context: f"127.0.0.1:{topology.port(topology.host_of(context))}"
+        for context in topology.contexts
+    }
+
+
 def _nginx(topology: Topology, nginx: str) -> list[str]:
     paths = NginxPaths.under(topology.folder / "nginx")
     paths.create()
@@ -322,11 +363,9 @@ def _nginx(topology: Topology, nginx: str) -> list[str]:
     conf = topology.folder / "nginx" / "nginx.conf"
     conf.write_text(
         render_nginx_conf(
-            upstreams={
-                context: f"127.0.0.1:{topology.port(topology.host_of(context))}"
-                for context in CONTEXTS
-            },
+            upstreams=upstreams(topology),
             realtime=f"127.0.0.1:{topology.port('realtime')}",
+            edge=topology.edge,
             listen=f"127.0.0.1:{topology.gateway_port}",
             paths=paths,
             daemon=False,
@@ -373,7 +412,7 @@ def _wait_ready(url: str, topology: Topology, name: str, timeout: float = 60.0) 
 
 def _wait_workers(topology: Topology, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    logs = [topology.folder / "logs" / f"{name}-worker.log" for name in LAYOUTS[topology.layout]]
+    logs = [topology.folder / "logs" / f"{name}-worker.log" for name in topology.web_services]
     while time.monotonic() < deadline:
         if all(b" ready." in log.read_bytes() for log in logs if log.exists()):
             return

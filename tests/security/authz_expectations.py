@@ -19,9 +19,12 @@ complete; it then runs every cell against the app with real tokens.
 
 from __future__ import annotations
 
-from typing import Final
+import importlib
+from typing import Any, Final
 
 from django.conf import settings
+
+from cleave import contexts
 
 Cell = str | dict[str, str]
 
@@ -83,8 +86,10 @@ FOREIGN_NOT_404_BY_DESIGN: Final = frozenset(
     }
 )
 
+Row = tuple[Cell, Cell, Cell, Cell, Cell, Cell]
+
 # fmt: off
-MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
+CORE_ROWS: Final[dict[str, Row]] = {
     # route
     #    anonymous     user          other_user    moderator     staff         admin
     # -- plain Django: health, keys, the admin (one row: its index)
@@ -239,6 +244,30 @@ MATRIX: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell, Cell]]] = {
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
 }
 # fmt: on
+
+
+def context_rows() -> tuple[dict[str, Row], dict[str, dict[str, Any]]]:
+    """The rows (and request bodies) each installed context keeps in its own
+    `tests/authz_rows.py` (`ROWS`, `BODIES`): a new context brings its rows along."""
+    rows: dict[str, Row] = {}
+    bodies: dict[str, dict[str, Any]] = {}
+    for context in contexts.installed():
+        name = f"{context.app}.tests.authz_rows"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as missing:
+            if missing.name is not None and name.startswith(missing.name):
+                continue  # no rows of its own (yet): its routes fail the completeness test
+            raise
+        twice = sorted((rows.keys() | CORE_ROWS.keys()) & module.ROWS.keys())
+        assert not twice, f"{name} repeats rows: {twice}"
+        rows.update(module.ROWS)
+        bodies.update(getattr(module, "BODIES", {}))
+    return rows, bodies
+
+
+CONTEXT_ROWS, CONTEXT_BODIES = context_rows()
+MATRIX: Final[dict[str, Row]] = {**CORE_ROWS, **CONTEXT_ROWS}
 
 # Cells whose expectation is right but the product answers otherwise today: (route, role,
 # scenario) → why. The test marks exactly these xfail(strict=True), so a fix turns them red

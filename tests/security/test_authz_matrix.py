@@ -34,6 +34,7 @@ from apps.messaging.services import conversations, invitations, messages
 from apps.notifications.models import InboxItem
 from cleave.flags.changes import flag_save
 from tests.security.authz_expectations import (
+    CONTEXT_BODIES,
     FOREIGN_NOT_404_BY_DESIGN,
     KNOWN_DEVIATIONS,
     MATRIX,
@@ -285,7 +286,7 @@ def _body(world: World, route: str) -> dict[str, Any] | None:
         "POST /api/ops/flags/{name}/kill/": lambda: {"killed": True},
     }
     make = bodies.get(route)
-    return make() if make else None
+    return make() if make else CONTEXT_BODIES.get(route)
 
 
 def call(world: World, route: str, scenario: str) -> HttpResponse:

@@ -4,11 +4,13 @@ Turning a plain field into an EncryptedTextField is three operations, because th
 read plaintext rows (it would try to decrypt them) and a varchar may be too short for the
 ciphertext:
 
-    migrations.AlterField("device", "push_token", models.TextField(blank=True)),
-    encrypt_existing("notifications", "device", "push_token"),
-    migrations.AlterField("device", "push_token", EncryptedTextField(blank=True)),
+    migrations.AlterField("card", "token", models.TextField(blank=True)),
+    encrypt_existing("billing", "card", "token"),
+    migrations.AlterField("card", "token", EncryptedTextField(blank=True)),
 
 Reversing runs them backwards: the column is decrypted while it is a plain TextField again.
+The field then belongs in the context's declared `encrypted_fields` (cleave.contexts; check
+cleave.E021).
 """
 
 from __future__ import annotations

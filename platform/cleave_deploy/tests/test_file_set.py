@@ -44,7 +44,7 @@ def repo(tmp_path: Path) -> Path:
 def test_the_set_holds_the_context_its_contracts_and_their_imports_and_the_kernel(
     repo: Path,
 ) -> None:
-    entries = file_set(repo / "apps" / "orders", root=repo)
+    entries = file_set(repo / "apps" / "orders", module="apps.orders", root=repo)
     assert "apps/orders/" in entries
     assert "apps/__init__.py" in entries
     assert "platform/cleave/" in entries
@@ -62,7 +62,9 @@ def test_the_set_holds_the_context_its_contracts_and_their_imports_and_the_kerne
 
 def test_laying_the_set_out_copies_nothing_else(repo: Path, tmp_path: Path) -> None:
     target = tmp_path / "out"
-    count = copy_file_set(file_set(repo / "apps" / "orders", root=repo), target, root=repo)
+    count = copy_file_set(
+        file_set(repo / "apps" / "orders", module="apps.orders", root=repo), target, root=repo
+    )
     copied = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
     assert len(copied) == count
     assert "apps/orders/tests/test_y.py" in copied
@@ -75,9 +77,21 @@ def test_laying_out_refuses_a_folder_that_holds_files(repo: Path, tmp_path: Path
         copy_file_set(["README.md"], tmp_path / "out", root=repo)
 
 
+def test_a_context_in_another_folder_is_listed_in_the_repositorys_layout_with_its_contracts(
+    repo: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    _write(elsewhere, "apps/ledger/__init__.py")
+    _write(elsewhere, "apps/ledger/services.py", "from contracts.ledger import Entry\n")
+    _write(elsewhere, "contracts/ledger/__init__.py", "from contracts.billing import Money\n")
+    entries = file_set(elsewhere / "apps" / "ledger", module="apps.ledger", root=repo)
+    assert "apps/ledger/" in entries
+    assert {"contracts/ledger/", "contracts/billing/"} <= set(entries)
+
+
 def test_an_unknown_context_has_no_file_set(repo: Path) -> None:
     with pytest.raises(ValueError, match="no context package"):
-        file_set(repo / "apps" / "shipping", root=repo)
+        file_set(repo / "apps" / "shipping", module="apps.shipping", root=repo)
 
 
 def test_the_list_reads_back_as_written() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from cleave.config import load
+from cleave.contexts import Context, Edge, Realtime
 from cleave_deploy.split import SplitError, Topology, service_env
 
 SERVICES = ("identity", "messaging", "notifications", "monolith", "realtime")
@@ -59,3 +60,29 @@ def test_extra_settings_reach_every_service_but_never_override_the_topology() ->
     for bad in ("DATABASE_URL=x", "CLEAVE_X", "CLEAVE_A-B=1"):
         with pytest.raises(SplitError, match="SPLIT_SERVICE_ENV"):
             Topology.from_env({"SPLIT_SERVICE_ENV": bad})
+
+
+def test_the_topology_follows_the_declarations_it_is_given() -> None:
+    declared = [
+        Context(label="accounts", app="x.accounts", edge=Edge("accounts.User"), provides=("keys",)),
+        Context(label="billing", app="x.billing", realtime=Realtime(stream_families=("inv",))),
+        Context(label="search", app="x.search"),
+    ]
+    topology = Topology.from_env({"SPLIT_BASE_PORT": "9000"}, declared)
+    assert topology.services == {
+        "accounts": ("accounts",),
+        "billing": ("billing",),
+        "search": ("search",),
+        "realtime": ("billing",),
+    }
+    names = ("accounts", "billing", "search")
+    keys = KEYS | {f"{name}{kind}": "k" for name in names for kind in ("", ".encryption", ".hash")}
+    search = service_env(topology, "search", keys)
+    assert search["CLEAVE_KEYS_URL"] == search["CLEAVE_ACCOUNTS_URL"] == "http://127.0.0.1:9001"
+    assert search["CLEAVE_JWKS_URL"] == "http://127.0.0.1:9001/.well-known/jwks.json"
+    assert search["CLEAVE_BILLING_URL"] == "http://127.0.0.1:9002"
+    # Without a context that streams, sockets live with the edge.
+    quiet = Topology.from_env({}, [declared[0], declared[2]])
+    assert quiet.services["realtime"] == ("accounts",)
+    with pytest.raises(SplitError, match="edge"):
+        Topology.from_env({}, declared[1:])

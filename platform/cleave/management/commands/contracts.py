@@ -25,6 +25,7 @@ class Command(BaseCommand):
         ):
             action_parser = sub.add_parser(name, help=text)
             action_parser.add_argument("--snapshot", type=Path, default=snapshot.SNAPSHOT_PATH)
+            action_parser.add_argument("--routes", type=Path, default=routes.ROUTES_PATH)
         docs_parser = sub.add_parser("docs", help="generate docs/contracts.md")
         docs_parser.add_argument("--check", action="store_true", help="fail if the file is stale")
 
@@ -34,11 +35,11 @@ class Command(BaseCommand):
         table = routes.render(routes.build(published, subscribers.all()))
         if action == "snapshot":
             options["snapshot"].write_text(snapshot.render(current))
-            routes.ROUTES_PATH.write_text(table)
-            self.stdout.write(f"wrote {options['snapshot']} and {routes.ROUTES_PATH}")
+            options["routes"].write_text(table)
+            self.stdout.write(f"wrote {options['snapshot']} and {options['routes']}")
         elif action == "check":
             self._check(snapshot.load(options["snapshot"]), current)
-            self._check_routes(table)
+            self._check_routes(table, options["routes"])
         else:
             self._docs(check=options["check"])
 
@@ -58,9 +59,9 @@ class Command(BaseCommand):
         else:
             self.stdout.write("contracts match the snapshot")
 
-    def _check_routes(self, table: str) -> None:
+    def _check_routes(self, table: str, path: Path) -> None:
         # Needs every context installed: a process hosting some sees only their subscribers.
-        if not routes.ROUTES_PATH.exists() or routes.ROUTES_PATH.read_text() != table:
+        if not path.exists() or path.read_text() != table:
             raise CommandError(
                 "contracts/subscriptions.json is stale (event routes of the split topology): "
                 "run `manage.py contracts snapshot` with every context installed"

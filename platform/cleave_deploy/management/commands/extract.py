@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cleave_deploy import bundle, gateway, nginx
+from cleave_deploy import bundle, nginx
 from cleave_deploy.data import DataMoveError
 
 
@@ -34,7 +34,9 @@ class Command(BaseCommand):
         )
         topology.add_argument("--realtime", metavar="HOST:PORT", help="the realtime upstream")
         topology.add_argument("--listen", default="127.0.0.1:8080", help="nginx's listen address")
-        topology.add_argument("--edge", default=gateway.DEFAULT_EDGE, help="gets kernel routes")
+        topology.add_argument(
+            "--edge", help="the context whose service gets kernel routes (default: the edge)"
+        )
         topology.add_argument(
             "--runtime-dir", type=Path, help="pid, logs and temp files (default: beside --nginx)"
         )
