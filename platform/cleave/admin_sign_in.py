@@ -114,9 +114,10 @@ def staff_token_accept(token: str | None) -> StaffClaims | None:
 def _edge_keys(edge: str) -> dict[str, jwt.PyJWK]:
     """The edge's public keys: those of the trusted JWKS whose id names it (a key id is
     `<service>-<hash>`), and this process's own when it is the edge."""
-    keys = [key for key in trusted_jwks().get("keys", []) if str(key.get("kid", "")).startswith(
-        f"{edge}-"
-    )]  # fmt: skip
+    # `<service>-<hash>`: split at the last dash, so a service `edge-two` is not `edge`.
+    keys = [
+        k for k in trusted_jwks().get("keys", []) if str(k.get("kid")).rpartition("-")[0] == edge
+    ]
     if edge == settings.CLEAVE_SERVICE_NAME and settings.CLEAVE_SERVICE_KEY:
         keys.append(public_jwk(edge, settings.CLEAVE_SERVICE_KEY))
     return {key["kid"]: jwt.PyJWK(key) for key in keys}

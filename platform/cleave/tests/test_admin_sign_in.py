@@ -9,15 +9,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from cleave.admin_sign_in import staff_token_accept, staff_token_issue
 from cleave.remote import service_tokens
-from cleave.remote.service_tokens import generate_key
+from cleave.remote.service_tokens import ISSUER_PREFIX, generate_key
 
-EDGE, SERVICE, OTHER = "edge", "ledger", "other"
+# OTHER's name starts like the edge's: its key id must not pass for the edge's.
+EDGE, SERVICE, OTHER = "edge", "ledger", "edge-other"
 COOKIE = "cleave_staff"
 
 
@@ -167,3 +169,22 @@ def test_the_edge_sends_a_signed_in_member_back_to_a_safe_next_only(
     assert COOKIE in back.cookies  # the fresh cookie the other service was missing
     elsewhere = client.get("/admin/login/?next=https://evil.example/")
     assert elsewhere.status_code != 302 or elsewhere["Location"] != "https://evil.example/"
+
+
+@pytest.mark.django_db
+def test_a_service_whose_name_starts_like_the_edges_cannot_pass_for_it(
+    settings: Any, keys: dict[str, str]
+) -> None:
+    """`edge-other` signs with its own trusted key, claiming to be the edge."""
+    _play(settings, keys, OTHER, None)
+    kid, key, _ = service_tokens.signer.signing_key()
+    now = int(time.time())
+    claims = {"iss": ISSUER_PREFIX + EDGE, "aud": "cleave-admin", "sub": "1", "email": "x@e.com"}
+    forged = jwt.encode(
+        {**claims, "su": True, "iat": now, "exp": now + 60},
+        key,
+        algorithm="EdDSA",
+        headers={"kid": kid},
+    )
+    _play(settings, keys, SERVICE, EDGE)
+    assert staff_token_accept(forged) is None
