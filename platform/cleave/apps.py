@@ -8,8 +8,6 @@ class CleaveConfig(AppConfig):
     verbose_name = "Cleave kernel"
 
     def ready(self) -> None:
-        from django.contrib import admin
-
         import cleave.boundaries  # registers the cross-context relation check
         import cleave.celery  # binds @shared_task to Cleave's Celery app
         import cleave.declarations  # registers the checks of the declarations
@@ -19,9 +17,6 @@ class CleaveConfig(AppConfig):
 
         self._observability()
         self._memories()
-        admin.site.site_header = "Cleave administration"
-        admin.site.site_title = "Cleave admin"
-        admin.site.index_title = "Contexts"
         # Each context declares its subscribers in `subscribers.py`; importing registers them.
         autodiscover_modules("subscribers")
         self._flags()

@@ -78,7 +78,7 @@ CLEAVE_BREAKER_RESET_SECONDS = 10.0
 CLEAVE_PROMETHEUS_URL = os.environ.get("CLEAVE_PROMETHEUS_URL") or None
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cleave.admin_apps.CleaveAdminConfig",  # django.contrib.admin, with Cleave's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cleave.admin_sign_in.StaffSignInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Next to the view: the request runs in its transaction (cleave.idempotency); deprecation
@@ -322,6 +323,24 @@ MIGRATION_MODULES = {"waffle": "cleave.waffle_migrations"}  # see that package's
 WAFFLE_CREATE_MISSING_FLAGS = False
 WAFFLE_ENABLE_ADMIN_PAGES = False  # cleave.admin registers flags and switches itself
 CLEAVE_ENVIRONMENT = os.environ.get("CLEAVE_ENVIRONMENT", "dev" if CONFIG.embedded else "prod")
+
+# --- The admin in split mode (cleave.admin_sign_in, docs/extraction.md) -----------------------
+# Staff sign in at one service's admin (the edge's, at /admin/); CLEAVE_ADMIN_EDGE names it in
+# every other service, whose admin then lives at /admin/<service>/ behind the gateway and takes
+# its user from the edge's signed staff cookie. Unset: staff sign in here (edge or monolith).
+CLEAVE_ADMIN_EDGE = os.environ.get("CLEAVE_ADMIN_EDGE") or None
+CLEAVE_ADMIN_PREFIX = (
+    "admin/"
+    if CLEAVE_ADMIN_EDGE in (None, CLEAVE_SERVICE_NAME)
+    else f"admin/{CLEAVE_SERVICE_NAME}/"
+)
+CLEAVE_ADMIN_STAFF_COOKIE = "cleave_staff"
+CLEAVE_ADMIN_STAFF_TOKEN_SECONDS = 600
+if CLEAVE_ADMIN_PREFIX != "admin/":
+    # Its own session cookie, under its own prefix: never the edge's `sessionid`, which this
+    # service's database does not know and must not overwrite.
+    SESSION_COOKIE_NAME = f"cleave_{CLEAVE_SERVICE_NAME}_session"
+    SESSION_COOKIE_PATH = f"/{CLEAVE_ADMIN_PREFIX}"
 
 # Cursor pagination of every mobile list endpoint (cleave.pagination): default and maximum.
 CLEAVE_PAGE_SIZE = 20

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -19,7 +20,8 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", public_api.urls),
     path("api/ops/", include("cleave.ops")),
-    path("admin/", admin.site.urls),
+    # /admin/ where staff sign in; /admin/<service>/ in the other services (cleave.admin_site).
+    path(settings.CLEAVE_ADMIN_PREFIX, admin.site.urls),
     path(INTERNAL_PREFIX, build_internal_api().urls),
     *context_urlpatterns,
 ]

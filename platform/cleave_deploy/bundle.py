@@ -12,13 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 
 from cleave import contexts
 from cleave.server_limits import WS_MAX_BYTES
 from cleave_deploy import data
+from cleave_deploy.file_set import file_set, render_files_txt
 from cleave_deploy.gateway import KERNEL, Location, ownership
-from cleave_deploy.nginx import proxy_headers, render_locations, upstream_name
+from cleave_deploy.nginx import (
+    proxy_headers,
+    render_admin_locations,
+    render_locations,
+    upstream_name,
+)
 
 DEFAULT_IMAGE = "registry.example.com/cleave:CHANGE_ME"
 DEFAULT_DOMAIN = "api.example.com"
@@ -82,6 +89,12 @@ def service_for(
     )
 
 
+def carried_files(service: Service) -> list[str]:
+    """What the service's image holds (`files.txt`): see cleave_deploy.file_set."""
+    config = apps.get_app_config(service.context)
+    return file_set(Path(config.path), module=config.name)
+
+
 # --- Environment -----------------------------------------------------------------------------
 def config_env(service: Service) -> dict[str, str]:
     """The non-secret environment (the ConfigMap), sorted."""
@@ -109,6 +122,8 @@ def config_env(service: Service) -> dict[str, str]:
         env["CLEAVE_JWKS_URL"] = f"{service.url_of(service.edge)}{service.jwks_path}"
         # Flag tables live with the edge service; others load definitions there.
         env["CLEAVE_FLAGS_URL"] = service.url_of(service.edge)
+        # Staff sign in at the edge's admin; this one (/admin/<context>/) trusts its cookie.
+        env["CLEAVE_ADMIN_EDGE"] = service.edge
     return dict(sorted(env.items()))
 
 
@@ -152,7 +167,10 @@ def commands(service: Service) -> dict[str, list[str]]:
             *celery, "worker", "--queues", f"events.{service.context}", "--pool", "solo",
             "--hostname", f"events-{service.context}@%h", "--loglevel", "INFO",
         ],
-        "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", "var/celerybeat-schedule"],
+        # var/run/ is the pod's writable scratch (the image's var/static stays read-only).
+        "beat": [
+            *celery, "beat", "--loglevel", "INFO", "--schedule", "var/run/celerybeat-schedule",
+        ],
     }  # fmt: skip
     if service.realtime:
         processes["realtime"] = [
@@ -171,29 +189,31 @@ def render_procfile(service: Service) -> str:
 
 
 def render_dockerfile(service: Service) -> str:
+    """The image: exactly the entries of `files.txt` (the context, the contracts it publishes
+    and calls, the kernel), laid out as in the repository and installed editable from there,
+    so the runtime finds `contracts/subscriptions.json` where it reads it."""
     web = json.dumps(commands(service)["web"])
+    copies = "".join(f"COPY {entry} ./{entry}\n" for entry in carried_files(service))
     return f"""\
 # {HEADER.format(context=service.context)}
 # Build from the repository root: docker build -f deploy/{service.context}/Dockerfile .
+# It copies the entries of files.txt only: no other context's code is in the image.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
-COPY platform ./platform
-COPY apps ./apps
-COPY contracts ./contracts
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install -c constraints.txt .
+WORKDIR /app
+{copies}RUN python -m venv /opt/venv && /opt/venv/bin/pip install -c constraints.txt -e .
 # Static files for the admin, collected at build time (embedded settings need no services).
 RUN CLEAVE_MODE=embedded CLEAVE_VAR_DIR=/tmp/cleave DJANGO_SETTINGS_MODULE=cleave.settings \\
-    /opt/venv/bin/django-admin collectstatic --no-input -v 0
+    CLEAVE_CONTEXTS={service.context} /opt/venv/bin/django-admin collectstatic --no-input -v 0
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \\
     DJANGO_SETTINGS_MODULE=cleave.settings \\
     CLEAVE_CONTEXTS={service.context} CLEAVE_SERVICE_NAME={service.context}
 COPY --from=build /opt/venv /opt/venv
-RUN useradd --system --uid 10001 --home-dir /app cleave && mkdir -p /app/var \\
-    && chown -R cleave /app
+COPY --from=build /app /app
+RUN useradd --system --uid 10001 --home-dir /app cleave && mkdir -p /app/var/run \\
+    && chown -R cleave /app/var
 WORKDIR /app
 USER 10001
 EXPOSE {PORT}
@@ -219,6 +239,8 @@ def render_gateway_snippet(service: Service, locations: list[Location] | None = 
     body = render_locations(mine, upstream_for=dict.fromkeys(owners, name), indent="")
     if service.is_edge:
         body += f"location / {{ proxy_pass http://{name}; }}\n"
+    else:
+        body += render_admin_locations({service.context: name}, indent="")
     if service.realtime:
         body += (
             f"# WebSockets: the realtime deployment (upstream cleave_realtime → "
@@ -310,6 +332,9 @@ def bundle(service: Service, *, locations: list[Location] | None = None) -> dict
         f"{service.context}.env": render_env(service),
         "Procfile": render_procfile(service),
         "Dockerfile": render_dockerfile(service),
+        "files.txt": render_files_txt(
+            carried_files(service), header=HEADER.format(context=service.context)
+        ),
         "gateway.conf": render_gateway_snippet(service, locations),
         "DATA_MOVE.md": render_data_move(service),
     }

@@ -1,18 +1,25 @@
 """Kubernetes manifests of an extracted context (k8s/ in `manage.py extract`'s bundle).
 
-Manifests are built as data and written by a tiny YAML emitter rather than text templates, so
-indentation can never produce a different document than intended; every string is quoted as
-JSON, which YAML reads back unchanged.
+Manifests are built as data and written with PyYAML (`safe_dump`), so indentation can never
+produce a different document than intended and strings that look like numbers or booleans
+are quoted. CI validates every one against the Kubernetes schemas (kubernetes-validate,
+offline; platform/cleave_deploy/tests/test_manifests.py).
+
+The web Deployment scales on CPU and on requests per second per pod: the HTTP request counter
+every process exports (`cleave.observability.metrics.http_requests`), turned into a per-pod
+rate by the prometheus-adapter rule written beside the manifests.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from cleave.observability.metrics import http_requests
 from cleave_deploy.bundle import (
     HEADER,
     PORT,
@@ -25,50 +32,34 @@ from cleave_deploy.bundle import (
     secret_env,
 )
 
-# --- YAML ------------------------------------------------------------------------------
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_./-]+$")
+# The web pods' autoscaling: replicas between these, added when either target is exceeded.
+MIN_WEB_REPLICAS = 2
+MAX_WEB_REPLICAS = 10
+TARGET_CPU_UTILIZATION = 70  # percent of the CPU request
+# Requests per second per web pod before another is added: a starting point, far below what a
+# pod serves on cheap reads (≈ 8,000/s for /api/v1/me, docs/benchmarks.md) because real routes
+# wait on the database and other services; CPU catches the hashing-heavy mixes (sign-ins,
+# ≈ 40/s a process). Tune both from the service's own dashboards.
+TARGET_REQUESTS_PER_SECOND = 100
+# Counters are `<name>_total` on the wire; the adapter exposes their rate under this name.
+_REQUESTS_NAME = next(iter(http_requests.describe())).name
+REQUESTS_SERIES = f"{_REQUESTS_NAME}_total"
+REQUESTS_PER_SECOND_METRIC = f"{_REQUESTS_NAME}_per_second"
+RATE_WINDOW = "2m"  # at least four 15 s scrapes: a rate over fewer jumps with each one
+ADAPTER_RULES = "prometheus-adapter-rules.yaml"
+SCRATCH = "/app/var/run"  # the pod's writable emptyDir (beat's schedule, metric files)
 
 
-def to_yaml(value: Any, indent: int = 0) -> str:
-    """A small, deterministic YAML emitter for manifests: mappings, lists and JSON scalars
-    (every string is double-quoted JSON, which YAML reads as the same string)."""
-    return "\n".join(_yaml_lines(value, indent)) + "\n"
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, dict | list) and not value:
-        return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(value)
-
-
-def _block(value: Any) -> bool:
-    return isinstance(value, dict | list) and bool(value)
-
-
-def _yaml_lines(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            name = key if _PLAIN_KEY.match(key) else json.dumps(key)
-            if _block(item):
-                lines.append(f"{pad}{name}:")
-                lines += _yaml_lines(item, indent + 2)
-            else:
-                lines.append(f"{pad}{name}: {_scalar(item)}")
-        return lines
-    for item in value:
-        if _block(item):
-            inner = _yaml_lines(item, indent + 2)
-            lines.append(f"{pad}- {inner[0].lstrip()}")
-            lines += inner[1:]
-        else:
-            lines.append(f"{pad}- {_scalar(item)}")
-    return lines
+def to_yaml(value: Any) -> str:
+    """One YAML document, keys in the order built (reviewable diffs), no line folding."""
+    text: str = yaml.safe_dump(
+        value, sort_keys=False, default_flow_style=False, width=10_000, allow_unicode=True
+    )
+    return text
 
 
 def documents(*docs: Mapping[str, Any], comment: str) -> str:
-    return f"# {comment}\n" + "---\n".join(to_yaml(doc) for doc in docs)
+    return f"# {comment}\n" + "---\n".join(to_yaml(dict(doc)) for doc in docs)
 
 
 def _labels(service: Service, component: str) -> dict[str, str]:
@@ -80,6 +71,8 @@ def _labels(service: Service, component: str) -> dict[str, str]:
 
 
 WORKER_METRICS_PORT = 9101
+# Processes with several workers sum their metrics through files here (cleave.observability).
+MULTIPROCESS_COMPONENTS = frozenset({"web", "worker", "events"})
 
 
 def _pod(service: Service, component: str, argv: list[str], port: int | None) -> dict[str, Any]:
@@ -93,7 +86,8 @@ def _pod(service: Service, component: str, argv: list[str], port: int | None) ->
         ],
         "volumeMounts": [
             {"name": "service-jwks", "mountPath": str(Path(SERVICE_JWKS_PATH).parent)},
-            {"name": "var", "mountPath": "/app/var"},
+            # Writable scratch (beat's schedule): var/static, collected in the image, stays.
+            {"name": "var", "mountPath": SCRATCH},
         ],
         "resources": {
             "requests": {"cpu": "250m", "memory": "256Mi"},
@@ -101,6 +95,9 @@ def _pod(service: Service, component: str, argv: list[str], port: int | None) ->
         },
         "securityContext": {"allowPrivilegeEscalation": False},
     }
+    if component in MULTIPROCESS_COMPONENTS:
+        container["env"] = [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": SCRATCH}]
+    scrape_port: int | None = port
     if port is not None:
         # Probes carry the Service's name as Host: ALLOWED_HOSTS refuses the pod's IP.
         def probe(path: str, period: int) -> dict[str, Any]:
@@ -118,12 +115,22 @@ def _pod(service: Service, component: str, argv: list[str], port: int | None) ->
     elif component in {"worker", "events"}:
         # Celery has no HTTP side: the worker serves /metrics on a port of its own.
         container["ports"] = [{"name": "metrics", "containerPort": WORKER_METRICS_PORT}]
-        container["env"] = [
+        container["env"] += [
             {"name": "CLEAVE_METRICS_PORT", "value": str(WORKER_METRICS_PORT)},
             {"name": "CLEAVE_METRICS_HOST", "value": "0.0.0.0"},  # noqa: S104 - in the pod
         ]
+        scrape_port = WORKER_METRICS_PORT
+    metadata: dict[str, Any] = {"labels": _labels(service, component)}
+    if scrape_port is not None:
+        # The common scrape convention (Prometheus' kubernetes_sd example relabelling):
+        # every pod's /metrics, which the gateway never routes.
+        metadata["annotations"] = {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(scrape_port),
+            "prometheus.io/path": "/metrics",
+        }
     return {
-        "metadata": {"labels": _labels(service, component)},
+        "metadata": metadata,
         "spec": {
             "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
             "containers": [container],
@@ -167,6 +174,57 @@ def _service(service: Service, name: str, component: str, port: int) -> dict[str
     }
 
 
+def _autoscaler(service: Service) -> dict[str, Any]:
+    """CPU and requests per second per pod; the larger of the two proposals wins."""
+    cpu = {
+        "type": "Resource",
+        "resource": {
+            "name": "cpu",
+            "target": {"type": "Utilization", "averageUtilization": TARGET_CPU_UTILIZATION},
+        },
+    }
+    requests = {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": REQUESTS_PER_SECOND_METRIC},
+            "target": {"type": "AverageValue", "averageValue": str(TARGET_REQUESTS_PER_SECOND)},
+        },
+    }
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": f"{service.name}-web", "labels": _labels(service, "web")},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": f"{service.name}-web"},
+            "minReplicas": MIN_WEB_REPLICAS, "maxReplicas": MAX_WEB_REPLICAS,
+            "metrics": [cpu, requests],
+        },
+    }  # fmt: skip
+
+
+def adapter_rules() -> dict[str, Any]:
+    """prometheus-adapter's rule publishing `REQUESTS_PER_SECOND_METRIC` per pod (the custom
+    metrics API the autoscaler reads): the counter's rate, summed over the pod's processes and
+    routes. The same for every service: merge it once into the adapter's `rules`."""
+    return {
+        "rules": [
+            {
+                "seriesQuery": f'{REQUESTS_SERIES}{{namespace!="",pod!=""}}',
+                "resources": {
+                    "overrides": {
+                        "namespace": {"resource": "namespace"},
+                        "pod": {"resource": "pod"},
+                    }
+                },
+                "name": {"matches": f"^{REQUESTS_SERIES}$", "as": REQUESTS_PER_SECOND_METRIC},
+                "metricsQuery": (
+                    f"sum(rate(<<.Series>>{{<<.LabelMatchers>>}}[{RATE_WINDOW}])) by (<<.GroupBy>>)"
+                ),
+            }
+        ]
+    }
+
+
 def manifests(service: Service) -> dict[str, str]:
     """k8s/*.yaml for the service (file name → content)."""
     note = HEADER.format(context=service.context)
@@ -185,17 +243,7 @@ def manifests(service: Service) -> dict[str, str]:
         },
         "web.yaml": _deployment(service, "web", replicas=2, port=PORT),
         "service.yaml": _service(service, service.name, "web", PORT),
-        "hpa.yaml": {
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": f"{service.name}-web", "labels": _labels(service, "web")},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                   "name": f"{service.name}-web"},
-                "minReplicas": 2, "maxReplicas": 10,
-                "metrics": [{"type": "Resource", "resource": {
-                    "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
-            },
-        },
+        "hpa.yaml": _autoscaler(service),
         "migrate-job.yaml": {
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": f"{service.name}-migrate", "labels": _labels(service, "migrate")},
@@ -218,8 +266,10 @@ def manifests(service: Service) -> dict[str, str]:
             comment=note,
         )
     # The Secret and the shared JWKS are templates: applying them would overwrite real values.
-    applied = sorted(name for name in rendered if name not in TEMPLATES)
+    applied = sorted(name for name in rendered if name not in TEMPLATES | {ADAPTER_RULES})
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "resources": applied}  # fmt: skip
     rendered["kustomization.yaml"] = documents(kustomization, comment=note)
+    # Not a Kubernetes object: the prometheus-adapter's configuration (docs/extraction.md).
+    rendered[ADAPTER_RULES] = documents(adapter_rules(), comment=note)
     return dict(sorted(rendered.items()))

@@ -109,6 +109,7 @@ def render_nginx_conf(
     daemon: bool = True,
     limits: GatewayLimits | None = None,
     tls: Tls | None = None,
+    admins: Mapping[str, str] | None = None,
 ) -> str:
     """A complete nginx.conf for a split topology.
 
@@ -117,6 +118,9 @@ def render_nginx_conf(
     service; `/ws/` goes to `realtime`. `locations` defaults to `ownership()`. With `tls`,
     the gateway also terminates TLS on `tls.listen` and sends HSTS there; `listen` then
     redirects to it, unless `tls.serve_plain` keeps plain HTTP too (local rehearsals).
+    `admins` maps a service name to a context it hosts: `/admin/<service>/` goes to that
+    service's admin (cleave.admin_site); by default every context not served by the edge's
+    service, named after it (an extracted service's CLEAVE_SERVICE_NAME is its context).
     """
     limits = limits or GatewayLimits()
     edge = edge or default_edge()
@@ -130,6 +134,12 @@ def render_nginx_conf(
         names.setdefault(address, upstream_name(context))
     upstream_for = {context: names[address] for context, address in upstreams.items()}
     upstream_for[KERNEL] = upstream_for[edge]
+    if admins is None:
+        admins = {c: c for c, address in upstreams.items() if address != upstreams[edge]}
+    admin_locations = render_admin_locations(
+        {service: upstream_for[context] for service, context in admins.items()},
+        indent="        ",
+    )
     upstream_blocks = "".join(
         f"    upstream {name} {{\n        server {address};\n"
         f"        keepalive {limits.keepalive};\n    }}\n"
@@ -225,11 +235,26 @@ http {{
         }}
 
 {render_locations(locations, upstream_for=upstream_for, indent="        ")}
+        # Each other service's admin; staff sign in once, at the edge's /admin/.
+{admin_locations}
         location / {{ proxy_pass http://{upstream_for[KERNEL]}; }}
 
 {error_locations}    }}
 }}
 """
+
+
+def admin_prefix(service: str) -> str:
+    """Where a service other than the edge serves its admin (cleave.settings' admin prefix)."""
+    return f"/admin/{service}/"
+
+
+def render_admin_locations(upstream_for: Mapping[str, str], *, indent: str) -> str:
+    """`location ^~ /admin/<service>/` → that service's upstream, one per service."""
+    return "".join(
+        f"{indent}location ^~ {admin_prefix(service)} {{ proxy_pass http://{upstream}; }}\n"
+        for service, upstream in sorted(upstream_for.items())
+    )
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,8 @@ def service_env(topology: Topology, service: str, keys: dict[str, str]) -> dict[
         edge = topology.url(topology.host_of(topology.edge))
         env["CLEAVE_JWKS_URL"] = f"{edge}{topology.jwks_path}"
         env["CLEAVE_FLAGS_URL"] = edge  # flags live with the edge service
+        # Staff sign in at the edge's admin; this service's, at /admin/<service>/, trusts it.
+        env["CLEAVE_ADMIN_EDGE"] = topology.host_of(topology.edge)
     # Never over what the topology itself decides (databases, keys, service URLs).
     env.update((name, value) for name, value in topology.service_settings if name not in env)
     return env
@@ -319,14 +321,24 @@ def start(topology: Topology) -> dict[str, int]:
 
 
 def _ensure_admin(topology: Topology, env: dict[str, str]) -> None:
+    """The edge's staff account (its password kept across starts), and what the black-box
+    suite needs to reach every service's admin: written to admin.env."""
     path = topology.folder / "admin.env"
-    if not path.exists():
-        password = secrets.token_urlsafe(18)
-        path.write_text(
-            f"CLEAVE_E2E_ADMIN_EMAIL={ADMIN_EMAIL}\nCLEAVE_E2E_ADMIN_PASSWORD={password}\n"
-        )
-        path.chmod(0o600)
-    values = dict(line.split("=", 1) for line in path.read_text().split())
+    values = dict(line.split("=", 1) for line in path.read_text().split()) if path.exists() else {}
+    if "CLEAVE_E2E_ADMIN_PASSWORD" not in values:
+        values = {
+            "CLEAVE_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
+            "CLEAVE_E2E_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        }
+    edge = topology.host_of(topology.edge)
+    # Admin cookies are Secure in real mode: the suite signs in over the gateway's TLS port.
+    values["CLEAVE_E2E_ADMIN_URL"] = f"https://127.0.0.1:{topology.gateway_tls_port}"
+    values["CLEAVE_E2E_ADMIN_CA"] = str(topology.folder / "tls" / "gateway.crt")
+    values["CLEAVE_E2E_ADMIN_SERVICES"] = ",".join(
+        service for service in topology.web_services if service != edge
+    )
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    path.chmod(0o600)
     admin_env = {
         **env,
         "DJANGO_SUPERUSER_EMAIL": values["CLEAVE_E2E_ADMIN_EMAIL"],

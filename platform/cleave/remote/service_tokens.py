@@ -91,7 +91,7 @@ class _Signer:
         if cached is not None and cached[1] > now:
             return cached[0]
         lifetime = settings.CLEAVE_SERVICE_TOKEN_SECONDS
-        kid, key, service = self._signing_key()
+        kid, key, service = self.signing_key()
         claims: dict[str, Any] = {
             "iss": ISSUER_PREFIX + service,
             "aud": AUDIENCE_PREFIX + context,
@@ -114,7 +114,7 @@ class _Signer:
             self._tokens[cache_key] = (token, min(now + lifetime / 2, claims["exp"] - 5))
         return token
 
-    def _signing_key(self) -> tuple[str, Ed25519PrivateKey, str]:
+    def signing_key(self) -> tuple[str, Ed25519PrivateKey, str]:
         if self._key is None:
             raw = settings.CLEAVE_SERVICE_KEY
             if not raw:

@@ -12,6 +12,7 @@ import yaml
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from cleave_deploy.file_set import read_files_txt
 from cleave_deploy.testing import nginx_config_problem
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -96,7 +97,8 @@ def test_configmap_holds_exactly_the_env_files_non_secret_values(bundle: Path) -
 
 def test_every_manifest_is_valid_yaml_with_probes_resources_and_autoscaling(bundle: Path) -> None:
     manifests = sorted((bundle / "k8s").glob("*.yaml"))
-    docs = [doc for path in manifests for doc in _docs(path) if doc["kind"] != "Kustomization"]
+    objects = [p for p in manifests if p.name != "prometheus-adapter-rules.yaml"]
+    docs = [doc for path in objects for doc in _docs(path) if doc["kind"] != "Kustomization"]
     kinds = {(doc["kind"], doc["metadata"].get("name")) for doc in docs}
     assert ("Deployment", "cleave-messaging-web") in kinds
     assert ("Deployment", "cleave-messaging-events") in kinds
@@ -121,7 +123,9 @@ def test_kustomization_applies_everything_but_the_templates(bundle: Path) -> Non
     (kustomization,) = _docs(bundle / "k8s" / "kustomization.yaml")
     listed = set(kustomization["resources"])
     on_disk = {p.name for p in (bundle / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
-    assert listed == on_disk - {"secret.example.yaml", "service-jwks.yaml"}
+    # Templates to fill in, and the adapter's configuration (not a Kubernetes object).
+    not_applied = {"secret.example.yaml", "service-jwks.yaml", "prometheus-adapter-rules.yaml"}
+    assert listed == on_disk - not_applied
 
 
 def test_procfile_runs_the_events_worker_on_its_own_queue_only(bundle: Path) -> None:
@@ -142,9 +146,23 @@ def test_only_the_realtime_context_gets_a_realtime_deployment(tmp_path: Path) ->
 def test_dockerfile_installs_with_constraints_and_runs_as_a_non_root_user(bundle: Path) -> None:
     dockerfile = (bundle / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install -c constraints.txt ." in dockerfile
+    assert "pip install -c constraints.txt -e ." in dockerfile
     assert "\nUSER 10001\n" in dockerfile
     assert 'CMD ["granian", "--interface", "wsgi"' in dockerfile
+
+
+def test_the_image_copies_exactly_the_file_list_and_no_other_context(bundle: Path) -> None:
+    entries = read_files_txt((bundle / "files.txt").read_text())
+    copied = [
+        line.split()[1] for line in (bundle / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    ]  # fmt: skip
+    assert copied == entries
+    assert "platform/cleave/" in entries
+    assert [e for e in entries if e.startswith("apps/")] == ["apps/__init__.py", "apps/messaging/"]
+    # What it publishes, what it calls, what the kernel calls; never another context's code.
+    assert {"contracts/messaging/", "contracts/identity/", "contracts/flags/"} <= set(entries)
+    assert not [e for e in entries if "cleave_deploy" in e]
 
 
 def test_gateway_snippet_routes_the_contexts_prefixes_and_nginx_accepts_it(
@@ -166,6 +184,18 @@ def test_gateway_snippet_routes_the_contexts_prefixes_and_nginx_accepts_it(
         f"  server {{ listen 127.0.0.1:9; include {bundle / 'gateway.conf'}; }}\n}}\n"
     )
     assert nginx_config_problem(NGINX, conf, prefix) is None
+
+
+def test_a_services_gateway_snippet_routes_its_admin_and_its_env_names_the_edge(
+    tmp_path: Path,
+) -> None:
+    messaging = _extract(tmp_path, "messaging")
+    snippet = (messaging / "gateway.conf").read_text()
+    assert "location ^~ /admin/messaging/ { proxy_pass http://cleave_messaging; }" in snippet
+    assert _env(messaging / "messaging.env")["CLEAVE_ADMIN_EDGE"] == "identity"
+    identity = _extract(tmp_path, "identity")
+    assert "location ^~ /admin/identity/" not in (identity / "gateway.conf").read_text()
+    assert "CLEAVE_ADMIN_EDGE" not in _env(identity / "identity.env")  # staff sign in there
 
 
 def test_data_move_plan_lists_every_table_and_the_exact_commands(bundle: Path) -> None:

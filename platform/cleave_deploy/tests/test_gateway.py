@@ -110,6 +110,25 @@ def _render(
     return target
 
 
+def test_every_service_but_the_edge_gets_its_admin_prefix(tmp_path: Path) -> None:
+    upstreams = {context: "127.0.0.1:8101" for context in CONTEXTS}
+    upstreams["messaging"] = "127.0.0.1:8102"
+    conf = _render(tmp_path, upstreams, limits=GatewayLimits()).read_text()
+    assert "location ^~ /admin/messaging/ { proxy_pass http://cleave_messaging; }" in conf
+    # Contexts the edge's service hosts are in its own admin, at /admin/.
+    assert conf.count("location ^~ /admin/") == 2
+    paths = NginxPaths.under(tmp_path / "other")
+    named = render_nginx_conf(
+        upstreams=upstreams,
+        realtime="127.0.0.1:8199",
+        listen="127.0.0.1:8080",
+        paths=paths,
+        admins={"chat": "messaging"},  # a service named otherwise than its context
+    )
+    assert "location ^~ /admin/chat/ { proxy_pass http://cleave_messaging; }" in named
+    assert "/admin/messaging/" not in named
+
+
 @needs_nginx
 @pytest.mark.parametrize("with_tls", [False, True])
 def test_rendered_config_passes_nginx_t(tmp_path: Path, with_tls: bool) -> None:
@@ -219,6 +238,18 @@ def test_live_gateway_routes_each_prefix_to_its_owner(live_gateway: Any) -> None
     assert _get(f"{base}/api/v1/me")[2]["service"] == "identity"
     assert _get(f"{base}/api/v1/meta")[2]["service"] == "identity"  # kernel → the edge
     assert _get(f"{base}/admin/")[2]["service"] == "identity"
+
+
+@needs_nginx
+def test_live_gateway_routes_each_services_admin_prefix_to_it(live_gateway: Any) -> None:
+    base, _ = live_gateway
+    routed = _get(f"{base}/admin/messaging/cleave/faileddelivery/")[2]
+    # The path is passed on unchanged: the service serves its admin under that prefix.
+    assert (routed["service"], routed["path"]) == (
+        "messaging",
+        "/admin/messaging/cleave/faileddelivery/",
+    )
+    assert _get(f"{base}/admin/login/")[2]["service"] == "identity"  # staff sign in at the edge
 
 
 @needs_nginx

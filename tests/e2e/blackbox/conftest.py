@@ -65,10 +65,17 @@ def websocket_url(api: Api) -> str:
 
 
 @pytest.fixture(scope="session")
-def admin(api: Api) -> Api:
-    """The API as a staff account (the ops API takes its bearer token)."""
+def admin_credentials() -> tuple[str, str]:
+    """The staff account's e-mail address and password."""
     email = os.environ.get("CLEAVE_E2E_ADMIN_EMAIL", DEFAULT_ADMIN[0])
     password = os.environ.get("CLEAVE_E2E_ADMIN_PASSWORD", DEFAULT_ADMIN[1])
+    return email, password
+
+
+@pytest.fixture(scope="session")
+def admin(api: Api, admin_credentials: tuple[str, str]) -> Api:
+    """The API as a staff account (the ops API takes its bearer token)."""
+    email, password = admin_credentials
     return api.as_(api.login(email, password, label="admin"))
 
 
