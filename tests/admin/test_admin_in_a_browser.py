@@ -92,7 +92,7 @@ def test_moderate_a_message_leaves_a_tombstone(admin_page: Any, world: World) ->
 def test_replay_a_dead_letter_delivers_it(admin_page: Any, world: World) -> None:
     _open(admin_page, "admin:cleave_faileddelivery_changelist", "?status__exact=dead")
     message = _run_action(admin_page, "shipping.on_order_placed", "replay_dead_letters")
-    assert message == "1 dead letter(s) queued for redelivery."
+    assert message == "1 dead letter(s) or parked event(s) queued for redelivery."
     assert FailedDelivery.objects.get(pk=world.dead_letter_id).status == "retrying"
     call_command("events", "retry")  # what the beat's sweeper runs every few seconds
     assert Shipment.objects.filter(note="down").exists()

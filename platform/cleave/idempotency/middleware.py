@@ -113,7 +113,9 @@ class IdempotencyMiddleware:
             request_fingerprint = fingerprint(request)
         except RequestDataTooBig:
             return error_response(code=ErrorCode.PAYLOAD_TOO_LARGE, status=413)
-        return self._once(request, alias, f"user:{principal.user_id}", key, request_fingerprint)
+        return self._once(
+            request, alias, f"principal:{principal.user_id}", key, request_fingerprint
+        )
 
     def _once(
         self, request: HttpRequest, alias: str, scope: str, key: str, request_fingerprint: str

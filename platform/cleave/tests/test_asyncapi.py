@@ -45,7 +45,7 @@ def test_the_document_describes_every_frame_event_close_and_error_code(recorded:
     sent = _schemas(recorded)["MessageSentEvent"]["properties"]
     assert sent["event"]["const"] == "message.sent"
     assert sent["data"] == {"$ref": "#/components/schemas/MessageData"}
-    assert set(recorded["x-close-codes"]) == {"1001", "1013", "4401", "4408", "4429"}
+    assert set(recorded["x-close-codes"]) == {"1001", "1013", "4401", "4408", "4426", "4429"}
     assert {"invalid_frame", "conversation_not_found"} <= set(recorded["x-error-codes"])
     assert "message.sent" in recorded["x-streams"]["conv"]["events"]
     send = recorded["operations"]["receive_message_send"]

@@ -92,14 +92,14 @@ def test_a_key_still_held_by_a_running_request_answers_409(sign: Signer) -> None
         other = psycopg.connect(
             **{k: v for k, v in params.items() if k not in {"cursor_factory", "context"}}
         )
-        other.execute("SELECT pg_advisory_lock(%s)", [store.lock_id("user:1", "busy")])
+        other.execute("SELECT pg_advisory_lock(%s)", [store.lock_id("principal:1", "busy")])
         try:
             busy = _post(token, {"total": 5}, "busy")
         finally:
             other.close()
     else:
         # Embedded mode: one process, whose other thread is running that request.
-        with store.held("default", "user:1", "busy") as mine:
+        with store.held("default", "principal:1", "busy") as mine:
             assert mine
             busy = _post(token, {"total": 5}, "busy")
 
