@@ -94,17 +94,23 @@ def _read_snapshot() -> dict[str, Policy]:
     if snapshot is None:
         if not settings.CLEAVE_FLAGS_HOME:
             return {}
-        snapshot = publish()
+        # Called under the memo's lock: write the cache, but do not `forget` (it takes the lock).
+        snapshot = _snapshot_write()
     return {platform: Policy(**fields) for platform, fields in snapshot.items()}
 
 
 def publish() -> dict[str, Any]:
     """Write the tables' policy to the shared cache (at the home, after commit)."""
+    snapshot = _snapshot_write()
+    _memo.forget()
+    return snapshot
+
+
+def _snapshot_write() -> dict[str, Any]:
     snapshot = {
         row.platform: asdict(_policy_of(row)) for row in AppVersionPolicy.objects.order_by("id")
     }
     cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
-    _memo.forget()
     return snapshot
 
 

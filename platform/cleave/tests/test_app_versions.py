@@ -4,6 +4,7 @@ flags read the same header; deprecated endpoints say so in headers and in OpenAP
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from cleave.app_versions.policy import forget_policies, handshake_client, policy
 from cleave.flags.changes import flag_save
 from cleave.flags.definitions import forget_definitions
 from cleave.gateway.client_version import ClientVersion, parse
+from cleave.testing.state import clear_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -166,6 +168,21 @@ def test_meta_and_flags_still_answer_an_app_below_the_minimum() -> None:
 def test_meta_tells_the_app_where_it_stands(version: str | None, status: str) -> None:
     _ios_policy()
     assert _get("/api/v1/meta", version).json()["app_version"]["status"] == status
+
+
+def test_the_first_request_of_a_process_with_an_empty_cache_is_answered() -> None:
+    """A fresh `make run` (empty cache, no policy published yet): the first app naming its
+    version made the home rebuild the snapshot under the memo's lock and then wait on that
+    lock for ever (found by the SDK's tests)."""
+    clear_cache()
+    forget_policies()
+    answers: list[int] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(_get("/api/v1/meta", "ios/3.2.0").status_code), daemon=True
+    )
+    asking.start()
+    asking.join(timeout=10)
+    assert answers == [200], "the request hung"
 
 
 def test_no_header_or_another_platform_is_never_refused() -> None:
