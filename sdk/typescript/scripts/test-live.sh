@@ -40,6 +40,7 @@ stop() {
   exit "$status"
 }
 trap stop EXIT
+trap "exit 143" INT TERM  # so that the EXIT trap stops the server on a signal too
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
