@@ -35,7 +35,7 @@ class Progress:
         every: float = PLAIN_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.label, self.total, self.unit, self.stream = label, total, unit, stream
+        self.label, self._total, self.unit, self.stream = label, total, unit, stream
         self.done = 0
         self._every, self._clock = every, clock
         self._started = self._last_line = clock()
@@ -50,6 +50,18 @@ class Progress:
                 leave=True,
                 dynamic_ncols=True,
             )
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, total: int | None) -> None:
+        """Set once known (e.g. counted after the work began)."""
+        self._total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
 
     def advance(self, count: int = 1) -> None:
         self.done += count

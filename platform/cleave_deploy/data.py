@@ -44,6 +44,7 @@ from django.utils.duration import duration_iso_string
 
 from cleave import contexts
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
+from cleave.progress import Progress
 
 FORMAT = "cleave.context_data/1"
 # Recreated by `migrate` in every database: referenced by natural key, never moved.
@@ -267,7 +268,7 @@ def pending_outbox(context: str, alias: str) -> int:
     return OutboxEvent.objects.using(alias).filter(context=context, dispatched_at=None).count()
 
 
-def export(plan: Plan, *, alias: str, out: IO[str]) -> Manifest:
+def export(plan: Plan, *, alias: str, out: IO[str], progress: Progress | None = None) -> Manifest:
     """Write the context's rows from `alias` to `out`; the manifest is hashed as rows stream.
 
     Run it with writes to the context stopped (see DATA_MOVE.md). On PostgreSQL the export
@@ -281,6 +282,8 @@ def export(plan: Plan, *, alias: str, out: IO[str]) -> Manifest:
     def written(lines: Iterable[str]) -> Iterator[str]:
         for line in lines:
             out.write(line + "\n")
+            if progress is not None:
+                progress.advance()
             yield line
 
     manifest = Manifest()
@@ -291,6 +294,8 @@ def export(plan: Plan, *, alias: str, out: IO[str]) -> Manifest:
         if snapshot:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        if progress is not None:  # counted in the same snapshot as the rows that follow
+            progress.total = sum(_queryset(plan, m, alias).count() for m in plan.all_models)
         for model in plan.all_models:
             rows = database_rows(plan, model, alias)
             manifest.models[model._meta.label_lower] = _digest(written(rows))
@@ -350,10 +355,19 @@ def existing_rows(plan: Plan, alias: str) -> dict[str, int]:
     return {label: count for label, count in counts.items() if count}
 
 
-def import_file(plan: Plan, path: Path, *, alias: str, replace: bool = False) -> Manifest:
+def import_file(
+    plan: Plan,
+    path: Path,
+    *,
+    alias: str,
+    replace: bool = False,
+    progress: Progress | None = None,
+) -> Manifest:
     """Load the file into `alias` in one transaction and prove it: counts and checksums are
     recomputed from the database before commit, and any difference rolls everything back."""
     expected = check_file(plan, path)
+    if progress is not None:
+        progress.total = sum(digest.rows for digest in expected.models.values())
     _require_tables(plan, alias)
     with transaction.atomic(using=alias):
         present = existing_rows(plan, alias)
@@ -370,6 +384,8 @@ def import_file(plan: Plan, path: Path, *, alias: str, replace: bool = False) ->
         try:
             for batch in _batches(_file_rows(path)):
                 deferred += _insert(batch, alias, merge=batch[0]["model"] in companions)
+                if progress is not None:
+                    progress.advance(len(batch))
             for item in deferred:
                 item.save_deferred_fields(using=alias)
         except (DeserializationError, DatabaseError) as exc:

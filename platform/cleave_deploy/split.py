@@ -16,6 +16,7 @@ pids `make split-stop` ends.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleave.contexts import JWKS_PATH, Context, declared, edge_of
+from cleave.progress import Progress
 from cleave.remote.service_tokens import generate_key
 from cleave.server_limits import WS_MAX_BYTES
 from cleave_deploy.nginx import GatewayLimits, NginxPaths, Tls, render_nginx_conf
@@ -286,8 +288,18 @@ def _commands(topology: Topology, service: str) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def start(topology: Topology) -> dict[str, int]:
-    """Start everything, wait until the gateway and every service answer; return the pids."""
+def start_steps(topology: Topology) -> int:
+    """The steps `start` reports: databases, each migration, static files, each service up,
+    the gateway, the workers."""
+    return len(topology.web_services) + len(topology.services) + 4
+
+
+def start(topology: Topology, progress: Progress | None = None) -> dict[str, int]:
+    """Start everything, wait until the gateway and every service answer; return the pids.
+    `progress` hears of each step as it is done (each service as it comes up)."""
+    shown = progress or Progress(
+        "split start", total=start_steps(topology), stream=io.StringIO(), unit="steps"
+    )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         raise SplitError("nginx is not installed (Debian: apt-get install nginx-light)")
@@ -297,12 +309,17 @@ def start(topology: Topology) -> dict[str, int]:
     keys, fresh = _keys(topology)
     _create_databases(topology, fresh=fresh)
     _flush_redis(topology)
+    shown.advance()
+    shown.note("databases and Redis ready")
     envs = {service: service_env(topology, service, keys) for service in topology.services}
     for service in topology.web_services:
         _run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], envs[service])
+        shown.advance()
+        shown.note(f"{service}: migrated")
     edge = envs[topology.host_of(topology.edge)]
     _run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], edge)
     _ensure_admin(topology, edge)
+    shown.advance()
     pids: dict[str, int] = {}
     try:
         for service, env in envs.items():
@@ -312,8 +329,14 @@ def start(topology: Topology) -> dict[str, int]:
         (topology.folder / "pids.json").write_text(json.dumps(pids, indent=2))
         for service in topology.services:
             _wait_ready(topology.url(service) + "/readyz", topology, service)
+            shown.advance()
+            shown.note(f"{service}: up at {topology.url(service)}")
         _wait_ready(topology.gateway + "/readyz", topology, "gateway")
+        shown.advance()
+        shown.note(f"gateway: up at {topology.gateway}")
         _wait_workers(topology)
+        shown.advance()
+        shown.note("workers: ready")
     except BaseException:
         stop(topology)
         raise

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,27 @@ def test_the_file_carries_a_manifest_of_counts_and_checksums(tmp_path: Path) -> 
     assert manifest["models"]["shipping.shipment"]["rows"] == 3
     assert manifest["models"]["cleave.inboxentry"]["rows"] == 2
     assert len(manifest["sha256"]) == 64
+
+
+@pytest.mark.usefixtures("shipping_rows")
+def test_export_and_import_show_rows_done_of_total_with_rate_and_eta(
+    tmp_path: Path, target: str
+) -> None:
+    path = tmp_path / "shipping.jsonl"
+    exported, imported = StringIO(), StringIO()
+    call_command(
+        "context_data", "export", "shipping", "--output", str(path),
+        stdout=_Quiet(), stderr=exported,
+    )  # fmt: skip
+    call_command(
+        "context_data", "import", "shipping", "--input", str(path), "--database", TARGET,
+        stdout=_Quiet(), stderr=imported,
+    )  # fmt: skip
+    rows = sum(1 for _ in path.open()) - 2  # less the header and the manifest
+    for shown, verb in ((exported, "export"), (imported, "import")):
+        last = shown.getvalue().splitlines()[-1]  # off a terminal: plain lines, no \r
+        assert last.startswith(f"{verb} shipping: {rows}/{rows} rows (100%), "), last
+        assert " rows/s, ETA " in last
 
 
 @pytest.mark.usefixtures("shipping_rows")

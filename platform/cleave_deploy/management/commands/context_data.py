@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cleave.databases import DEFAULT, database_for
+from cleave.progress import Progress, command_stream
 from cleave_deploy import data
 
 
@@ -44,12 +45,14 @@ class Command(BaseCommand):
             if action == "export":
                 manifest = self._export(plan, options)
             elif action == "import":
-                manifest = data.import_file(
-                    plan,
-                    self._input(options),
-                    alias=options["database"],
-                    replace=options["replace"],
-                )
+                with self._progress(f"import {context}") as shown:
+                    manifest = data.import_file(
+                        plan,
+                        self._input(options),
+                        alias=options["database"],
+                        replace=options["replace"],
+                        progress=shown,
+                    )
             else:
                 manifest = data.verify(plan, self._input(options), alias=options["database"])
         except data.DataMoveError as exc:
@@ -71,10 +74,17 @@ class Command(BaseCommand):
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
         # Written aside and renamed at the end: a crash never leaves a file that looks finished.
-        with partial.open("w", encoding="utf-8") as out:
-            manifest = data.export(plan, alias=alias, out=out)
+        with (
+            partial.open("w", encoding="utf-8") as out,
+            self._progress(f"export {plan.context}") as shown,
+        ):
+            manifest = data.export(plan, alias=alias, out=out, progress=shown)
         partial.replace(output)
         return manifest
+
+    def _progress(self, label: str) -> Progress:
+        """Rows done of total, rate and ETA on stderr (stdout keeps the manifest)."""
+        return Progress(label, total=None, stream=command_stream(self.stderr))
 
     def _input(self, options: dict[str, Any]) -> Path:
         path: Path = options["input"]

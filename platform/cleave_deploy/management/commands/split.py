@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cleave.progress import Progress, command_stream
 from cleave_deploy import split
 
 
@@ -23,7 +24,13 @@ class Command(BaseCommand):
             self.stdout.write(f"stopped {', '.join(stopped)}" if stopped else "nothing running")
             return
         try:
-            pids = split.start(topology)
+            with Progress(
+                "split start",
+                total=split.start_steps(topology),
+                stream=command_stream(self.stdout),
+                unit="steps",
+            ) as shown:
+                pids = split.start(topology, shown)
         except split.SplitError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
