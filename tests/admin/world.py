@@ -58,6 +58,14 @@ def account(email: str, name: str, *, push_token: str) -> dict[str, Any]:
 
 
 def world_make() -> World:
+    """The world, with events delivered in-process as embedded mode delivers them: in real
+    mode the subscribers' rows (devices, inbox items, mirrored blocks) would otherwise wait
+    for an events worker this test process does not run."""
+    with override_settings(CLEAVE_EVENTS_INPROCESS=True):
+        return _world_make()
+
+
+def _world_make() -> World:
     get_user_model().objects.create_superuser(STAFF_EMAIL, PASSWORD, display_name="Staff")
     ada = account("ada@example.com", "Ada", push_token="ada-token-" + "a" * 40)
     grace = account("grace@example.com", "Grace", push_token="grace-token-" + "g" * 40)
