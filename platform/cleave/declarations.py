@@ -14,10 +14,10 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core import checks
-from django.urls import URLPattern, URLResolver
 
 from cleave import contexts
 from cleave.contexts import Context
+from cleave.route_owners import view_modules
 
 ROUTE_OUTSIDE_PREFIXES = "cleave.E020"
 ENCRYPTED_FIELDS_UNDECLARED = "cleave.E021"
@@ -37,7 +37,7 @@ def served_paths() -> list[tuple[str, str]]:
 
     paths = [(f"{API_BASE}/{route}", owner) for route, owner in api_routes() if owner != KERNEL]
     for pattern in context_urlpatterns:
-        for module in _modules(pattern):
+        for module in view_modules(pattern):
             owner = owner_of_module(module)
             if owner != KERNEL:
                 paths.append(("/" + str(pattern.pattern), owner))
@@ -137,11 +137,3 @@ def create_role_groups(sender: AppConfig, using: str = "default", **kwargs: Any)
         return
     for role in sorted({role for context in contexts.all_contexts() for role in context.roles}):
         Group.objects.using(using).get_or_create(name=role)
-
-
-def _modules(entry: URLPattern | URLResolver) -> set[str]:
-    if isinstance(entry, URLResolver):
-        return {module for child in entry.url_patterns for module in _modules(child)}
-    callback: Any = entry.callback
-    callback = getattr(callback, "view_class", None) or getattr(callback, "func", callback)
-    return {str(callback.__module__)}

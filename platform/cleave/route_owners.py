@@ -9,10 +9,11 @@ request with its owner; the deploy tooling (`cleave_deploy.gateway`) routes a sp
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.urls import URLPattern
+from django.urls import URLPattern, URLResolver
 
 # The owner of routes served by the kernel rather than a context: they go to the edge service.
 KERNEL = "kernel"
@@ -68,3 +69,12 @@ def route_shape(route: str) -> str:
     """A route with its parameters blanked (`a/{x}` and `a/<int:x>` both → `a/*`)."""
     parts = [part for part in route.strip("/").split("/") if part]
     return "/".join(PARAM if _PATH_PARAM.match(part) else part for part in parts)
+
+
+def view_modules(entry: URLPattern | URLResolver) -> set[str]:
+    """The modules of the views behind a URL pattern (every pattern under a resolver)."""
+    if isinstance(entry, URLResolver):
+        return {module for child in entry.url_patterns for module in view_modules(child)}
+    callback: Any = entry.callback
+    callback = getattr(callback, "view_class", None) or getattr(callback, "func", callback)
+    return {str(callback.__module__)}

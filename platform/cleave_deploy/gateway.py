@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, get_resolver
 
 from cleave import contexts
-from cleave.route_owners import API_BASE, KERNEL, PARAM, api_routes, owner_of_module, route_shape
+from cleave.route_owners import (
+    API_BASE,
+    KERNEL,
+    PARAM,
+    api_routes,
+    owner_of_module,
+    route_shape,
+    view_modules,
+)
 
 # Paths the public gateway must never route: service-to-service calls and metrics scrapes.
 PRIVATE_PREFIXES = ("/internal", "/metrics")
@@ -123,7 +130,7 @@ def _root_locations() -> list[Location]:
         route = str(entry.pattern)
         if route.rstrip("/") == API_BASE.lstrip("/") or _is_private("/" + route):
             continue
-        owners = {owner_of_module(module) for module in _modules(entry)}
+        owners = {owner_of_module(module) for module in view_modules(entry)}
         owner = owners.pop() if len(owners) == 1 else KERNEL
         path = "/" + route_shape(route) + ("/" if route.endswith("/") else "")
         if PARAM in path:
@@ -135,11 +142,3 @@ def _root_locations() -> list[Location]:
 
 def _is_private(path: str) -> bool:
     return any(path == p or path.startswith(f"{p}/") for p in PRIVATE_PREFIXES)
-
-
-def _modules(entry: URLPattern | URLResolver) -> set[str]:
-    if isinstance(entry, URLResolver):
-        return {module for child in entry.url_patterns for module in _modules(child)}
-    callback: Any = entry.callback
-    callback = getattr(callback, "view_class", None) or getattr(callback, "func", callback)
-    return {str(callback.__module__)}
