@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint typecheck format check migrate real-setup procfile bench-serving clean split split-stop load load-smoke test-faults test-faults-bounded storm sdk-test
+.PHONY: run test install lint typecheck format check migrate real-setup procfile bench-serving clean split split-stop split-restart load load-smoke test-faults test-faults-bounded storm sdk-test
 
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -61,6 +61,11 @@ split: $(STAMP) var
 split-stop: $(STAMP)
 	$(BIN)/python manage.py split stop
 
+# A rolling restart of one service while the others serve (cleave_deploy/rolling.py).
+SERVICE ?= ticketing
+split-restart: $(STAMP)
+	$(BIN)/python manage.py split restart $(SERVICE)
+
 # Fault injection (tests/faults): their own PostgreSQL and Redis, real workers and servers.
 # Full: 10,000-event bursts, minute-long outages (~15 min); bounded: what CI runs (~4 min).
 test-faults: $(STAMP) var
@@ -70,8 +75,9 @@ test-faults-bounded: $(STAMP) var
 	CLEAVE_FAULTS=1 CLEAVE_FAULTS_BOUNDED=1 $(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 # The mobile load test (bench/load): ~10 minutes, embedded and split; --smoke is CI's bounded form.
+# Side by side with Parse Server: make load ARGS="--peer parse" (or ARGS="--peer parse --quick").
 load: $(STAMP) var
-	$(BIN)/python bench/load/run.py
+	$(BIN)/python bench/load/run.py $(ARGS)
 
 load-smoke: $(STAMP) var
 	$(BIN)/python bench/load/run.py --smoke

@@ -36,7 +36,8 @@ class IdentityConfig(AppConfig):
                 "users/<int:user_id>/verify-email/",
                 ops.UserVerifyEmail.as_view(),
                 name="ops-user-verify-email",
-            )
+            ),
+            path("users/<int:user_id>/roles/", ops.UserRoles.as_view(), name="ops-user-roles"),
         )
         # This process verifies tokens with identity's keys directly, no HTTP round trip.
         register_source(selectors.jwks_get)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.identity.models import Block, Session, SigningKey, User
 from cleave.api import ID_MAX
 from cleave.auth.principal import ROLES
+from cleave.contexts import declared_roles
 from cleave.databases import database_for
 
 DB = database_for("identity")
@@ -47,8 +48,11 @@ def user_get_by_email(*, email: str) -> User | None:
 
 
 def user_role_list(*, user: User) -> frozenset[str]:
-    """Every account is a `user`; groups named after roles add the others."""
-    roles = {"user", *user.groups.filter(name__in=ROLES).values_list("name", flat=True)}
+    """Every account is a `user`; groups named after roles add the others: the kernel's and
+    those the contexts declare (a door scanner's "scanner"). Other groups only carry Django
+    permissions for the admin."""
+    named = {*ROLES, *declared_roles()}
+    roles = {"user", *user.groups.filter(name__in=named).values_list("name", flat=True)}
     if user.is_superuser:
         roles.add("admin")
     if user.is_staff:

@@ -102,6 +102,21 @@ def member_exists(*, conversation_id: int, user_id: int) -> bool:
     )
 
 
+def member_pairs_list(*, conversation_ids: list[int], user_ids: list[int]) -> dict[int, list[int]]:
+    """Of these users, the members of each of these conversations (by conversation id): one
+    query, however many pairs."""
+    rows = (
+        Member.objects.using(DB)
+        .filter(conversation_id__in=conversation_ids, user_id__in=user_ids)
+        .order_by("conversation_id", "user_id")
+        .values_list("conversation_id", "user_id")
+    )
+    found: dict[int, list[int]] = {}
+    for conversation_id, user_id in rows:
+        found.setdefault(conversation_id, []).append(user_id)
+    return found
+
+
 def membership_list(*, user_id: int, conversation_ids: list[int]) -> dict[int, Member]:
     """The user's memberships among these conversations, by conversation id: one query."""
     rows = Member.objects.using(DB).filter(user_id=user_id, conversation_id__in=conversation_ids)

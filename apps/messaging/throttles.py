@@ -29,7 +29,7 @@ def send_limit() -> RateLimit:
 def send_count(*, sender_id: int) -> None:
     """Count one send against the sender's budget, shared by REST and the socket; over it,
     `Throttled` (429 `rate_limited` with Retry-After, or an error frame on the socket)."""
-    wait = send_limit().hit(f"user:{sender_id}")
+    wait = send_limit().hit(_budget_of(sender_id))
     if wait is None:
         return
     metrics.throttled.labels(SCOPE).inc()
@@ -38,3 +38,13 @@ def send_count(*, sender_id: int) -> None:
         f"Too many messages; try again in {retry_after} seconds.",
         details={"retry_after": retry_after},
     )
+
+
+def send_uncount(*, sender_id: int) -> None:
+    """Give back a send counted before it turned out to be a retry: retries are free."""
+    send_limit().refund(_budget_of(sender_id))
+
+
+def _budget_of(sender_id: int) -> str:
+    """The sender's identity in the limit: the one `RateLimit(key="user")` gives a request."""
+    return f"user:{sender_id}"

@@ -270,6 +270,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5000, help="timed calls per mode")
     parser.add_argument("--threads", type=int, default=4, help="concurrent callers")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     load = load_average()
     server_env, caller_env = _environments()
@@ -281,6 +282,9 @@ def main() -> None:
     command = web_server_command(port, workers=1, threads=WEB_THREADS)
     with running_server(command, port=port, env=server_env) as base_url:
         calls, probe = _calls(base_url, user_id)
+        if args.dry_run:  # set up, serving, and the calls built: enough
+            print(f"dry run: {len(calls)} calls ready against {base_url}")
+            return
         alone, together, inside = _measure(calls, probe, count=args.calls, threads=args.threads)
     _report(alone, together, inside, threads=args.threads, load=load)
     if args.json:

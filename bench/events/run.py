@@ -136,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--per-transaction", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     url = _prepare()
 
@@ -146,6 +147,9 @@ def main() -> None:
     env = {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "cleave.tests.settings"}
     print(f"one worker process (solo pool) on Redis; {args.events} tasks/events per run")
     with celery_worker(queues=["events.shipping", "bench"], env=env):
+        if args.dry_run:  # the database migrated and the worker ready: enough
+            print("dry run: database migrated, worker ready")
+            return
         plain = bench_plain_celery(args.events)
         runs = [
             (label, k, *bench_events(args.events, k, batch_subscriber=batch))

@@ -82,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -99,6 +100,9 @@ def main() -> None:
             {"email": "bench@example.com", "password": PASSWORD, "device": device},
         )
         auth = f"Authorization: Bearer {tokens['access']}"
+        if args.dry_run:  # registered and signed in on a started server: enough
+            print(f"dry run: {mode}, signed in: {'access' in tokens}")
+            return
         for name, path, extra in (
             ("hello: /healthz (plain Django view)", "/healthz", []),
             ("hello: /api/v1/meta (ninja)", "/api/v1/meta", []),

@@ -1,5 +1,6 @@
-"""One load level: N users' sockets opened (untimed), then N users looping the scenario for a
-fixed time, then everything closed; returns what the level measured."""
+"""One load level: N users' sockets opened (untimed), then N users looping a scenario for a
+fixed time, then everything closed; returns what the level measured. The "sends" phase is a
+level too: every pair's first user sends back to back, every socket open (the subscribers)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-
-import httpx
-from websockets.asyncio.client import ClientConnection
+from dataclasses import dataclass, field
+from typing import Any
 
 from bench.contracts.timing import load_average
 from bench.load import cpu
-from bench.load.scenario import (
-    Account,
-    Deliveries,
-    VirtualUser,
-    http_client,
-    open_socket,
-    read_socket,
-)
+from bench.load.drivers import CleaveDriver, Connected, Driver
+from bench.load.flows import Deliveries, Session, check_deliveries
 from bench.load.stats import LevelResult, Recorder
 
 OPEN_CONCURRENCY = 10
@@ -37,9 +30,9 @@ class Target:
     groups: Mapping[str, int]
     uses_shared_servers: bool = False  # PostgreSQL and Redis are part of this target
     database_marker: str | None = None  # in the names of its PostgreSQL databases
-    # (email, password) of a staff account that vouches for the pool's addresses through the
-    # ops API: a real-mode target lets only verified accounts chat (CLEAVE_REQUIRE_EMAIL_…).
-    staff: tuple[str, str] | None = None
+    # How to talk to it: Cleave's API (with the staff account that vouches for the pool's
+    # addresses where only verified accounts may chat), or a peer's (bench/peers).
+    driver: Driver = field(default_factory=CleaveDriver)
 
     @property
     def ours(self) -> list[str]:
@@ -48,35 +41,34 @@ class Target:
         return [*self.groups, *shared, cpu.LOAD_GENERATOR]
 
 
-@dataclass
-class Connected:
-    """One user's open HTTP client and socket during a level."""
-
-    account: Account
-    http: httpx.AsyncClient
-    socket: ClientConnection
-
-
 async def run_level(
-    target: Target, accounts: list[Account], *, users: int, duration: float, think: float
+    target: Target,
+    accounts: list[Any],
+    *,
+    users: int,
+    duration: float,
+    think: float,
+    scenario: str = "login",
 ) -> LevelResult:
-    """`users` of the accounts loop the scenario; with an odd count, the last one's partner
-    has its socket open (it receives) but does not act."""
-    recorder, deliveries = Recorder(), Deliveries()
+    """`users` of the accounts loop `scenario`; with an odd count, the last one's partner
+    has its socket open (it receives) but does not act. "sends": `users` accounts' sockets
+    open, the first of each pair sends, with no think time."""
+    recorder, deliveries, driver = Recorder(), Deliveries(), target.driver
     connected = await _connect_all(target, accounts[: users + users % 2])
-    readers = [
-        asyncio.create_task(read_socket(c.socket, c.account, deliveries, recorder))
-        for c in connected
-    ]
-    before = cpu.snapshot(target.groups, database_marker=target.database_marker)
-    started = time.perf_counter()
+    readers = [asyncio.create_task(driver.read(c, deliveries, recorder)) for c in connected]
+    acting = connected[::2] if scenario == "sends" else connected[:users]
+    sessions = [driver.session(c, recorder, deliveries, think) for c in acting]
     try:
-        virtual = [
-            VirtualUser(c.account, c.http, recorder, deliveries, think) for c in connected[:users]
-        ]
-        await asyncio.gather(*(v.run(started + duration) for v in virtual))
+        if scenario == "sends":  # signed in before the clock starts: the phase measures sends
+            await _sign_in_all(sessions)
+        before = cpu.snapshot(target.groups, database_marker=target.database_marker)
+        started = time.perf_counter()
+        await asyncio.gather(*(s.run(started + duration, scenario) for s in sessions))
         seconds = time.perf_counter() - started
+        # CPU over the same window as the counts (the deliveries' check below waits after it).
         after = cpu.snapshot(target.groups, database_marker=target.database_marker)
+        sent = [message for session in sessions for message in session.sent]
+        await check_deliveries(sent, deliveries, recorder)
         used = cpu.percent_between(before, after, ours=target.ours)
         if not target.uses_shared_servers:  # then all their CPU serves other work
             for shared in cpu.SHARED.values():
@@ -92,17 +84,29 @@ async def run_level(
     )
 
 
-async def _connect_all(target: Target, accounts: list[Account]) -> list[Connected]:
+async def _sign_in_all(sessions: list[Session]) -> None:
+    """Every session's login, untimed (its own recorder), a few at a time; fails loudly."""
+    gate, setup = asyncio.Semaphore(OPEN_CONCURRENCY), Recorder()
+
+    async def one(session: Session) -> None:
+        async with gate:
+            measured, session.recorder = session.recorder, setup
+            try:
+                await session.login()
+            finally:
+                session.recorder = measured
+
+    await asyncio.gather(*(one(session) for session in sessions))
+    if setup.errors:
+        raise RuntimeError(f"sign-in before the sends phase failed: {dict(setup.errors)}")
+
+
+async def _connect_all(target: Target, accounts: list[Any]) -> list[Connected]:
     gate = asyncio.Semaphore(OPEN_CONCURRENCY)
 
-    async def one(account: Account) -> Connected:
+    async def one(account: Any) -> Connected:
         async with gate:
-            http = http_client(target.base_url, account.address)
-            try:
-                return Connected(account, http, await open_socket(target.ws_url, account, http))
-            except BaseException:
-                await http.aclose()
-                raise
+            return await target.driver.connect(target.base_url, target.ws_url, account)
 
     return list(await asyncio.gather(*(one(a) for a in accounts)))
 

@@ -76,7 +76,7 @@ def _cpu_by_kind(cpu_percent: dict[str, float]) -> dict[str, float]:
 def _steps_table(levels: list[LevelResult]) -> str:
     head = "| step | " + " | ".join(f"{lv.users} users p50/p95/p99 ms" for lv in levels) + " |"
     rows = ["\n" + head, "|---|" + "---:|" * len(levels)]
-    for step in STEPS:
+    for step in (s for s in STEPS if any(lv.steps[s].count for lv in levels)):
         cells = " | ".join(
             f"{s.p50_ms:.0f} / {s.p95_ms:.0f} / {s.p99_ms:.0f}"
             for s in (lv.steps[step] for lv in levels)
@@ -102,3 +102,86 @@ def smoke_verdict(levels: list[LevelResult]) -> int:
             return 1
     print("smoke passed: 0 errors", file=sys.stderr)
     return 0
+
+
+def side_by_side(results: dict[str, list[LevelResult]], p99_limit_ms: float) -> str:
+    """The peer comparison: per target and scenario, the highest clean level with its
+    throughput and deliveries, and the CPU one scenario costs (at the lowest level, where
+    queueing inflates it least); then the sends phase; then the ratios."""
+    head = (
+        "| target | scenario | highest clean users | scenarios/s | delivered msg/s | p99 ms "
+        "| CPU ms per scenario (target / + PostgreSQL, Redis) |"
+    )
+    rows = ["\n### Side by side\n", head, "|---|---|---:|---:|---:|---:|---:|"]
+    best: dict[str, LevelResult | None] = {}
+    for key, levels in results.items():
+        target, _, scenario = key.partition(" ")
+        if scenario == "sends" or not levels:
+            continue
+        users = highest_clean(levels, p99_limit_ms)
+        level = best[key] = next((lv for lv in levels if lv.users == users), None)
+        figures = (
+            f"{users} | {level.iterations_per_s:.1f} | {level.deliveries_per_s:.1f} "
+            f"| {level.overall.p99_ms:.0f}"
+            if level
+            else "none | | |"
+        )
+        own, shared = _cpu_ms_per_scenario(levels[0])
+        rows.append(f"| {target} | {scenario} | {figures} | {own:.1f} / {own + shared:.1f} |")
+    rows += [
+        "\nSends over 100 conversations, every socket subscribed, no think time:\n",
+        "| target | sends/s | send p50 / p99 ms | delivered msg/s | delivery p99 ms | errors "
+        "| CPU % target / PostgreSQL / Redis | CPU ms per send, all |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, levels in results.items():
+        target, _, scenario = key.partition(" ")
+        if scenario != "sends":
+            continue
+        lv, send = levels[0], levels[0].steps["send"]
+        own = sum(v for k, v in lv.cpu_percent.items() if k not in SHARED_COLUMNS)
+        pg, redis = lv.cpu_percent.get("postgres", 0.0), lv.cpu_percent.get("redis", 0.0)
+        rate = send.count / lv.seconds
+        rows.append(
+            f"| {target} | {rate:.0f} | {send.p50_ms:.1f} / {send.p99_ms:.0f} "
+            f"| {lv.deliveries_per_s:.0f} | {lv.steps['delivery'].p99_ms:.0f} | {lv.errors} "
+            f"| {own:.0f} / {pg:.0f} / {redis:.0f} | {(own + pg + redis) * 10 / (rate or 1):.1f} |"
+        )
+    return "\n".join(rows + _ratios(results, best))
+
+
+def _cpu_ms_per_scenario(level: LevelResult) -> tuple[float, float]:
+    """CPU milliseconds per scenario of the target's own processes, and of PostgreSQL and
+    Redis (percent of one core ÷ scenarios per second × 10)."""
+    rate = level.iterations_per_s or float("nan")
+    own = sum(v for k, v in level.cpu_percent.items() if k not in SHARED_COLUMNS)
+    shared = level.cpu_percent.get("postgres", 0.0) + level.cpu_percent.get("redis", 0.0)
+    return own * 10 / rate, shared * 10 / rate
+
+
+def _ratios(
+    results: dict[str, list[LevelResult]], best: dict[str, LevelResult | None]
+) -> list[str]:
+    """Cleave's figures over the two-process peer's, from this run."""
+    peers = sorted({key.split(" ")[0] for key in results if key.endswith("-2 sends")})
+    lines = ["\nRatios (Cleave ÷ the peer on two processes, same run):\n"]
+    for peer, cleave in ((p, c) for p in peers for c in ("real", "embedded")):
+        for scenario in ("chat", "login"):
+            ours, theirs = results.get(f"{cleave} {scenario}"), results.get(f"{peer} {scenario}")
+            if not ours or not theirs:
+                continue
+            mine, other = sum(_cpu_ms_per_scenario(ours[0])), sum(_cpu_ms_per_scenario(theirs[0]))
+            line = f"- {cleave} vs {peer}, {scenario}: CPU per scenario {mine / other:.2f}×"
+            a, b = best.get(f"{cleave} {scenario}"), best.get(f"{peer} {scenario}")
+            if a and b:
+                line += (
+                    f", clean users {a.users / b.users:.2f}×, delivered "
+                    f"msg/s {a.deliveries_per_s / (b.deliveries_per_s or 1):.2f}×"
+                )
+            lines.append(line)
+        ours_s, theirs_s = results.get(f"{cleave} sends"), results.get(f"{peer} sends")
+        if ours_s and theirs_s:
+            mine_n, other_n = ours_s[0].steps["send"].count, theirs_s[0].steps["send"].count
+            rate = (mine_n / ours_s[0].seconds) / ((other_n / theirs_s[0].seconds) or 1)
+            lines.append(f"- {cleave} vs {peer}, sends/s: {rate:.2f}×")
+    return lines if len(lines) > 1 else []

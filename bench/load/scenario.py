@@ -1,38 +1,29 @@
-"""One virtual mobile user, over Cleave's public HTTP API and WebSocket only.
+"""One virtual mobile user on Cleave, over its public HTTP API and WebSocket only.
 
 Each user has its own loopback source address (127.1.x.y), as phones have their own: the
 per-IP limits (identity's logins and refreshes, the gateway's requests per second) then count
 per user, as in production, instead of adding every user up on 127.0.0.1. Each user keeps one
-socket open (its "socket" device's session) and loops: log in (its "app" device, which replaces
-the previous session), list conversations, open the one with its partner (messages), send a
-message, wait until the partner's socket has it, fetch flags (with the ETag, as apps do),
-refresh the token — with a think time between steps.
+socket open (its "socket" device's session); its app (the "app" device, each login replacing
+the previous session) runs the scenarios of bench/load/flows.py through the steps below.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 import uuid
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.load.flows import Deliveries, Session
 from bench.load.stats import Recorder
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - throwaway load-test accounts
 HTTP_TIMEOUT = 10.0
-DELIVERY_TIMEOUT = 5.0  # a message not on the partner's socket by then is an error
-
-
-class StepFailed(Exception):
-    """A step failed (already recorded); the rest of the iteration is skipped."""
 
 
 @dataclass
@@ -65,34 +56,6 @@ def http_client(base_url: str, address: str) -> httpx.AsyncClient:
     """A keep-alive client whose connections leave from `address`."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
     return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=HTTP_TIMEOUT)
-
-
-@dataclass
-class Deliveries:
-    """When each `message.sent` frame reached which socket, awaited by the message's sender
-    (the frame may arrive before the sender has read its own POST response)."""
-
-    _arrived: dict[tuple[int, int], float] = field(default_factory=dict)
-    _waiting: dict[tuple[int, int], asyncio.Future[float]] = field(default_factory=dict)
-
-    def arrived(self, receiver_id: int, message_id: int) -> None:
-        key, at = (receiver_id, message_id), time.perf_counter()
-        waiter = self._waiting.pop(key, None)
-        if waiter is None:
-            self._arrived[key] = at
-        elif not waiter.done():
-            waiter.set_result(at)
-
-    async def wait(self, receiver_id: int, message_id: int, timeout: float) -> float:
-        """The arrival time; raises TimeoutError after `timeout` seconds."""
-        key = (receiver_id, message_id)
-        if key in self._arrived:
-            return self._arrived.pop(key)
-        waiter = self._waiting[key] = asyncio.get_running_loop().create_future()
-        try:
-            return await asyncio.wait_for(waiter, timeout)
-        finally:
-            self._waiting.pop(key, None)
 
 
 async def open_socket(ws_url: str, account: Account, http: httpx.AsyncClient) -> ClientConnection:
@@ -143,32 +106,27 @@ async def read_socket(
 
 
 @dataclass
-class VirtualUser:
-    """One account's app: its HTTP client and what it remembers between iterations."""
+class CleaveSession(Session):
+    """The steps over Cleave's API; tokens and the flags' ETag kept between them."""
 
-    account: Account
-    http: httpx.AsyncClient
-    recorder: Recorder
-    deliveries: Deliveries
-    think: float
+    access: str = ""
+    refresh_token: str = ""
+    last_seq: int = 0
     flags_etag: str = ""
 
-    async def run(self, deadline: float) -> None:
-        """Loop the scenario until `deadline` (the iteration under way is finished)."""
-        await asyncio.sleep(random.uniform(0, 2 * self.think))
-        while time.perf_counter() < deadline:
-            try:
-                await self.iteration()
-                self.recorder.iterations += 1
-            except StepFailed:
-                pass
-            await self.pause(2)
+    @property
+    def partner_id(self) -> int:
+        return int(self.account.partner_id)
 
-    async def pause(self, factor: float = 1) -> None:
-        """A user's think time: uniform around `think` × factor (±50 %)."""
-        await asyncio.sleep(self.think * factor * random.uniform(0.5, 1.5))
+    @property
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access}"}
 
-    async def iteration(self) -> None:
+    @property
+    def _path(self) -> str:
+        return f"/api/v1/conversations/{self.account.conversation_id}"
+
+    async def login(self) -> None:
         account = self.account
         body = {
             "email": account.email,
@@ -176,62 +134,36 @@ class VirtualUser:
             "device": device(account.index, "app"),
         }
         tokens = await self.call("login", self.http.post("/api/v1/auth/login", json=body))
-        auth = {"Authorization": f"Bearer {tokens['access']}"}
-        await self.pause()
-        await self.call("conversations", self.http.get("/api/v1/conversations", headers=auth))
-        await self.pause()
-        path = f"/api/v1/conversations/{account.conversation_id}/messages"
-        await self.call("messages", self.http.get(path, headers=auth))
-        await self.pause()
-        await self.send(path, auth)
-        await self.pause()
-        await self.fetch_flags(auth)
-        await self.pause()
-        refresh = {"refresh": tokens["refresh"]}
-        await self.call("refresh", self.http.post("/api/v1/auth/refresh", json=refresh))
+        self.access, self.refresh_token = tokens["access"], tokens["refresh"]
 
-    async def send(self, path: str, auth: dict[str, str]) -> None:
-        """Send a message, then wait for it on the partner's socket."""
-        started = time.perf_counter()
-        body = {"text": f"load {uuid.uuid4().hex[:8]}", "client_msg_id": uuid.uuid4().hex}
-        sent = await self.call("send", self.http.post(path, json=body, headers=auth))
-        try:
-            remaining = DELIVERY_TIMEOUT - (time.perf_counter() - started)
-            arrived = await self.deliveries.wait(self.account.partner_id, sent["id"], remaining)
-        except TimeoutError:
-            self.recorder.error(
-                "delivery", f"not on the socket within {DELIVERY_TIMEOUT:.0f} s", http=False
-            )
-            raise StepFailed from None
-        self.recorder.ok("delivery", arrived - started, http=False)
-
-    async def fetch_flags(self, auth: dict[str, str]) -> None:
-        headers = {**auth, "If-None-Match": self.flags_etag} if self.flags_etag else auth
+    async def flags(self) -> None:
+        """With the ETag of the last answer, as apps do (304 when nothing changed)."""
+        etag = {"If-None-Match": self.flags_etag} if self.flags_etag else {}
         response = await self.call(
-            "flags", self.http.get("/api/v1/flags", headers=headers), raw=True
+            "flags", self.http.get("/api/v1/flags", headers=self._auth | etag), raw=True
         )
         self.flags_etag = response.headers.get("ETag", self.flags_etag)
 
-    async def call(
-        self, step: str, request: Awaitable[httpx.Response], *, raw: bool = False
-    ) -> Any:
-        """Time one request; anything but 2xx/3xx (or no answer) is recorded and fails the step."""
+    async def conversations(self) -> None:
+        await self.call("conversations", self.http.get("/api/v1/conversations", headers=self._auth))
+
+    async def messages(self) -> None:
+        await self.call("messages", self.http.get(f"{self._path}/messages", headers=self._auth))
+
+    async def send(self) -> tuple[int, float]:
         started = time.perf_counter()
-        try:
-            response = await request
-        except httpx.HTTPError as exc:
-            self.recorder.error(step, type(exc).__name__)
-            raise StepFailed from exc
-        elapsed = time.perf_counter() - started
-        if not 200 <= response.status_code < 400:
-            self.recorder.error(step, f"HTTP {response.status_code} {_code(response)}")
-            raise StepFailed
-        self.recorder.ok(step, elapsed)
-        return response if raw else response.json()
+        body = {"text": f"load {uuid.uuid4().hex[:8]}", "client_msg_id": uuid.uuid4().hex}
+        sent = await self.call(
+            "send", self.http.post(f"{self._path}/messages", json=body, headers=self._auth)
+        )
+        self.last_seq = int(sent["seq"])
+        return int(sent["id"]), started
 
+    async def read(self) -> None:
+        body = {"seq": self.last_seq}
+        await self.call("read", self.http.post(f"{self._path}/read", json=body, headers=self._auth))
 
-def _code(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:80]
+    async def refresh(self) -> None:
+        body = {"refresh": self.refresh_token}
+        tokens = await self.call("refresh", self.http.post("/api/v1/auth/refresh", json=body))
+        self.access, self.refresh_token = tokens["access"], tokens["refresh"]

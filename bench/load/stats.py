@@ -12,8 +12,8 @@ from typing import Any
 
 from bench.contracts.timing import percentile
 
-# The scenario's steps in order; "delivery" is send → the other participant's socket.
-STEPS = ("login", "conversations", "messages", "send", "delivery", "flags", "refresh")
+# Every scenario's steps (bench/load/flows.py); "delivery" is send → the partner's socket.
+STEPS = ("login", "flags", "conversations", "messages", "send", "delivery", "read", "refresh")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class LevelResult:
     seconds: float
     iterations_per_s: float
     requests_per_s: float
+    deliveries_per_s: float  # messages that reached the partner's socket in time
     overall: Latency  # every sample of every step, deliveries included
     steps: dict[str, Latency]
     errors: int
@@ -91,6 +92,7 @@ class LevelResult:
             seconds=seconds,
             iterations_per_s=recorder.iterations / seconds,
             requests_per_s=recorder.requests / seconds,
+            deliveries_per_s=len(recorder.samples["delivery"]) / seconds,
             overall=Latency.of(every),
             steps={step: Latency.of(samples) for step, samples in recorder.samples.items()},
             errors=sum(recorder.errors.values()),

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.load.drivers import CleaveDriver
 from bench.load.levels import Target
 from cleave.testing.processes import ROOT, embedded_env, free_port, process_env, wait_until_serving
 
@@ -93,7 +94,7 @@ def split() -> Iterator[Target]:
             dict(pids),
             uses_shared_servers=True,
             database_marker=topology.database_prefix,
-            staff=_staff(SPLIT_FOLDER / "admin.env"),
+            driver=CleaveDriver(staff=_staff(SPLIT_FOLDER / "admin.env")),
         )
     finally:
         print(f"stopped {', '.join(topology_of.stop(topology))}", file=sys.stderr)
@@ -117,7 +118,7 @@ def _split_topology() -> Any:
     import django
 
     django.setup()
-    from cleave_deploy.split import Topology
+    from cleave_deploy.topology import Topology
 
     return dataclasses.replace(Topology.from_env(SPLIT_ENV), folder=SPLIT_FOLDER)
 

@@ -117,8 +117,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per round and config")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     token = _prepare()
+    if args.dry_run:  # a server started, a token issued: enough
+        print("dry run: database ready, token issued")
+        return
     auth = ["-H", f"Authorization: Bearer {token}"]
     samples: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in CONFIGS}
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:

@@ -9,8 +9,9 @@ For each socket count it measures, against Cleave's gateway and against plain Ch
 Clients run in separate processes (asyncio `websockets`), N/4 sockets each; the publisher is
 this process. Usage (real mode, needs Redis and PostgreSQL):
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/cleave REDIS_URL=redis://127.0.0.1:6379/4 \\
-  python bench/realtime/run.py [--sockets 1000 5000] [--messages 40]
-(SECRET_KEY and the encryption keys come from the environment, else from var/keys/.)
+  python bench/realtime/run.py [--sockets 1000 5000] [--messages 40] [--dry-run]
+(SECRET_KEY and the encryption keys: the environment's when set, else derived from the
+benchmark's name by cleave.testing's real_mode_keys, so no key need be typed.)
 """
 
 from __future__ import annotations
@@ -190,8 +191,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sockets", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     env, token, user_id = _setup()
+    if args.dry_run:  # the realtime process up on the bench database, then stopped
+        from cleave.testing.processes import free_port, stop_process
+
+        port = free_port()
+        stop_process(_start_server("cleave.asgi:application", port, env), timeout=30)
+        print(f"dry run: realtime served /healthz on {port} (user {user_id} has a session)")
+        return
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
     from pydantic import BaseModel

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
-from cleave.testing.processes import BIN, free_port  # noqa: E402 - path set above
+from cleave.testing.processes import BIN, free_port, wait_until_serving  # noqa: E402 - path set above
 from cleave.testing.servers import embedded_server_command, running_server, web_server_command  # noqa: E402 - path set above
 
 ENV = {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
@@ -89,9 +89,17 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--web-threads", default="1,2,4,8", help="granian blocking threads to try")
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
+    if args.dry_run:  # one web server up, both endpoints answer, then stop
+        port = free_port()
+        with running_server(web_server_command(port, workers=1, threads=1), port=port, env=ENV):
+            for path in PATHS.values():
+                wait_until_serving(f"http://127.0.0.1:{port}{path}")
+        print("dry run: web served " + ", ".join(PATHS.values()))
+        return
     results: list[Result] = []
     for name, command, port in servers([int(n) for n in args.web_threads.split(",")]):
         with running_server(command, port=port, env=ENV) as base:

@@ -26,7 +26,7 @@ from bench.contracts.timing import Summary, load_average, settle, summarize  # n
 from bench.split.flows import Samples, connect, measure, register_cast  # noqa: E402
 
 if TYPE_CHECKING:
-    from cleave_deploy.split import Topology
+    from cleave_deploy.topology import Topology
 
 # Its own ports, databases and Redis database, so it never meets a developer's `make split`.
 TOPOLOGY_ENV = {
@@ -56,7 +56,7 @@ def _django() -> None:
 
 
 def _topology(layout: str) -> Topology:
-    from cleave_deploy.split import Topology
+    from cleave_deploy.topology import Topology
 
     topology = Topology.from_env({**TOPOLOGY_ENV, "SPLIT_LAYOUT": layout})
     return dataclasses.replace(topology, folder=FOLDER)
@@ -86,6 +86,21 @@ def _run_layout(layout: str, iterations: int) -> tuple[Samples, str]:
     return samples, load
 
 
+def _dry_run() -> None:
+    """The split layout started, reached through its gateway, stopped: no timed steps."""
+    from cleave_deploy import split
+
+    topology = _topology("split")
+    split.stop(topology)
+    split.start(topology)
+    try:
+        api, _ = connect(topology.gateway)
+        api.http.close()
+    finally:
+        stopped = split.stop(topology)
+    print(f"dry run: the split layout served its gateway; stopped {', '.join(stopped)}")
+
+
 def _report(results: dict[str, dict[str, Summary]], loads: dict[str, str]) -> None:
     monolith, split = results["monolith"], results["split"]
     print(
@@ -110,9 +125,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=100, help="timed runs of each step")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
     FOLDER.mkdir(parents=True, exist_ok=True)
     _django()
+    if args.dry_run:
+        _dry_run()
+        return
     results: dict[str, dict[str, Summary]] = {}
     loads: dict[str, str] = {}
     for layout in LAYOUTS:

@@ -60,22 +60,10 @@ def bench_env(redis_url: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     }
-    env.setdefault("SECRET_KEY", "bench-storm-" + os.urandom(32).hex())
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    if "CLEAVE_ENCRYPTION_KEYS" not in env:
-        # Kept for the next run: the bench database's signing key is stored under them.
-        keys = ROOT / "var" / "bench-storm-keys.json"
-        if not keys.exists():
-            generate = [PYTHON, "manage.py", "encryption_keys", "generate"]
-            keys.write_text(
-                json.dumps(
-                    {
-                        "CLEAVE_ENCRYPTION_KEYS": _output([*generate, "--kid", "bench"], env),
-                        "CLEAVE_HASH_KEY": _output([*generate, "--hash-key"], env),
-                    }
-                )
-            )
-        env.update(json.loads(keys.read_text()))
+    from cleave.testing.processes import real_mode_keys
+
+    # Real mode refuses development keys: the environment's, else this benchmark's own.
+    env.update(real_mode_keys("bench_storm"))
     return env
 
 
@@ -204,7 +192,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="py-spy the realtime process")
+    parser.add_argument("--dry-run", action="store_true", help="start what it needs, then stop")
     args = parser.parse_args()
+    if args.dry_run:  # its Redis, its database and a few accounts, no sockets
+        args.sockets = 2
     from tests.faults.components import redis_server
 
     if shutil.which("redis-server") is None:
@@ -220,6 +211,9 @@ def main() -> None:
             env,
         )  # fmt: skip
         print(f"seeded {args.sockets} accounts in {time.monotonic() - seeded:.1f} s", flush=True)
+        if args.dry_run:
+            print("dry run: Redis started, database migrated, accounts seeded")
+            return
         bare_command = (
             f"exec {BIN / 'uvicorn'} bench.storm.bare_app:application --host 127.0.0.1 "
             "--port ${REALTIME_PORT} --lifespan off --no-access-log --ws-per-message-deflate false"

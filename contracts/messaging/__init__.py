@@ -35,12 +35,30 @@ class ConversationGet(ContractModel):
     conversation_id: int = Field(gt=0)
 
 
+class MembershipsGet(ContractModel):
+    """Which of `user_ids` belong to which of `conversation_ids`: one question for many (a
+    socket's streams, a batch of readers), instead of one call per pair."""
+
+    conversation_ids: list[int] = Field(max_length=1000)
+    user_ids: list[int] = Field(max_length=1000)
+
+
+class Memberships(ContractModel):
+    """Per asked conversation, the asked users who are its members (conversations with none of
+    them, or that do not exist, are left out)."""
+
+    conversations: list[ConversationMembers]
+
+
 class MessagingService(Protocol):
     @call(idempotent=True)
     def membership_get(self, query: MembershipGet) -> Membership: ...
 
     @call(idempotent=True)
     def conversation_members(self, query: ConversationGet) -> ConversationMembers: ...
+
+    @call(idempotent=True)
+    def memberships_get(self, query: MembershipsGet) -> Memberships: ...
 
 
 class ConversationCreated(Event):
@@ -120,7 +138,7 @@ class MessagesRead(Event):
 
 MESSAGING = Contract(
     context="messaging",
-    version="1.1",
+    version="1.2",
     service=MessagingService,
     events=(
         ConversationCreated,

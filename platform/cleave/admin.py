@@ -1,5 +1,5 @@
-"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters), flags and the
-app-version policy."""
+"""Admin screens of the kernel: the event bus (outbox, inbox, dead letters), the event store
+(events, projections), flags and the app-version policy."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from cleave.app_versions.policy import EDITABLE as POLICY_FIELDS
 from cleave.app_versions.policy import policy_delete, policy_save
 from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
 from cleave.events.retries import replay
+from cleave.eventstore.admin import register as register_eventstore
 from cleave.flags.admin import register as register_flags
+from cleave.sagas.admin import register as register_sagas
 
 
 def _age(moment: datetime) -> str:
@@ -142,3 +144,6 @@ if settings.CLEAVE_FLAGS_HOME:
     register_flags(admin.site)
     admin.site.register(AppVersionPolicy, AppVersionPolicyAdmin)
     admin.site.register(AppVersionPolicyChange, AppVersionPolicyChangeAdmin)
+
+register_eventstore(admin.site)
+register_sagas(admin.site)

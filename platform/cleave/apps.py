@@ -12,14 +12,24 @@ class CleaveConfig(AppConfig):
         import cleave.celery  # binds @shared_task to Cleave's Celery app
         import cleave.declarations  # registers the checks of the declarations
         import cleave.events.tasks
+        import cleave.eventstore.immutability  # SQLite's maintenance function on connect
+        import cleave.eventstore.tasks
         import cleave.idempotency.tasks
+        import cleave.sagas.checks  # registers the kill-point check
+        import cleave.sagas.tasks
         import cleave.sync
 
         self._observability()
         self._memories()
         # Each context declares its subscribers in `subscribers.py`; importing registers them.
         autodiscover_modules("subscribers")
+        # …and its sagas in `sagas.py` (cleave.sagas): importing defines them.
+        autodiscover_modules("sagas")
         self._flags()
+        # Streams and frames of the contexts hosted elsewhere, asked of their services.
+        from cleave.realtime.remote import register_not_hosted
+
+        register_not_hosted()
         # The roles contexts declare, as groups where the edge's accounts live.
         post_migrate.connect(cleave.declarations.create_role_groups, sender=self)
 

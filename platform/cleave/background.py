@@ -10,6 +10,7 @@ returns after the same work either way.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.db import connections
 logger = logging.getLogger(__name__)
 # One thread: embedded mode is one process for development and tests, and such tasks are rare.
 _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleave-background")
+_import_lock = threading.Lock()
 
 
 def task_enqueue(task: Task, *args: Any) -> None:
@@ -38,8 +40,13 @@ def task_named(name: str) -> Task:
 
     if name not in app.tasks:
         # A web process never started a worker, so the installed apps' tasks modules were not
-        # imported yet (Celery's autodiscovery runs on import_modules): import them once.
-        app.loader.import_default_modules()
+        # imported yet (Celery's autodiscovery runs on import_modules): import them once. One
+        # thread at a time: a second thread's import_default_modules returns while the first
+        # is still importing, and its lookup then failed (the first requests after a web
+        # process started, e.g. concurrent sign-ups, answered 500).
+        with _import_lock:
+            if name not in app.tasks:
+                app.loader.import_default_modules()
     task: Task = app.tasks[name]
     return task
 
@@ -59,3 +66,32 @@ def background_drain(timeout: float = 10.0) -> None:
     """Wait until the background thread has run what was handed to it (tests, shutdown)."""
     done: Future[None] = _background.submit(lambda: None)
     done.result(timeout=timeout)
+
+
+# --- Periodic tasks a context declares (from its ready()) ---------------------------------------
+_periodic: dict[str, tuple[str, float]] = {}
+_last_run: dict[str, float] = {}
+
+
+def register_periodic(name: str, task_name: str, every_seconds: float) -> None:
+    """Run the task called `task_name` every `every_seconds`: a Celery beat entry in real mode
+    (beat reads the schedule after the apps are ready), the embedded server's periodic thread
+    otherwise (`run_due_periodic`). From a context's `ready()`, so the kernel names none."""
+    from cleave.celery import app
+
+    _periodic[name] = (task_name, every_seconds)
+    app.conf.beat_schedule = {
+        **(app.conf.beat_schedule or {}),
+        name: {"task": task_name, "schedule": every_seconds},
+    }
+
+
+def run_due_periodic(now: float) -> None:
+    """Embedded mode: run the registered periodic tasks whose time has come, here."""
+    for name, (task_name, every) in sorted(_periodic.items()):
+        if now - _last_run.get(name, 0.0) >= every:
+            _last_run[name] = now
+            try:
+                task_named(task_name).apply(throw=True)
+            except Exception:
+                logger.exception("periodic task %s failed; trying again next round", name)

@@ -60,11 +60,36 @@ class Realtime:
 
     Who may read a stream is the context's answer: the `readable` (and `replay`) of each family
     it registers with `cleave.realtime.register_streams` from its `ready()`; the kernel's
-    membership gate asks it for every frame.
+    membership gate asks it. A realtime process that does not host the context asks the
+    service that does, over HTTP (`cleave.realtime.remote`): these prefixes and frame types are
+    what it routes there, without loading the context's code.
     """
 
     stream_families: tuple[str, ...]  # stream name prefixes ("conv" for "conv:42")
     frame_types: tuple[str, ...] = ()  # client frames it handles ("message.send")
+
+
+@dataclass(frozen=True)
+class GatewayCache:
+    """Anonymous GET answers the split topology's gateway may keep for a few seconds.
+
+    Paths under each of `prefixes` (each under one of the context's `url_prefixes`) are cached
+    by the gateway (nginx `proxy_cache`, keyed by the request URI) for `seconds`, unless the
+    request carries an Authorization header or a cookie (never served from the cache, never
+    stored). The service's own Cache-Control still wins: `private` or `no-store` answers are
+    never kept, a `max-age` sets how long. Only for answers that are the same for everyone.
+    """
+
+    prefixes: tuple[str, ...]
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.seconds < 1:
+            raise DeclarationError(f"a gateway cache keeps answers >= 1 s, not {self.seconds}")
+        for prefix in self.prefixes:
+            # A `^~` location of its own: a whole path segment, so it cannot catch a sibling.
+            if not (prefix.startswith("/") and prefix.endswith("/")):
+                raise DeclarationError(f"a gateway cache prefix is /…/, not {prefix!r}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,8 @@ class Context:
     roles: tuple[str, ...] = ()
     # Its own settings, from the environment (`CLEAVE_BILLING_RETRY=…`), set where it is hosted.
     settings: ContextSettings | None = None
+    # Public, anonymous GET answers the split topology's gateway may cache (cleave_deploy.nginx).
+    gateway_cache: GatewayCache | None = None
 
     @property
     def events_queue(self) -> str:
@@ -142,13 +169,21 @@ def declared(extra_apps: Iterable[str] = ()) -> list[Context]:
 
 
 def validate(contexts: Sequence[Context]) -> None:
-    """Labels and contracts are unique, and at most one context is the edge."""
+    """Labels and contracts are unique, at most one context is the edge, and a context caches at
+    the gateway only paths it serves."""
     labels = [context.label for context in contexts]
     if len(set(labels)) != len(labels):
         raise DeclarationError(f"two contexts share a label: {sorted(labels)}")
     provided = [name for context in contexts for name in context.contracts]
     if len(set(provided)) != len(provided):
         raise DeclarationError(f"a contract is provided by two contexts: {sorted(provided)}")
+    for context in contexts:
+        cached = context.gateway_cache.prefixes if context.gateway_cache else ()
+        for prefix in cached:
+            if not any(prefix.startswith(own.rstrip("/") + "/") for own in context.url_prefixes):
+                raise DeclarationError(
+                    f"{context.label} caches {prefix} at the gateway but does not serve it"
+                )
     edges = [context.label for context in contexts if context.edge is not None]
     if len(edges) > 1:
         raise DeclarationError(f"only one context may be the edge, not {edges}")
@@ -164,6 +199,12 @@ def all_contexts() -> list[Context]:
     from django.conf import settings
 
     return [load(app) for app in settings.CLEAVE_ALL_CONTEXTS]
+
+
+def declared_roles() -> frozenset[str]:
+    """The roles the deployment's contexts define (`Context.roles`: "scanner", "auditor"), on
+    top of the kernel's (cleave.auth.principal.ROLES): a group of that name grants it."""
+    return frozenset(role for context in all_contexts() for role in context.roles)
 
 
 def installed() -> list[Context]:

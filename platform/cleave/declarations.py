@@ -135,5 +135,5 @@ def create_role_groups(sender: AppConfig, using: str = "default", **kwargs: Any)
         using, Group
     ):
         return
-    for role in sorted({role for context in contexts.all_contexts() for role in context.roles}):
+    for role in sorted(contexts.declared_roles()):
         Group.objects.using(using).get_or_create(name=role)

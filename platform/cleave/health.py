@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +109,17 @@ def check_broker() -> None:
         connection.ensure_connection(max_retries=1, timeout=int(CHECK_TIMEOUT_SECONDS))
 
 
+def check_draining() -> None:
+    """Not ready while a restart replaces this instance: its orchestrator creates the file at
+    `CLEAVE_DRAIN_FILE` (a Kubernetes preStop hook, `manage.py split restart`) before it ends
+    the process, so load balancers stop sending it work while it finishes what it has."""
+    path = os.environ.get("CLEAVE_DRAIN_FILE")  # per instance, set where it is started
+    if path and os.path.exists(path):
+        raise RuntimeError("draining: this instance is being replaced")
+
+
 CHECKS: dict[str, Callable[[], None]] = {
+    "draining": check_draining,
     "database": check_database,
     "cache": check_cache,
     "realtime": check_realtime,

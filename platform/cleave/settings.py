@@ -283,6 +283,10 @@ CELERY_BEAT_SCHEDULE = {
     "events-sweep-outbox": {"task": "cleave.events.sweep_outbox", "schedule": 5.0},
     "events-retry-due": {"task": "cleave.events.retry_due", "schedule": 2.0},
     "events-purge": {"task": "cleave.events.purge", "schedule": 3600.0},
+    # Projections catch up after each append's commit; this tick covers a lost or failed run.
+    "eventstore-tick": {"task": "cleave.eventstore.tick", "schedule": 5.0},
+    "eventstore-retention": {"task": "cleave.eventstore.retention", "schedule": 86400.0},
+    "sagas-sweep": {"task": "cleave.sagas.sweep", "schedule": 2.0},
     "idempotency-purge": {"task": "cleave.idempotency.purge", "schedule": 3600.0},
     "sync-tombstones-purge": {"task": "cleave.sync.purge_tombstones", "schedule": 3600.0},
 }
@@ -351,9 +355,16 @@ CLEAVE_MODE = CONFIG.mode.value
 # Event bus. Embedded mode delivers in-process after commit; real mode through Celery queues.
 CLEAVE_EVENTS_INPROCESS = CONFIG.embedded
 CLEAVE_EVENTS_MAX_ATTEMPTS = 5
+# Fault injection for crash tests only (cleave.sagas.faults): the saga kill point at which this
+# process SIGKILLs itself, "<saga>:<step>:<before|after>[:compensate]". Empty everywhere else;
+# the system check cleave.W030 warns when it is set.
+CLEAVE_SAGA_KILL_AT = os.environ.get("CLEAVE_SAGA_KILL_AT", "")
 CLEAVE_EVENTS_RETRY_BASE_SECONDS = 2.0
 CLEAVE_EVENTS_RETRY_MAX_SECONDS = 300.0
 CLEAVE_EVENTS_RETENTION_DAYS = 7
+# Event store retention per stream category, in days ({"tracking.trip": 90}); a category not
+# listed is kept for ever. Contexts add theirs in their declarations' settings or here.
+CLEAVE_EVENTSTORE_RETENTION_DAYS: dict[str, int] = {}
 # How long an event may be held behind a missing earlier event of its aggregate before the stream
 # moves on without it (cleave.events.sequencing). Well above the broker's redelivery of a dead
 # worker's batch (~visibility timeout + restore interval) and deliver_batch's retry backoff.

@@ -48,3 +48,22 @@ CLEAVE_GC_YOUNG_THRESHOLD = int(os.environ.get("CLEAVE_GC_YOUNG_THRESHOLD", "500
 CLEAVE_REALTIME_ADMIT_CONCURRENCY = 2
 # Benchmarks only: append "<sockets> <ms>" per fan-out to this file (see bench/realtime).
 CLEAVE_REALTIME_STATS_PATH = os.environ.get("CLEAVE_REALTIME_STATS_PATH") or None
+
+# Streams and frames of contexts this realtime process does not host are asked of their
+# service over HTTP (cleave.realtime.remote). httpx's defaults (100 connections, 5 s for each of
+# connect, read, write and pool) are not decisions: the questions run on asgiref's executor
+# threads (at most 32) and the admission batches, so 32 connections per target is as many as
+# are ever in use at once — a reconnect storm waits for a thread, never for a connection.
+# A pooled connection is waited for 1 s at most, a new one 1 s (CLEAVE_REMOTE_CONNECT_…), and
+# an answer 5 s: a frame's handler writes (a batch of points), within the 10 s a client waits.
+CLEAVE_REALTIME_REMOTE_CONNECTIONS = int(os.environ.get("CLEAVE_REALTIME_REMOTE_CONNECTIONS", "32"))
+CLEAVE_REALTIME_REMOTE_TIMEOUT_SECONDS = float(
+    os.environ.get("CLEAVE_REALTIME_REMOTE_TIMEOUT_SECONDS", "5")
+)
+CLEAVE_REALTIME_REMOTE_POOL_TIMEOUT_SECONDS = 1.0
+# How long a remote context's `readable` answer is kept per (user, stream): a storm of resumes
+# asks once per user and stream within it. Revocation is not bounded by it (the socket's live
+# gate is its membership, cut by `stream.left`); it bounds how long a resume may still be told
+# a stream is readable (docs/extraction.md, "Streams of a context the realtime process does
+# not host").
+CLEAVE_REALTIME_GRANT_SECONDS = float(os.environ.get("CLEAVE_REALTIME_GRANT_SECONDS", "5"))

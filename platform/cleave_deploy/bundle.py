@@ -18,6 +18,7 @@ from django.conf import settings
 from cleave import contexts
 from cleave.server_limits import WS_MAX_BYTES
 from cleave_deploy import data
+from cleave_deploy.data_events import SHARED
 from cleave_deploy.file_set import file_set, render_files_txt
 from cleave_deploy.gateway import KERNEL, Location, ownership
 from cleave_deploy.nginx import (
@@ -261,7 +262,11 @@ def render_data_move(service: Service) -> str:
     tables = "\n".join(f"- `{table}`" for table in plan.tables())
     companions = ", ".join(m._meta.label for m in plan.companions) or "none"
     kernel = "\n".join(
-        f"- `{m._meta.db_table}`: rows whose `subscriber` starts with `{ctx}.`" for m in plan.kernel
+        f"- `{m._meta.db_table}`: the data keys of the subjects its events are sealed for "
+        "(merged: a key the target already has must be the same key)"
+        if m in SHARED
+        else f"- `{m._meta.db_table}`: rows whose `{data.KERNEL_ROWS[m][0]}` starts with `{ctx}.`"
+        for m in plan.kernel
     )
     return f"""\
 <!-- {HEADER.format(context=ctx)} -->
@@ -276,8 +281,9 @@ Every table of the `{ctx}` app (ids kept), in insert order:
 Companions merged by natural key (ids not kept): {companions}. Permissions and content types
 do not move: `migrate` recreates them, and rows refer to them by natural key.
 
-The kernel's rows of {ctx}'s subscribers, so a redelivered event is still a duplicate and a
-pending retry still happens:
+The kernel's rows of {ctx}: its subscribers' (a redelivered event is still a duplicate, a
+pending retry still happens), its aggregates' sequence numbers, and its event store (events
+get new ids in the target, in the same order; projections' checkpoints follow them):
 
 {kernel}
 

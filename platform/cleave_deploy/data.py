@@ -35,22 +35,40 @@ from uuid import UUID
 
 from django.apps import apps
 from django.core import serializers
-from django.core.management.color import no_style
-from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Model, Prefetch, QuerySet
 from django.utils.duration import duration_iso_string
 
 from cleave import contexts
-from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
+from cleave.events.models import (
+    AggregateSequence,
+    FailedDelivery,
+    InboxEntry,
+    InboxPosition,
+    OutboxEvent,
+)
 from cleave.progress import Progress
+from cleave_deploy.data_events import EVENT_ROWS, SHARED, subject_key_rows, to_ordinals
 
 FORMAT = "cleave.context_data/1"
 # Recreated by `migrate` in every database: referenced by natural key, never moved.
 RECREATED = frozenset({"auth.permission", "contenttypes.contenttype"})
-# The kernel's rows that belong to a context's subscribers (filtered by name prefix).
-KERNEL_MODELS: tuple[type[Model], ...] = (InboxEntry, FailedDelivery)
+# The kernel's rows that belong to one context: model → (the field whose "<context>." prefix
+# says so, the natural-key order rows are written and hashed in). Its subscribers' inbox,
+# failed deliveries and per-aggregate high-water marks, and the sequence numbers its published
+# aggregates reached: left behind, the moved service would number an aggregate's next event 1
+# and every subscriber holding a higher mark would park it as late.
+KERNEL_ROWS: dict[type[Model], tuple[str, tuple[str, ...]]] = {
+    InboxEntry: ("subscriber", ("subscriber", "event_id")),
+    FailedDelivery: ("subscriber", ("subscriber", "event_id")),
+    InboxPosition: ("subscriber", ("subscriber", "aggregate_id")),
+    AggregateSequence: ("event_type", ("event_type", "aggregate_id")),
+    # The event store's (cleave_deploy.data_events): events before the checkpoints that
+    # point into them, each after the data keys its payload opens with (SHARED, first).
+    **EVENT_ROWS,
+}
+KERNEL_MODELS: tuple[type[Model], ...] = (*SHARED, *KERNEL_ROWS)
 CHUNK = 1000
 
 
@@ -179,12 +197,15 @@ def _is_kernel(model: type[Model]) -> bool:
     return model in KERNEL_MODELS
 
 
-def _queryset(plan: Plan, model: type[Model], alias: str) -> QuerySet[Any]:
+def context_rows(plan: Plan, model: type[Model], alias: str) -> QuerySet[Any]:
     queryset = model._base_manager.using(alias)
+    if model in SHARED:
+        return subject_key_rows(plan.context, alias)
     if _is_kernel(model):
         # Kernel rows have no stable id across databases: order (and hash) by their natural key.
+        owner, order = KERNEL_ROWS[model]
         prefix = f"{plan.context}."
-        return queryset.filter(subscriber__startswith=prefix).order_by("subscriber", "event_id")
+        return queryset.filter(**{f"{owner}__startswith": prefix}).order_by(*order)
     prefetch = [
         Prefetch(
             m2m.name, queryset=m2m.remote_field.model._base_manager.using(alias).select_related()
@@ -226,7 +247,7 @@ def database_rows(plan: Plan, model: type[Model], alias: str) -> Iterator[str]:
     natural = _natural(plan, model)
     keep_ids = model in plan.models
     m2m_names = {m2m.name for m2m in _auto_m2m(model)}
-    rows = _queryset(plan, model, alias).iterator(chunk_size=CHUNK)
+    rows = context_rows(plan, model, alias).iterator(chunk_size=CHUNK)
     companion_lines = []
     while chunk := list(islice(rows, CHUNK)):
         serialized = serializers.serialize(
@@ -237,6 +258,7 @@ def database_rows(plan: Plan, model: type[Model], alias: str) -> Iterator[str]:
             for name in m2m_names:
                 fields[name] = sorted(fields[name], key=canonical)
             pk = row["pk"] if keep_ids else None
+            to_ordinals(model, fields, context=plan.context, alias=alias)
             line = canonical({"model": label, "pk": pk, "fields": fields})
             if model in plan.companions:
                 companion_lines.append(line)
@@ -295,7 +317,7 @@ def export(plan: Plan, *, alias: str, out: IO[str], progress: Progress | None = 
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         if progress is not None:  # counted in the same snapshot as the rows that follow
-            progress.total = sum(_queryset(plan, m, alias).count() for m in plan.all_models)
+            progress.total = sum(context_rows(plan, m, alias).count() for m in plan.all_models)
         for model in plan.all_models:
             rows = database_rows(plan, model, alias)
             manifest.models[model._meta.label_lower] = _digest(written(rows))
@@ -312,7 +334,7 @@ def read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
+def file_rows(path: Path) -> Iterator[dict[str, Any]]:
     """Every row of the file, then the manifest line; the header is skipped."""
     with path.open(encoding="utf-8") as lines:
         next(lines, None)
@@ -330,7 +352,7 @@ def check_file(plan: Plan, path: Path) -> Manifest:
         raise DataMoveError(f"{path} holds {header['context']!r}, not {plan.context!r}")
     found: dict[str, list[str]] = {m._meta.label_lower: [] for m in plan.all_models}
     written: Manifest | None = None
-    for row in _file_rows(path):
+    for row in file_rows(path):
         if "manifest" in row:
             written = Manifest.from_json(row["manifest"])
             break
@@ -344,130 +366,3 @@ def check_file(plan: Plan, path: Path) -> Manifest:
     if problems:
         raise DataMoveError(f"{path} does not match its own manifest: " + "; ".join(problems))
     return written
-
-
-# --- Import and verify -----------------------------------------------------------------------
-def existing_rows(plan: Plan, alias: str) -> dict[str, int]:
-    """The context's rows `alias` already has (label → count, non-zero only); companions are
-    merged by natural key, so theirs do not count (migrations may have created them)."""
-    owned = (*plan.models, *plan.kernel)
-    counts = {m._meta.label_lower: _queryset(plan, m, alias).count() for m in owned}
-    return {label: count for label, count in counts.items() if count}
-
-
-def import_file(
-    plan: Plan,
-    path: Path,
-    *,
-    alias: str,
-    replace: bool = False,
-    progress: Progress | None = None,
-) -> Manifest:
-    """Load the file into `alias` in one transaction and prove it: counts and checksums are
-    recomputed from the database before commit, and any difference rolls everything back."""
-    expected = check_file(plan, path)
-    if progress is not None:
-        progress.total = sum(digest.rows for digest in expected.models.values())
-    _require_tables(plan, alias)
-    with transaction.atomic(using=alias):
-        present = existing_rows(plan, alias)
-        if present and not replace:
-            raise DataMoveError(
-                f"database {alias!r} already holds {plan.context} rows {present}; "
-                "pass --replace to delete them first"
-            )
-        if present:
-            for model in reversed((*plan.models, *plan.kernel)):
-                _queryset(plan, model, alias).prefetch_related(None).order_by().delete()
-        deferred = []
-        companions = {model._meta.label_lower for model in plan.companions}
-        try:
-            for batch in _batches(_file_rows(path)):
-                deferred += _insert(batch, alias, merge=batch[0]["model"] in companions)
-                if progress is not None:
-                    progress.advance(len(batch))
-            for item in deferred:
-                item.save_deferred_fields(using=alias)
-        except (DeserializationError, DatabaseError) as exc:
-            # E.g. a permission of a context this database does not host: no natural key match.
-            raise DataMoveError(f"import into {alias!r} failed and was rolled back: {exc}") from exc
-        _reset_sequences(plan, alias)
-        found = database_manifest(plan, alias)
-        problems = expected.differences(found)
-        if problems:
-            raise DataMoveError(
-                f"database {alias!r} does not match the file after import (rolled back): "
-                + "; ".join(problems)
-            )
-    return found
-
-
-def verify(plan: Plan, path: Path, *, alias: str) -> Manifest:
-    """The file is intact and database `alias` holds exactly its rows; DataMoveError if not."""
-    expected = check_file(plan, path)
-    found = database_manifest(plan, alias)
-    problems = expected.differences(found)
-    if problems:
-        raise DataMoveError(f"database {alias!r} differs from {path}: " + "; ".join(problems))
-    return found
-
-
-def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Runs of rows of one model, at most CHUNK long, stopping at the manifest."""
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        if "manifest" in row:
-            break
-        if batch and (len(batch) >= CHUNK or batch[0]["model"] != row["model"]):
-            yield batch
-            batch = []
-        batch.append(row)
-    if batch:
-        yield batch
-
-
-def _insert(batch: list[dict[str, Any]], alias: str, *, merge: bool) -> list[Any]:
-    """Insert rows as they are (raw: no auto_now, ids kept) and their many-to-many links;
-    with `merge`, a row whose natural key exists updates it and its links are replaced.
-
-    Links are written straight into the through table with `alias`, not with the related
-    manager, whose database would come from the router rather than the target.
-    """
-    deferred = []
-    objects = serializers.deserialize("python", batch, using=alias, handle_forward_references=True)
-    for item in objects:
-        item.object.save_base(using=alias, raw=True, force_insert=not merge)
-        for name, targets in (item.m2m_data or {}).items():
-            m2m: Any = item.object._meta.get_field(name)  # a ManyToManyField (m2m_data's)
-            through = m2m.remote_field.through
-            source = through._meta.get_field(m2m.m2m_field_name()).attname
-            target = through._meta.get_field(m2m.m2m_reverse_field_name()).attname
-            links = through._base_manager.using(alias)
-            if merge:
-                links.filter(**{source: item.object.pk}).delete()
-            links.bulk_create(
-                through(**{source: item.object.pk, target: value}) for value in targets
-            )
-        if item.deferred_fields:
-            deferred.append(item)
-    return deferred
-
-
-def _require_tables(plan: Plan, alias: str) -> None:
-    existing = set(connections[alias].introspection.table_names())
-    missing = [table for table in plan.tables() if table not in existing]
-    missing += [m._meta.db_table for m in plan.kernel if m._meta.db_table not in existing]
-    if missing:
-        raise DataMoveError(
-            f"database {alias!r} lacks tables {missing}: run `manage.py migrate --database "
-            f"{alias}` in the target service's environment first"
-        )
-
-
-def _reset_sequences(plan: Plan, alias: str) -> None:
-    """Ids were inserted explicitly: move PostgreSQL's sequences past them (no-op on SQLite)."""
-    connection = connections[alias]
-    statements = connection.ops.sequence_reset_sql(no_style(), list(plan.all_models))
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)

@@ -48,6 +48,7 @@ REQUESTS_PER_SECOND_METRIC = f"{_REQUESTS_NAME}_per_second"
 RATE_WINDOW = "2m"  # at least four 15 s scrapes: a rate over fewer jumps with each one
 ADAPTER_RULES = "prometheus-adapter-rules.yaml"
 SCRATCH = "/app/var/run"  # the pod's writable emptyDir (beat's schedule, metric files)
+DRAIN_FILE = f"{SCRATCH}/draining"  # created by the preStop hook: readiness false (cleave.health)
 
 
 def to_yaml(value: Any) -> str:
@@ -112,6 +113,13 @@ def _pod(service: Service, component: str, argv: list[str], port: int | None) ->
         container["ports"] = [{"name": "http", "containerPort": port}]
         container["livenessProbe"] = probe("/healthz", 10)
         container["readinessProbe"] = probe("/readyz", 5)
+        # Readiness goes false before SIGTERM: the hook creates the drain file (/readyz then
+        # answers 503) and waits out two probe periods, so the Service stops routing here;
+        # then the server finishes its in-flight requests (cleave_deploy/rolling.py on loopback).
+        container.setdefault("env", []).append({"name": "CLEAVE_DRAIN_FILE", "value": DRAIN_FILE})
+        container["lifecycle"] = {
+            "preStop": {"exec": {"command": ["/bin/sh", "-c", f"touch {DRAIN_FILE}; sleep 10"]}}
+        }
     elif component in {"worker", "events"}:
         # Celery has no HTTP side: the worker serves /metrics on a port of its own.
         container["ports"] = [{"name": "metrics", "containerPort": WORKER_METRICS_PORT}]

@@ -5,10 +5,13 @@ request ids, per-IP limits, TLS, and nginx's own errors in Cleave's envelope."""
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleave import contexts
 from cleave_deploy.gateway import (
     KERNEL,
     PRIVATE_PREFIXES,
@@ -27,6 +30,7 @@ class NginxPaths:
     error_log: Path
     access_log: Path
     temp: Path
+    cache: Path  # the gateway cache's files (`proxy_cache_path`)
 
     @classmethod
     def under(cls, folder: Path) -> NginxPaths:
@@ -35,11 +39,12 @@ class NginxPaths:
             error_log=folder / "error.log",
             access_log=folder / "access.log",
             temp=folder / "tmp",
+            cache=folder / "cache",
         )
 
     def create(self) -> None:
         """The folders nginx expects to exist (it creates the files, not their parents)."""
-        for path in (self.pid.parent, self.error_log.parent, self.access_log.parent):
+        for path in (self.pid.parent, self.error_log.parent, self.access_log.parent, self.cache):
             path.mkdir(parents=True, exist_ok=True)
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.temp / name).mkdir(parents=True, exist_ok=True)
@@ -83,6 +88,69 @@ _ERRORS = {
 }
 
 
+@dataclass(frozen=True)
+class CachedPath:
+    """A path prefix whose anonymous GET answers the gateway keeps `seconds` (its owner's
+    `Context.gateway_cache`)."""
+
+    path: str
+    owner: str
+    seconds: int
+
+
+def declared_caches() -> list[CachedPath]:
+    """What the deployment's contexts declare the gateway may cache (cleave.contexts)."""
+    return [
+        CachedPath(prefix, context.label, context.gateway_cache.seconds)
+        for context in contexts.all_contexts()
+        if context.gateway_cache is not None
+        for prefix in context.gateway_cache.prefixes
+    ]
+
+
+# Any Authorization header or cookie: the request may be answered for someone, so the gateway
+# neither serves it from the cache nor stores its answer.
+_CACHE_BYPASS_MAP = """\
+    map "$http_authorization$http_cookie" $cleave_cache_bypass {
+        "" 0;
+        default 1;
+    }
+"""
+
+
+def render_cached_locations(
+    cached: Iterable[CachedPath], *, upstream_for: Mapping[str, str], indent: str
+) -> str:
+    """A `^~` location per cached path: proxy_cache keyed by URI, bypassed for credentials.
+
+    `add_header` here drops the server's, so HSTS is repeated. proxy_cache_lock sends one
+    request per key upstream on a miss (the others wait for it); proxy_cache_revalidate asks
+    an expired entry's ETag with If-None-Match, so an unchanged list costs the service a 304.
+    nginx honours the service's Cache-Control (private/no-store: not kept; max-age: that long,
+    over `proxy_cache_valid`) and does not keep answers that set a cookie.
+    """
+    inner = indent + "    "
+    blocks = []
+    for entry in sorted(cached, key=lambda c: c.path):
+        blocks.append(
+            f"{indent}location ^~ {entry.path} {{\n"
+            f"{inner}proxy_pass http://{upstream_for[entry.owner]};\n"
+            f"{inner}proxy_cache cleave_gateway;\n"
+            f"{inner}proxy_cache_key $request_uri;\n"
+            f"{inner}proxy_cache_methods GET HEAD;\n"
+            f"{inner}proxy_cache_valid 200 {entry.seconds}s;\n"
+            f"{inner}proxy_cache_bypass $cleave_cache_bypass;\n"
+            f"{inner}proxy_no_cache $cleave_cache_bypass;\n"
+            f"{inner}proxy_cache_lock on;\n"
+            f"{inner}proxy_cache_lock_timeout 5s;\n"
+            f"{inner}proxy_cache_revalidate on;\n"
+            f"{inner}add_header X-Cache-Status $upstream_cache_status always;\n"
+            f"{inner}add_header Strict-Transport-Security $cleave_hsts always;\n"
+            f"{indent}}}"
+        )
+    return "\n".join(blocks) + ("\n" if blocks else "")
+
+
 def upstream_name(owner: str) -> str:
     return f"cleave_{owner}"
 
@@ -110,6 +178,7 @@ def render_nginx_conf(
     limits: GatewayLimits | None = None,
     tls: Tls | None = None,
     admins: Mapping[str, str] | None = None,
+    caches: Sequence[CachedPath] | None = None,
 ) -> str:
     """A complete nginx.conf for a split topology.
 
@@ -121,6 +190,8 @@ def render_nginx_conf(
     `admins` maps a service name to a context it hosts: `/admin/<service>/` goes to that
     service's admin (cleave.admin_site); by default every context not served by the edge's
     service, named after it (an extracted service's CLEAVE_SERVICE_NAME is its context).
+    `caches` (default: `declared_caches()`) are the paths whose anonymous GETs the gateway
+    caches, in a zone under `paths.cache`.
     """
     limits = limits or GatewayLimits()
     edge = edge or default_edge()
@@ -134,6 +205,10 @@ def render_nginx_conf(
         names.setdefault(address, upstream_name(context))
     upstream_for = {context: names[address] for context, address in upstreams.items()}
     upstream_for[KERNEL] = upstream_for[edge]
+    cached = [c for c in (declared_caches() if caches is None else caches) if c.owner in upstreams]
+    # A cached prefix is a location of its own; it replaces a plain one on the same path.
+    cached_paths = {c.path for c in cached}
+    locations = [loc for loc in locations if loc.exact or loc.path not in cached_paths]
     if admins is None:
         admins = {c: c for c, address in upstreams.items() if address != upstreams[edge]}
     admin_locations = render_admin_locations(
@@ -167,7 +242,7 @@ def render_nginx_conf(
     return f"""\
 # Generated by cleave_deploy.gateway from the URL configuration: regenerate, don't edit.
 worker_processes 1;
-{"" if daemon else "daemon off;"}
+{"" if daemon else _workers_user()}{"" if daemon else "daemon off;"}
 pid {paths.pid};
 error_log {paths.error_log} warn;
 
@@ -201,6 +276,8 @@ http {{
         https "max-age=31536000; includeSubDomains";
         default "";
     }}
+{_CACHE_BYPASS_MAP if cached else ""}\
+{_cache_zone(paths) if cached else ""}\
     limit_req_zone $binary_remote_addr zone=cleave_per_ip:10m rate={limits.rate};
     limit_req_status 429;
 
@@ -234,7 +311,8 @@ http {{
             proxy_buffering off;
         }}
 
-{render_locations(locations, upstream_for=upstream_for, indent="        ")}
+{render_locations(locations, upstream_for=upstream_for, indent="        ")}\
+{render_cached_locations(cached, upstream_for=upstream_for, indent="        ")}
         # Each other service's admin; staff sign in once, at the edge's /admin/.
 {admin_locations}
         location / {{ proxy_pass http://{upstream_for[KERNEL]}; }}
@@ -242,6 +320,24 @@ http {{
 {error_locations}    }}
 }}
 """
+
+
+def _workers_user() -> str:
+    """A foreground gateway (`make split`, tests) started as root (containers, CI) would run
+    its workers as `nobody`, who cannot write the cache under a folder only its owner may
+    enter: they run as the starting user, as in an unprivileged run. A daemon's config (what
+    `extract --nginx` writes for a real gateway) keeps nginx's own unprivileged default."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name};\n"
+
+
+def _cache_zone(paths: NginxPaths) -> str:
+    # Entries live seconds; `inactive` drops unused ones, max_size bounds the folder.
+    return (
+        f"    proxy_cache_path {paths.cache} levels=1:2 keys_zone=cleave_gateway:10m "
+        "max_size=256m inactive=10m use_temp_path=off;\n"
+    )
 
 
 def admin_prefix(service: str) -> str:

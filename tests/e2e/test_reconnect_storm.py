@@ -54,7 +54,7 @@ def _conversations_for(user_ids: list[int]) -> None:
 
 
 def test_two_thousand_sockets_opening_at_once_all_get_ready(tmp_path: Path) -> None:
-    from tests.faults.components import redis_server
+    from tests.faults.stores import redis_server
 
     tokens = tmp_path / "tokens.json"
     call_command("users_seed", count=SOCKETS, prefix="storm", verified=True, tokens_out=tokens)

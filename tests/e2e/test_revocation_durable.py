@@ -94,7 +94,7 @@ def test_revoked_tokens_stay_refused_after_the_embedded_server_restarts(tmp_path
 def private_redis_stack(django_db_setup: None, django_db_blocker: object) -> Iterator[Any]:
     """A `web` and a `realtime` process on the test database and a Redis of their own (the
     shared one is never flushed)."""
-    from tests.faults.components import redis_server
+    from tests.faults.stores import redis_server
 
     database = settings.CONFIG.database
     name = settings.DATABASES["default"]["NAME"]

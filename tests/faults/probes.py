@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.faults.components import Postgres
+from tests.faults.stores import Postgres
 
 # A request taking longer than this has hung: the longest bound Cleave sets on a request's wait
 # is the database pool's (10 s to get a connection, settings._tuned), plus slack.

@@ -149,7 +149,13 @@ def test_requests_during_a_postgres_restart_fail_cleanly_and_no_event_is_lost(
         assert sent.answer.status in (200, 201) or sent.answer.code, sent
     assert figures["still_failing_after_retry"] == 0
     assert figures["messages"] == figures["client_msg_ids"]
-    assert figures["inbox_matches_messages"]
+    evidence = ("messages", "inbox_items", "missing_seqs", "failed_deliveries", "outbox_pending")
+    assert figures["inbox_matches_messages"], {name: figures[name] for name in evidence} | {
+        "all_delivered_after_s": figures["all_delivered_after_s"],
+        # Each missing event's outbox row, inbox entry, the stream's mark, and whether the
+        # events worker's log names it: where it stopped (once seen in CI, not reproduced).
+        "missing_trail": figures.get("missing_trail"),
+    }
     assert figures["outbox_pending"] == 0
 
 

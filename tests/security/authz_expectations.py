@@ -83,6 +83,7 @@ FOREIGN_NOT_404_BY_DESIGN: Final = frozenset(
         "POST /api/v1/users/{user_id}/block",
         "DELETE /api/v1/users/{user_id}/block",
         "POST /api/ops/users/{user_id}/verify-email/",  # staff vouch for any account's address
+        "PUT /api/ops/users/{user_id}/roles/",  # staff grant any account the contexts' roles
     }
 )
 
@@ -232,6 +233,8 @@ CORE_ROWS: Final[dict[str, Row]] = {
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    "200"),
     "POST /api/ops/users/{user_id}/verify-email/":
         (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    VOUCH,        VOUCH),
+    "PUT /api/ops/users/{user_id}/roles/":
+        (OPS_ANON,     FORBIDDEN,    FORBIDDEN,    FORBIDDEN,    VOUCH,        VOUCH),
     # -- /internal/: service-to-service contract calls; no user token opens them
     "GET /internal/":
         (NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND,    NOT_FOUND),
@@ -253,11 +256,24 @@ CORE_ROWS: Final[dict[str, Row]] = {
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
     "POST /internal/messaging/membership_get":
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
+    "POST /internal/messaging/memberships_get":
+        (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
     # the kernel's example context, installed by the test settings only
     "POST /internal/orders/order_get":
         (NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE,  NOT_SERVICE),
 }
 # fmt: on
+# A realtime process's questions to the service hosting a context's streams and frames
+# (cleave.realtime.hosted): the kernel serves them for every hosted context that has any.
+CORE_ROWS["GET /internal/_realtime/"] = (NOT_FOUND,) * 6
+CORE_ROWS.update(
+    {
+        f"POST /internal/_realtime/{context.label}/{question}": (NOT_SERVICE,) * 6
+        for context in contexts.installed()
+        if context.realtime is not None
+        for question in ("initial", "readable", "replay", "frame")
+    }
+)
 
 
 def context_rows() -> tuple[dict[str, Row], dict[str, dict[str, Any]]]:

@@ -13,6 +13,7 @@ import functools
 import inspect
 import itertools
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpResponse
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -32,6 +33,10 @@ from apps.identity.verification import verification_token
 from apps.messaging.models import Invitation
 from apps.messaging.services import conversations, invitations, messages
 from apps.notifications.models import InboxItem
+from apps.payments.services import intents
+from apps.ticketing.services import holds as ticketing_holds
+from apps.ticketing.services import orders as ticketing_orders
+from apps.ticketing.tests import factories as ticketing_factories
 from cleave.app_versions.policy import policy_save
 from cleave.flags.changes import flag_save
 from tests.security.authz_expectations import (
@@ -47,8 +52,9 @@ from tests.security.authz_expectations import (
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "another long passphrase 42"
 FLAG = "authz-probe"
-# Flags and the app-version policy belong to the deployment, not to a user.
-OWNERLESS_PARAMS = frozenset({"name", "platform"})
+# Flags and the app-version policy belong to the deployment, not to a user; an area cell's
+# activity and published shows are everyone's to see.
+OWNERLESS_PARAMS = frozenset({"name", "platform", "cell", "show_id", "category_id"})
 _numbers = itertools.count(1)
 
 
@@ -195,6 +201,20 @@ def build_world(role: str) -> World:
     return World(role=role, actor=actor, victim=victim, newcomer=_account("user"))
 
 
+def _payment_intent(owner_id: int) -> int:
+    """A payment intent of `owner_id`'s, made through payments' service with the in-process
+    test provider (in real mode too: the rows only read it, or are refused before the provider)."""
+    with override_settings(CLEAVE_PAYMENTS_PROVIDER="test"):
+        intent = intents.intent_create(
+            amount=1500,
+            currency="eur",
+            reference=f"authz:{next(_numbers)}",
+            idempotency_key=f"authz-{next(_numbers)}",
+            owner_user_id=owner_id,
+        )
+    return intent.pk
+
+
 # -- what each cell sends -----------------------------------------------------------------------
 def _param(world: World, route: str, name: str, scenario: str) -> str:
     """The value of a path parameter: the caller's object, or someone else's (see the docs of
@@ -209,10 +229,26 @@ def _param(world: World, route: str, name: str, scenario: str) -> str:
         value = victim.invitation if theirs else actor.invitation
     elif name == "item_id":
         value = victim.inbox_item if theirs else actor.inbox_item
+    elif name == "show_id":
+        value = ticketing_factories.show().pk
+    elif name == "category_id":
+        # Follows {show_id} in its path (filled left to right): the show just made's category.
+        value = ticketing_factories.latest_category().pk
+    elif name == "hold_id":
+        owner = (victim if theirs else actor).user.pk
+        value = _ticketing_hold(owner)
+    elif name == "order_id":
+        owner = (victim if theirs else actor).user.pk
+        value = _ticketing_order(owner)
     elif name == "name":
         value = FLAG
     elif name == "platform":
         value = "ios"
+    elif name == "cell":
+        value = "881fb46625fffff"  # an H3 resolution-8 cell (Paris): tracking's areas
+    elif name in ("trip_id", "share_id"):
+        # tracking: the world has none of its own (see apps/tracking/tests/authz_rows.py).
+        value = "4242" if theirs else "4241"
     elif name == "conversation_id":
         if theirs:
             value = victim.conversation
@@ -226,9 +262,24 @@ def _param(world: World, route: str, name: str, scenario: str) -> str:
         value = (victim if theirs else actor).peer.pk  # in `peer`, led_by_peer's owner
     elif name == "user_id":
         value = (victim if theirs else actor).user.pk
+    elif name == "intent_id":
+        value = _payment_intent((victim if theirs else actor).user.pk)
     else:
         raise AssertionError(f"no value for {{{name}}} in {route}: teach _param about it")
     return str(value)
+
+
+def _ticketing_hold(user_id: int) -> str:
+    category = ticketing_factories.category_of(ticketing_factories.show())
+    return str(ticketing_holds.hold_place(user_id=user_id, category_id=category.pk, quantity=1).pk)
+
+
+def _ticketing_order(user_id: int) -> str:
+    category = ticketing_factories.category_of(ticketing_factories.show())
+    placed = ticketing_orders.order_place(
+        user_id=user_id, category_id=category.pk, quantity=1, idempotency_key=uuid.uuid4().hex
+    )
+    return str(placed.pk)
 
 
 def _body(world: World, route: str) -> dict[str, Any] | None:
@@ -286,7 +337,16 @@ def _body(world: World, route: str) -> dict[str, Any] | None:
             "quiet_start": "22:00",
             "quiet_end": "07:00",
         },
+        "POST /api/v1/ticketing/orders": lambda: {
+            "category_id": ticketing_factories.category_of(ticketing_factories.show()).pk,
+            "quantity": 1,
+        },
+        "POST /api/v1/ticketing/holds": lambda: {
+            "category_id": ticketing_factories.category_of(ticketing_factories.show()).pk,
+            "quantity": 1,
+        },
         "PUT /api/ops/flags/{name}/": lambda: {"everyone": True},
+        "PUT /api/ops/users/{user_id}/roles/": lambda: {"roles": []},
         "PUT /api/ops/app-versions/{platform}/": lambda: {"minimum_version": "1.0.0"},
         "PATCH /api/ops/app-versions/{platform}/": lambda: {"recommended_version": "1.1.0"},
         "PATCH /api/ops/flags/{name}/": lambda: {"percent": "25"},
@@ -308,6 +368,8 @@ def call(world: World, route: str, scenario: str) -> HttpResponse:
             client.force_login(world.actor.user)  # the admin takes sessions, not tokens
         else:
             headers["HTTP_AUTHORIZATION"] = f"Bearer {world.actor.access}"
+    if route == "POST /api/v1/ticketing/orders":  # required, and new: a new order each time
+        headers["HTTP_IDEMPOTENCY_KEY"] = uuid.uuid4().hex
     body = _body(world, route)
     kwargs: dict[str, Any] = {"data": body, "content_type": "application/json"} if body else {}
     return getattr(client, method.lower())(path, **kwargs, **headers)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from django.db import models
 from django.utils.timezone import now
+
+from cleave.audit import AuditedChange
 
 PLATFORM_CHOICES = [("ios", "iOS"), ("android", "Android"), ("web", "Web")]
 
@@ -31,18 +31,13 @@ class AppVersionPolicy(models.Model):
         return f"{self.platform}: min {self.minimum_version or '-'}"
 
 
-class AppVersionPolicyChange(models.Model):
+class AppVersionPolicyChange(AuditedChange):
     """The audit log of the policy: who changed which platform's, from what to what."""
 
     platform = models.CharField(max_length=16, db_index=True)
-    actor = models.CharField(max_length=254, help_text="The staff account (email) or process.")
-    changed_at = models.DateTimeField(default=now)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
 
-    class Meta:
+    class Meta(AuditedChange.Meta):
         app_label = "cleave"
-        ordering: ClassVar[list[str]] = ["-changed_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.platform} by {self.actor} at {self.changed_at:%Y-%m-%d %H:%M:%S}"
+        return self.describe(self.platform)

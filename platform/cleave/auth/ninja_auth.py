@@ -47,8 +47,14 @@ class BearerAuth(HttpBearer):
             raise TokenMissing()
         return self.authenticate(request, token)
 
+    def revocation_wait(self) -> float | None:
+        """How long a request waits to learn whether the token's session was revoked when the
+        cache does not know (None: the kernel's default, cleave.auth.revocation). A route with a
+        deadline of its own returns less, and handles `revocation_unknown`."""
+        return None
+
     def authenticate(self, request: HttpRequest, token: str) -> Principal:
-        principal = verify_access_token(token)
+        principal = verify_access_token(token, wait=self.revocation_wait())
         if self.roles and not principal.has_role(*self.roles):
             raise Forbidden(details={"required_roles": sorted(self.roles)})
         request.principal = principal  # type: ignore[attr-defined]  # read by throttles and logs

@@ -9,6 +9,11 @@ process when it is hosted here, over HTTP (CLEAVE_SESSIONS_URL) otherwise, concu
 one call. If no answer comes, the token is refused (503 `revocation_unknown`): a cache miss
 never reads as "not revoked".
 
+A caller may bound its own wait (`wait`): it then never asks in its own thread, because an
+owner in process with its database down takes as long as the database pool waits for a
+connection (10 s) before it fails; the call goes on in a background thread (one at a time, as
+every call) and the caller is told `revocation_unknown` when its time is up.
+
 "Not revoked" answers are cached for `CLEAVE_REVOCATION_LIVE_SECONDS` with `add` (never over a
 revocation), and `revoke` overwrites them, so a sign-out is seen at once everywhere; the TTL
 only bounds how long a revocation whose cache write failed goes unseen. Each process also
@@ -22,11 +27,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from cleave.auth.errors import RevocationUnknown
 from cleave.contracts.registry import client
@@ -84,8 +90,10 @@ class _Batcher:
         self._calling = False
         self._lock = threading.Lock()
 
-    def revoked(self, session_ids: list[str]) -> set[str]:
-        """The revoked ones of `session_ids`, asked in as few calls as the moment allows."""
+    def revoked(self, session_ids: list[str], wait: float | None = None) -> set[str]:
+        """The revoked ones of `session_ids`, asked in as few calls as the moment allows;
+        RevocationUnknown if no answer came within `wait` seconds (default: three remote
+        timeouts, and the first asker leads the calls in its own thread)."""
         with self._lock:
             answers = {
                 session_id: self._pending.setdefault(session_id, Future())
@@ -93,9 +101,16 @@ class _Batcher:
             }
             lead = not self._calling
             self._calling = self._calling or lead
-        if lead:
+        if lead and wait is None:
             self._call_until_done()
-        deadline = time.monotonic() + settings.CLEAVE_REMOTE_TIMEOUT_SECONDS * 3
+        elif lead:
+            # Bounded: the call may outlast the caller (an in-process owner whose database is
+            # down waits for the pool's timeout), so it runs on a thread of its own; one is
+            # enough, as one call at a time is under way.
+            _asker.submit(self._call_in_background)
+        if wait is None:
+            wait = settings.CLEAVE_REMOTE_TIMEOUT_SECONDS * 3
+        deadline = time.monotonic() + wait
         try:
             return {
                 session_id
@@ -104,6 +119,14 @@ class _Batcher:
             }
         except FutureTimeout:
             raise RevocationUnknown() from None
+
+    def _call_in_background(self) -> None:
+        try:
+            self._call_until_done()
+        except BaseException:  # every waiter got the error already; nobody to raise it to
+            logger.warning("asking whether sessions are revoked failed", exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own: back to the pool, none kept open
 
     def _call_until_done(self) -> None:
         while True:
@@ -134,6 +157,7 @@ class _Batcher:
 
 
 _batcher = _Batcher()
+_asker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleave-revocation")
 
 
 def revoke(session_id: str) -> None:
@@ -158,11 +182,12 @@ def is_revoked(session_id: str) -> bool:
     return session_id in revoked_among([session_id])
 
 
-def revoked_among(session_ids: Iterable[str]) -> set[str]:
+def revoked_among(session_ids: Iterable[str], *, wait: float | None = None) -> set[str]:
     """The revoked ones of `session_ids`: one cache round trip for all of them (sockets that
     reconnect together are checked together), one call to the owner for what the cache does
     not know. The only place that reads the list; raises RevocationUnknown (503) when neither
-    can tell."""
+    can tell, or when, the cache being unreadable, the owner did not answer within `wait`
+    seconds (when given: a caller with a deadline of its own)."""
     now = time.monotonic()
     unsure = [sid for sid in dict.fromkeys(session_ids) if not _recently_live.fresh(sid, now)]
     if not unsure:
@@ -170,13 +195,16 @@ def revoked_among(session_ids: Iterable[str]) -> set[str]:
     keys = {sid: f"{_PREFIX}{sid}" for sid in unsure}
     try:
         known = cache.get_many(list(keys.values()))
+        # A plain cache miss (a new session, an expired entry) waits as every caller does: a
+        # slow owner (a cold service in split mode) must not turn into `revocation_unknown`.
+        wait = None
     except Exception:
         logger.warning("revocation cache unreadable; asking the owner of the sessions")
         known = {}
     revoked = {sid for sid in unsure if known.get(keys[sid], _LIVE) != _LIVE}
     missing = [sid for sid in unsure if keys[sid] not in known]
     if missing:
-        asked = _batcher.revoked(missing)
+        asked = _batcher.revoked(missing, wait)
         for sid in missing:
             _remember_answer(keys[sid], revoked=sid in asked)
         revoked |= asked

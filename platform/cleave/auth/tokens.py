@@ -59,15 +59,19 @@ def bearer_token(header: str) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def verify_access_token(token: str) -> Principal:
-    """The principal of a valid, unexpired token of a live session; else a 401 error."""
-    checked = verify_access_tokens([token])[0]
+def verify_access_token(token: str, *, wait: float | None = None) -> Principal:
+    """The principal of a valid, unexpired token of a live session; else a 401 error (503
+    `revocation_unknown` when whether its session was revoked cannot be told, within `wait`
+    seconds when given: cleave.auth.revocation)."""
+    checked = verify_access_tokens([token], wait=wait)[0]
     if isinstance(checked, CleaveError):
         raise checked
     return checked
 
 
-def verify_access_tokens(tokens: list[str]) -> list[Principal | CleaveError]:
+def verify_access_tokens(
+    tokens: list[str], *, wait: float | None = None
+) -> list[Principal | CleaveError]:
     """`verify_access_token` for many tokens at once (sockets reconnecting together): one
     revocation lookup for all; each token gets its principal or its own error. The one
     implementation: a single token is a batch of one."""
@@ -84,7 +88,7 @@ def verify_access_tokens(tokens: list[str]) -> list[Principal | CleaveError]:
         except CleaveError as error:
             checked.append(error)
     live = [p.session_id for p in checked if isinstance(p, Principal)]
-    revoked = revocation.revoked_among(live)
+    revoked = revocation.revoked_among(live, wait=wait)
     return [
         SessionRevoked() if isinstance(p, Principal) and p.session_id in revoked else p
         for p in checked

@@ -15,24 +15,20 @@ lands behind later events of its aggregates.
 from __future__ import annotations
 
 import logging
-import random
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from opentelemetry.trace import SpanKind
 
 from cleave.databases import database_for
+from cleave.events import parking
 from cleave.events.models import FailedDelivery, InboxEntry
 from cleave.events.sequencing import Positions, Stream, seq_of
-from cleave.events.subscribers import PermanentError, Subscriber, subscribers
+from cleave.events.subscribers import Subscriber, subscribers
 from cleave.gateway.request_id import current_request_id
 from cleave.observability import metrics, traceparent
 from cleave.observability.tracing import extracted, span_from
@@ -61,8 +57,8 @@ def consume(context: str, items: list[dict[str, Any]]) -> None:
         work = _not_owned(alias, _not_yet_applied(alias, work))
         verdict = positions.sort(work, _stream)
         for subscriber, item in verdict.late:
-            _park_late(alias, subscriber, item)
-        _hold(alias, verdict.held)
+            parking.park_late(alias, subscriber, item)
+        parking.hold(alias, verdict.held)
         run(alias, verdict.runnable, positions)
         positions.save()
     # The batch's own effects are committed; what it unblocked follows in transactions of its
@@ -86,11 +82,13 @@ def run(
     # One savepoint per delivery, so one failure does not undo the others.
     for subscriber, item in runnable:
         if _stream(subscriber, item) in blocked:
-            _park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
+            parking.park(alias, subscriber, item, status=FailedDelivery.Status.HELD)
             continue
         with request_id_of(item):  # so the failure's log line names the request too
-            failed = not deliver(alias, subscriber, item)
-            status = _park_failure(alias, subscriber, item) if failed else None
+            error = deliver(alias, subscriber, item)
+            status = (
+                parking.park_failure(alias, subscriber, item, error) if error is not None else None
+            )
         if status == FailedDelivery.Status.RETRYING:
             blocked.add(_stream(subscriber, item))
             seq = seq_of(item)
@@ -210,42 +208,6 @@ def _not_owned(
     ]
 
 
-def _hold(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> None:
-    """Hold deliveries behind an earlier event of their aggregate: one insert for them all."""
-    now = timezone.now()
-    FailedDelivery.objects.using(alias).bulk_create(
-        [
-            FailedDelivery(
-                subscriber=subscriber.name,
-                event_id=item["envelope"]["event_id"],
-                event_type=item["envelope"]["event_type"],
-                aggregate_id=item["envelope"]["aggregate_id"],
-                aggregate_seq=seq_of(item),
-                envelope=item["envelope"],
-                headers=item.get("headers", {}),
-                status=FailedDelivery.Status.HELD,
-                created_at=now,
-                updated_at=now,
-            )
-            for subscriber, item in work
-        ],
-        ignore_conflicts=True,  # one already parked (a concurrent copy of the batch) stays
-    )
-
-
-def _park_late(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> None:
-    """An event whose successors were applied (its hold timed out): parked for an operator,
-    never applied out of order behind their backs."""
-    row = _park(alias, subscriber, item, status=FailedDelivery.Status.PARKED)
-    row.last_error = "arrived after later events of its aggregate were applied"
-    row.save(using=alias, update_fields=["last_error"])
-    metrics.events_arrived_late.labels(subscriber.context, subscriber.name, row.event_type).inc()
-    logger.error(
-        "parked: %s on %s %s (seq %s) arrived after its successors were applied",
-        subscriber.name, row.event_type, row.event_id, seq_of(item),
-    )  # fmt: skip
-
-
 def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> bool:
     """The fast path: the whole batch in one savepoint with one bulk inbox insert.
 
@@ -270,8 +232,13 @@ def _apply_all(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) -> boo
     return True
 
 
-def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
-    """Run one delivery in a savepoint; True if applied now or before, False if it failed."""
+def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> Exception | None:
+    """Run one delivery in a savepoint: None if applied now or before, else why it failed.
+
+    The failure is returned, never written into `item`: the batch's items are the Celery task's
+    arguments, which a retry sends again as they are. An exception stored in one made that retry
+    unserializable, so a batch that failed while the database restarted was dropped.
+    """
     envelope = item["envelope"]
     try:
         with (
@@ -287,11 +254,10 @@ def deliver(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> bool:
             subscriber.apply([subscriber.decode(envelope)])
     except Exception as exc:  # the subscriber's failure is recorded, never propagated
         if isinstance(exc, IntegrityError) and _applied(alias, subscriber, envelope):
-            return True  # a concurrent redelivery got there first
-        item["_error"] = exc
-        return False
+            return None  # a concurrent redelivery got there first
+        return exc
     _count_delivered(subscriber, [item])
-    return True
+    return None
 
 
 @contextmanager
@@ -377,80 +343,6 @@ def _blocked_streams(alias: str, work: list[tuple[Subscriber, dict[str, Any]]]) 
         status__in=[FailedDelivery.Status.RETRYING, FailedDelivery.Status.HELD],
     )
     return set(rows.values_list("subscriber", "aggregate_id"))
-
-
-def _park(
-    alias: str, subscriber: Subscriber, item: dict[str, Any], *, status: str
-) -> FailedDelivery:
-    """The delivery's failed-delivery row, created with `status` if it has none yet."""
-    envelope = item["envelope"]
-    row, _ = FailedDelivery.objects.using(alias).get_or_create(
-        subscriber=subscriber.name,
-        event_id=envelope["event_id"],
-        defaults={
-            "event_type": envelope["event_type"],
-            "aggregate_id": envelope["aggregate_id"],
-            "aggregate_seq": seq_of(item),
-            "envelope": envelope,
-            "headers": item.get("headers", {}),
-            "status": status,
-        },
-    )
-    return row
-
-
-def _park_failure(alias: str, subscriber: Subscriber, item: dict[str, Any]) -> str:
-    row = _park(alias, subscriber, item, status=FailedDelivery.Status.RETRYING)
-    return record_failure(alias, row, item.pop("_error"))
-
-
-def record_failure(alias: str, row: FailedDelivery, error: BaseException) -> str:
-    """Count a failed attempt: schedule a retry, or make it a dead letter. Returns the status."""
-    row.attempts += 1
-    row.last_error = f"{type(error).__name__}: {error}"[:2000]
-    row.traceback = "".join(traceback.format_exception(error))[-10000:]
-    row.updated_at = timezone.now()
-    permanent = isinstance(error, PermanentError)
-    labels = (context_of_subscriber(row.subscriber), row.subscriber, row.event_type)
-    if permanent or row.attempts >= settings.CLEAVE_EVENTS_MAX_ATTEMPTS:
-        metrics.events_dead_lettered.labels(*labels).inc()
-        row.status = FailedDelivery.Status.DEAD
-        row.next_attempt_at = None
-        logger.error(
-            "dead letter: %s on %s %s after %d attempt(s): %s",
-            row.subscriber, row.event_type, row.event_id, row.attempts, row.last_error,
-        )  # fmt: skip
-    else:
-        metrics.events_retried.labels(*labels).inc()
-        row.status = FailedDelivery.Status.RETRYING
-        row.next_attempt_at = timezone.now() + backoff(row.attempts)
-        logger.warning(
-            "delivery failed, retry %d scheduled: %s on %s %s: %s",
-            row.attempts, row.subscriber, row.event_type, row.event_id, row.last_error,
-        )  # fmt: skip
-    row.save(
-        using=alias,
-        update_fields=[
-            "attempts",
-            "last_error",
-            "traceback",
-            "updated_at",
-            "status",
-            "next_attempt_at",
-        ],
-    )
-    return row.status
-
-
-def context_of_subscriber(name: str) -> str:
-    return name.split(".", 1)[0]  # subscriber names are "<context>.<function>"
-
-
-def backoff(attempts: int) -> timedelta:
-    """Exponential backoff with full jitter, capped."""
-    base: float = settings.CLEAVE_EVENTS_RETRY_BASE_SECONDS
-    ceiling = min(settings.CLEAVE_EVENTS_RETRY_MAX_SECONDS, base * 2 ** (attempts - 1))
-    return timedelta(seconds=base / 2 + random.uniform(0, ceiling))  # noqa: S311 - jitter, not crypto
 
 
 @contextmanager

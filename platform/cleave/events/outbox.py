@@ -21,7 +21,7 @@ from cleave.contracts.base import Event
 from cleave.databases import database_for
 from cleave.errors import CleaveError
 from cleave.events.models import OutboxEvent
-from cleave.events.sequencing import assign_sequences
+from cleave.events.sequencing import assign_sequences, write_numbered
 from cleave.gateway.request_id import current_request_id
 from cleave.observability import metrics
 from cleave.observability.tracing import MAX_LINKS, inject, tracer
@@ -69,46 +69,42 @@ def publish_many(events: Sequence[Event]) -> None:
 
 
 def _write(events: Sequence[Event], headers: dict[str, str]) -> None:
-    by_alias: dict[str, list[OutboxEvent]] = {}
-    numbers = _numbers(events)
-    for event, seq in zip(events, numbers, strict=True):
-        context = context_of_event(event.event_type)
-        alias = database_for(context)
-        by_alias.setdefault(alias, []).append(
-            OutboxEvent(
-                event_id=event.event_id,
-                event_type=event.event_type,
-                version=event.version,
-                context=context,
-                aggregate_id=event.aggregate_id,
-                aggregate_seq=seq,
-                envelope=event.envelope(),
-                headers=headers,
-            )
-        )
-    for alias, rows in by_alias.items():
-        OutboxEvent.objects.using(alias).bulk_create(rows)
-        _relay_on_commit(alias)
+    by_alias: dict[str, list[Event]] = {}
     for event in events:
-        metrics.events_published.labels(context_of_event(event.event_type), event.event_type).inc()
-
-
-def _numbers(events: Sequence[Event]) -> list[int]:
-    """Each event's number in its (event type, aggregate) stream, from its publisher's database
-    (checked inside a transaction: the numbers commit or roll back with the events)."""
-    numbers: dict[int, int] = {}
-    by_alias: dict[str, list[int]] = {}
-    for index, event in enumerate(events):
         alias = database_for(context_of_event(event.event_type))
         if not connections[alias].in_atomic_block:
             raise PublishOutsideTransaction(
                 details={"event_type": event.event_type, "alias": alias}
             )
-        by_alias.setdefault(alias, []).append(index)
-    for alias, indexes in by_alias.items():
-        keys = [(events[i].event_type, events[i].aggregate_id) for i in indexes]
-        numbers.update(zip(indexes, assign_sequences(alias, keys), strict=True))
-    return [numbers[index] for index in range(len(events))]
+        by_alias.setdefault(alias, []).append(event)
+    for alias, chosen in by_alias.items():
+        if connections[alias].vendor == "postgresql":
+            write_numbered(alias, chosen, headers)
+        else:
+            _write_apart(alias, chosen, headers)
+        _relay_on_commit(alias)
+    for event in events:
+        metrics.events_published.labels(context_of_event(event.event_type), event.event_type).inc()
+
+
+def _write_apart(alias: str, events: Sequence[Event], headers: dict[str, str]) -> None:
+    """Number the events (`assign_sequences`), then insert their rows: two statements, where a
+    database has no data-changing CTEs (SQLite, embedded mode: no round trips to save)."""
+    keys = [(event.event_type, event.aggregate_id) for event in events]
+    numbers = assign_sequences(alias, keys)
+    OutboxEvent.objects.using(alias).bulk_create(
+        OutboxEvent(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            version=event.version,
+            context=context_of_event(event.event_type),
+            aggregate_id=event.aggregate_id,
+            aggregate_seq=seq,
+            envelope=event.envelope(),
+            headers=headers,
+        )
+        for event, seq in zip(events, numbers, strict=True)
+    )
 
 
 class _RelayAfterCommit:

@@ -12,15 +12,14 @@ from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
 from cleave.events.consumer import (
-    context_of_subscriber,
     deliver,
     held_item,
-    record_failure,
     release_held,
     release_streams,
     request_id_of,
 )
 from cleave.events.models import FailedDelivery, InboxPosition
+from cleave.events.parking import context_of_subscriber, record_failure
 from cleave.events.sequencing import Positions
 from cleave.events.subscribers import subscribers
 from cleave.observability import metrics
@@ -62,10 +61,11 @@ def _attempt(alias: str, row: FailedDelivery) -> bool:
         return False  # not hosted in this process: its own service retries it
     item = held_item(row)
     with request_id_of(item):
-        if deliver(alias, subscriber, item):
+        error = deliver(alias, subscriber, item)
+        if error is None:
             row.delete(using=alias)
             return True
-        return record_failure(alias, row, item.pop("_error")) == Status.DEAD
+        return record_failure(alias, row, error) == Status.DEAD
 
 
 def _release_unsequenced(alias: str, subscriber_name: str, aggregate_id: str) -> None:

@@ -10,6 +10,8 @@ device id before login), else TARGETING_MATCH. A variant is picked, stickily, fo
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 
 from cleave.flags.bucketing import (
@@ -23,6 +25,11 @@ from cleave.flags.definitions import FlagDefinition, definitions
 from cleave.observability import metrics
 
 logger = logging.getLogger(__name__)
+# While a store is down every evaluation fails the same way: its traceback is logged once per
+# this many seconds (the error metric counts every one), not once per request.
+FAILURE_LOG_SECONDS = 10.0
+_failure_logged_at = [-FAILURE_LOG_SECONDS]
+_failure_log_lock = threading.Lock()
 
 STATIC, TARGETING_MATCH, SPLIT, DISABLED, DEFAULT, ERROR = (
     "STATIC",
@@ -68,11 +75,25 @@ def evaluate(name: str, context: FlagContext, *, default: bool = False) -> Evalu
             return Evaluation(name, default, ERROR, error_code="FLAG_NOT_FOUND")
         evaluation = _evaluate(definition, context, default)
     except Exception:  # an evaluation never takes a request down
-        logger.exception("flag %s could not be evaluated", name)
+        _log_failure(name)
         metrics.flag_evaluations.labels("unknown", ERROR).inc()
         return Evaluation(name, default, ERROR, error_code="GENERAL")
     metrics.flag_evaluations.labels(name, evaluation.reason).inc()
     return evaluation
+
+
+def _log_failure(name: str) -> None:
+    now = time.monotonic()
+    with _failure_log_lock:
+        due = now - _failure_logged_at[0] >= FAILURE_LOG_SECONDS
+        if due:
+            _failure_logged_at[0] = now
+    if due:
+        logger.exception(
+            "flag %s could not be evaluated (logged once per %.0f s)", name, FAILURE_LOG_SECONDS
+        )
+    else:
+        logger.debug("flag %s could not be evaluated", name, exc_info=True)
 
 
 def _evaluate(flag: FlagDefinition, context: FlagContext, default: bool) -> Evaluation:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from django.db import models
-from django.utils.timezone import now
 from django.utils.translation import gettext_lazy
 from waffle.models import AbstractBaseFlag
+
+from cleave.audit import AuditedChange
 
 
 class Flag(AbstractBaseFlag):
@@ -41,18 +40,13 @@ class Flag(AbstractBaseFlag):
         return self.name
 
 
-class FlagChange(models.Model):
+class FlagChange(AuditedChange):
     """Who changed which flag, when, from what to what (admin, ops API)."""
 
     flag_name = models.CharField(max_length=100, db_index=True)
-    actor = models.CharField(max_length=254, help_text="The staff account (email) or process.")
-    changed_at = models.DateTimeField(default=now)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
 
-    class Meta:
+    class Meta(AuditedChange.Meta):
         app_label = "cleave"
-        ordering: ClassVar[list[str]] = ["-changed_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.flag_name} by {self.actor} at {self.changed_at:%Y-%m-%d %H:%M:%S}"
+        return self.describe(self.flag_name)

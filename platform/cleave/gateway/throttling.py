@@ -5,8 +5,8 @@
 Why not ninja's `SimpleRateThrottle`: it reads a list of timestamps from the cache, edits it and
 writes it back. Two processes (or threads) doing that at once both read the same history and
 both let their request through, so the limit only holds in a single thread. Here every count is
-`cache.add(key, 0)` then `cache.incr(key)`: INCR on Redis, a lock on LocMem. Both are atomic, so
-the same code is exact with Redis (real mode) and local memory (embedded mode).
+atomic: INCR and EXPIRE NX in one MULTI on Redis (one round trip), `cache.add(key, 0)` then
+`cache.incr(key)` under LocMem's lock, so the limit is exact in real and embedded mode alike.
 
 Windows are fixed and aligned to their size (the key holds the window number): simple and
 atomic, at the price of letting up to twice the rate through across a window boundary.
@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
@@ -79,6 +80,8 @@ def _cache_key(*parts: str) -> str:
 
 def _count(cache: BaseCache, key: str, timeout: int) -> int:
     """Adds one to `key` (created at 0 with `timeout`) and returns the new count, atomically."""
+    if isinstance(cache, RedisCache):
+        return _count_redis(cache, key, timeout)
     for _ in range(3):
         cache.add(key, 0, timeout=timeout)
         try:
@@ -86,6 +89,21 @@ def _count(cache: BaseCache, key: str, timeout: int) -> int:
         except ValueError:  # expired or evicted between add and incr: create it again
             continue
     return 1  # a cache that keeps nothing (DummyCache) cannot count
+
+
+def _count_redis(cache: RedisCache, key: str, timeout: int) -> int:
+    """`_count` in one round trip: add + incr cost three (SET NX, then Django's incr checks
+    EXISTS before INCRBY), and every message send pays for its count. INCR creates the key at 1;
+    EXPIRE NX (Redis >= 7) gives it its window's life once; MULTI makes the pair atomic, so a
+    key never lives without its TTL. The value stays an integer the cache API reads back."""
+    full = cache.make_and_validate_key(key)
+    # Django's RedisCache keeps its client factory private; it is the client the cache API uses.
+    client = cache._cache.get_client(full, write=True)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.incr(full)
+        pipe.expire(full, timeout, nx=True)
+        count, _ = pipe.execute()
+    return int(count)
 
 
 def _check_scope(scope: str) -> str:
@@ -152,6 +170,17 @@ class RateLimit(BaseThrottle):
         if count <= self.limit:
             return None
         return max((window + 1) * self.period - now, 0.001)
+
+    def refund(self, ident: str) -> None:
+        """Gives back one `hit` of `ident` in the current window: the caller counted first and
+        learnt after that the request was a free one (a retry of something already done).
+        Counting first spares every counted request a look-up; only the free ones pay this."""
+        window = int(self.clock() // self.period)
+        key = _cache_key("rate", self.scope, f"{self.period}s", str(window), ident)
+        try:
+            caches[self.cache_alias].decr(key)
+        except ValueError:  # the window has just turned: its count starts afresh anyway
+            return
 
     def allow_request(self, request: HttpRequest) -> bool:
         ident = self.identify(request)

@@ -1,4 +1,5 @@
-"""Gauges read from the database when /metrics is scraped: the event bus's backlog.
+"""Gauges read from the database when /metrics is scraped: the event bus's backlog and the
+event store's projection lag.
 
 Counting at scrape time (every 15–30 s) costs three indexed queries per database and keeps the
 numbers true across processes and restarts, which a gauge each process updated could not.
@@ -67,3 +68,37 @@ class EventBusCollector(Collector):
                 # A scrape must not fail because one database is down: readiness says that.
                 logger.warning("event bus gauges unavailable for %s: %s", alias, exc)
         yield from (lag, pending, dead, parked, held, oldest_hold)
+
+
+class ProjectionLagCollector(Collector):
+    """Each registered projection's lag behind the head of its log, and whether it is parked."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from cleave.eventstore.projections import registered_projections
+        from cleave.eventstore.subscriptions import projection_lag
+
+        events = GaugeMetricFamily(
+            "cleave_projection_lag_events",
+            "Events after a projection's checkpoint, not yet applied (counted up to 1,000,000).",
+            labels=["projection"],
+        )
+        seconds = GaugeMetricFamily(
+            "cleave_projection_lag_seconds",
+            "Age of the oldest event a projection has not applied yet (0 when caught up).",
+            labels=["projection"],
+        )
+        parked = GaugeMetricFamily(
+            "cleave_projection_parked",
+            "1 while a projection is parked on a poison event, waiting for retry or skip.",
+            labels=["projection"],
+        )
+        for projection in registered_projections():
+            try:
+                lag = projection_lag(projection)
+            except Exception as exc:
+                logger.warning("projection lag unavailable for %s: %s", projection.name, exc)
+                continue
+            events.add_metric([projection.name], lag.events)
+            seconds.add_metric([projection.name], lag.seconds)
+            parked.add_metric([projection.name], 0 if lag.parked_position is None else 1)
+        yield from (events, seconds, parked)

@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 
 from cleave.observability import metrics
-from cleave.observability.collectors import EventBusCollector
+from cleave.observability.collectors import EventBusCollector, ProjectionLagCollector
 
 UNMATCHED = "unmatched"  # no route matched (404): never the raw path, which is unbounded
 
@@ -168,6 +168,7 @@ def scrape_registry(*, event_bus: bool = True) -> CollectorRegistry:
                 registry = REGISTRY
             if event_bus:
                 registry.register(EventBusCollector())
+                registry.register(ProjectionLagCollector())
             _scrape = registry
     return _scrape
 

@@ -129,6 +129,41 @@ event_delivery_duration = Histogram(
 # cleave_events_dead_letters{database}, cleave_events_parked{database},
 # cleave_events_held{database}, cleave_events_oldest_hold_seconds{database}.
 
+# --- Sagas (cleave.sagas): labels are saga and step names from code -------------------------
+sagas_started = Counter("cleave_sagas_started_total", "Sagas started, by saga type.", ["saga"])
+sagas_completed = Counter(
+    "cleave_sagas_completed_total", "Sagas whose every step completed, by saga type.", ["saga"]
+)
+sagas_compensated = Counter(
+    "cleave_sagas_compensated_total",
+    "Sagas undone to the end, by saga type and reason (declined, failed, timeout, cancelled, "
+    "operator).",
+    ["saga", "reason"],
+)
+sagas_stuck = Counter(
+    "cleave_sagas_stuck_total",
+    "Sagas found past a step's deadline (then compensated), by saga type and step.",
+    ["saga", "step"],
+)
+sagas_failed = Counter(
+    "cleave_sagas_failed_total",
+    "Sagas whose compensation gave up after its tries (an operator must act), by saga type and "
+    "step.",
+    ["saga", "step"],
+)
+saga_steps = Counter(
+    "cleave_saga_steps_total",
+    "Tries of saga steps, by saga type, step, phase (action, compensation) and outcome (done, "
+    "retried, failed).",
+    ["saga", "step", "phase", "outcome"],
+)
+saga_step_duration = Histogram(
+    "cleave_saga_step_duration_seconds",
+    "Time of one try of a saga step (its action or compensation and its bookkeeping).",
+    ["saga", "step", "phase"],
+    buckets=_FAST,
+)
+
 # --- Realtime ----------------------------------------------------------------------------------
 sockets_open = Gauge(
     "cleave_ws_open_sockets",

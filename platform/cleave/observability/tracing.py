@@ -128,11 +128,28 @@ def _instrument() -> None:
 def _file_exporter(path: str) -> Any:
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-    # Appends one JSON span per line; several processes may share the file (O_APPEND).
-    out = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     return ConsoleSpanExporter(
-        out=out, formatter=lambda span: json.dumps(json.loads(span.to_json())) + "\n"
+        out=_AppendedLines(path),  # type: ignore[arg-type]  # it uses write() and flush() only
+        formatter=lambda span: json.dumps(json.loads(span.to_json())) + "\n",
     )
+
+
+class _AppendedLines:
+    """One span, one write(2) on an O_APPEND descriptor, so the processes that share the file
+    never interleave their lines. A text file object would not do: it splits a line longer than
+    its buffer (a span with many attributes) into several writes, and another process's span
+    lands between them."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, text: str) -> int:
+        data = text.encode()
+        os.write(self._fd, data)  # one call: a regular file takes the whole line at once
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
 
 
 # --- cheap unsampled roots ----------------------------------------------------------------------

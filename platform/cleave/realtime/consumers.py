@@ -24,7 +24,7 @@ from cleave.auth.tokens import bearer_token
 from cleave.errors import CleaveError
 from cleave.observability import metrics
 from cleave.observability.tracing import connection_span, tracer
-from cleave.realtime import admission, registry
+from cleave.realtime import admission, registry, remote
 from cleave.realtime.frames import (
     AuthFrame,
     ClientFrame,
@@ -258,6 +258,8 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         elif kind in registry.frame_types:
             declared = registry.frame_types[kind]
             await self._delegate(declared, validated(declared.frame, frame))
+        elif kind in registry.remote_frames:
+            await self._delegate_remote(frame)
         else:
             raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", frame_id)
 
@@ -303,6 +305,16 @@ class GatewayConsumer(Resuming, AsyncWebsocketConsumer):
         if not isinstance(ack, declared.ack):
             raise TypeError(f"{frame.type} answered {type(ack).__name__}, not {declared.ack}")
         await self.send(text_data=ack.model_copy(update={"id": frame.id}).render())
+
+    async def _delegate_remote(self, frame: dict[str, Any]) -> None:
+        """A frame type of a context hosted elsewhere: its service validates and handles it
+        (cleave.realtime.remote); its ack, or its error, comes back as the client's answer."""
+        if self.principal is None:  # frames are read only after authentication; never here
+            raise FrameError("unauthorized", "Authenticate first.", frame_id_of(frame))
+        answer = await sync_to_async(remote.handle_frame, thread_sensitive=False)(
+            self.principal, frame
+        )
+        await self.send(text_data=answer)
 
     # -- streams -------------------------------------------------------------------------------
     async def deliver(self, stream: str, seq: int, frame: str) -> None:

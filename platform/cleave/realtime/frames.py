@@ -70,6 +70,8 @@ GATEWAY_ERROR_CODES: dict[str, str] = {
     "revocation_unknown": "The session could not be checked; the socket closes with 1013.",
     "upgrade_required": "The app's version is below its platform's minimum; the socket closes "
     "with 4426.",
+    "contract_unavailable": "A context's frame could not reach the service that handles it "
+    "(the socket stays open): send it again later.",
 }
 
 

@@ -218,7 +218,8 @@ def store() -> StreamStore:
 
 def _family(stream: str) -> str:
     family = stream.split(":", 1)[0]
-    return family if family == "user" or family in registry.stream_families else "other"
+    known = family == "user" or family in registry.stream_families
+    return family if known or family in registry.remote_families else "other"
 
 
 def _signal_type(frame: str) -> str:
@@ -259,6 +260,14 @@ def push(stream: str, event: str, data: dict[str, Any]) -> None:
     except Exception:
         logger.warning("push to %s failed; it will get a new epoch", stream, exc_info=True)
         _lost_frames.add(stream)
+
+
+def stream_forget(stream: str) -> None:
+    """Drop what `stream` retains for resume (its frames, seq and epoch), in every process: a
+    deleted account's frames must not outlive it in the history. Call it after commit. A
+    socket that resumes from before gets the stream's history as gone (resync), not its frames.
+    """
+    store().forget(stream)
 
 
 class _LostFrames:

@@ -20,6 +20,11 @@ frames can go stale (an edited or deleted message, a member who joined later) re
 `replay`: it is handed the frames a resume would send and returns what the reader may see of
 them *now*. It runs after the frames were read from the store, so a membership it checks covers
 every frame it lets through.
+
+A process that does not host a context still serves the families and frame types its
+declaration names: `cleave.realtime.remote` registers them here as remote (`remote_families`,
+`remote_frames`), and their questions go over HTTP to the service hosting the context, where
+these same registrations answer them (`cleave.realtime.hosted`).
 """
 
 from __future__ import annotations
@@ -86,6 +91,17 @@ class EventType:
 stream_families: dict[str, StreamFamily] = {}
 frame_types: dict[str, FrameType] = {}
 event_types: dict[str, EventType] = {}
+# Families and frame types of contexts this process does not host, answered over HTTP by the
+# service hosting each (cleave.realtime.remote); kept apart from the hosted ones, which the
+# declaration checks and the AsyncAPI document read.
+remote_families: dict[str, StreamFamily] = {}
+remote_frames: dict[str, str] = {}  # frame type → the label of the context that handles it
+
+
+def family_of(stream: str) -> StreamFamily | None:
+    """The family of `stream` ("conv" for "conv:42"), hosted here or answered remotely."""
+    prefix = stream.split(":", 1)[0]
+    return stream_families.get(prefix) or remote_families.get(prefix)
 
 
 def register_streams(
@@ -144,7 +160,8 @@ def initial_streams_many(principals: list[Principal]) -> dict[int, list[str]]:
     """`initial_streams` of each principal's user, one query per family where it can."""
     users = {principal.user_id: principal for principal in principals}
     streams: dict[int, list[str]] = {user_id: [] for user_id in users}
-    for family in stream_families.values():
+    # A remote context's families are one object (one request for all of its prefixes).
+    for family in dict.fromkeys([*stream_families.values(), *remote_families.values()]):
         if family.initial_many is not None:
             found = family.initial_many(list(users.values()))
             for user_id in users:
@@ -163,7 +180,7 @@ def user_stream(user_id: int) -> str:
 def _by_family(streams: list[str]) -> dict[StreamFamily, list[str]]:
     grouped: dict[StreamFamily, list[str]] = {}
     for stream in streams:
-        family = stream_families.get(stream.split(":", 1)[0])
+        family = family_of(stream)
         if family is not None:
             grouped.setdefault(family, []).append(stream)
     return grouped
@@ -202,7 +219,7 @@ def replay(principal: Principal, history: dict[str, Entries]) -> dict[str, list[
 
 
 def has_members(stream: str) -> bool:
-    family = stream_families.get(stream.split(":", 1)[0])
+    family = family_of(stream)
     return family is not None and family.members is not None
 
 
@@ -211,7 +228,7 @@ def stream_members(stream: str) -> list[int]:
     prefix, _, rest = stream.partition(":")
     if prefix == "user":
         return [int(rest)] if rest.isdigit() else []
-    family = stream_families.get(prefix)
+    family = family_of(stream)
     return family.members(stream) if family is not None and family.members else []
 
 

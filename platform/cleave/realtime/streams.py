@@ -47,6 +47,8 @@ class StreamStore(Protocol):
 
     def since_many(self, positions: Positions, *, cap: int) -> dict[str, Replay]: ...
 
+    def forget(self, stream: str) -> None: ...
+
 
 def _frame(stream: str, seq: int, epoch: str, event: str, data: dict[str, Any]) -> str:
     ids = current_ids()
@@ -140,6 +142,10 @@ class MemoryStreamStore:
             for stream, (seq, epoch) in positions.items()
         }
 
+    def forget(self, stream: str) -> None:
+        with self._lock:
+            self._streams.pop(stream, None)
+
 
 _APPEND = """
 local seq = redis.call('INCR', KEYS[1])
@@ -191,6 +197,10 @@ class RedisStreamStore:
         and resume that knew the old epoch is told to resync instead of missing it silently."""
         _, epoch_key, _ = self._keys(stream)
         self.redis.set(epoch_key, secrets.token_hex(4), ex=self._ttl)
+
+    def forget(self, stream: str) -> None:
+        """Drop the stream's history, seq and epoch: a later append starts a new history."""
+        self.redis.delete(*self._keys(stream))
 
     def since(self, stream: str, seq: int, epoch: str | None, *, cap: int) -> Replay:
         return self.since_many({stream: (seq, epoch)}, cap=cap)[stream]

@@ -87,26 +87,24 @@ def real_mode_keys(name: str) -> dict[str, str]:
     """SECRET_KEY and encryption-at-rest keys for a real-mode benchmark or test process.
 
     Real mode refuses development keys whatever DEBUG says, so a script that starts real-mode
-    processes brings its own: the environment's when set, else keys made on the first run and
-    kept in var/keys/<name>.json, so a database written by an earlier run still decrypts.
+    processes brings its own: the environment's when set, else keys derived from `name`.
+    Derived, not random: they belong with the benchmark's database, which outlives a checkout
+    (keys kept in one clone's var/ left another clone, or CI's, unable to read a database
+    the first had written). They guard synthetic benchmark data only; production keys come
+    from the environment.
     """
-    import json
-    import secrets
+    import base64
+    import hashlib
 
-    from cleave.crypto.keys import generate_key
+    def derived(purpose: str) -> str:
+        digest = hashlib.sha256(f"cleave benchmark keys/{name}/{purpose}".encode()).digest()
+        return base64.b64encode(digest).decode()
 
-    path = ROOT / "var" / "keys" / f"{name}.json"
-    if path.exists():
-        kept: dict[str, str] = json.loads(path.read_text())
-    else:
-        kept = {
-            "SECRET_KEY": secrets.token_urlsafe(64),
-            "CLEAVE_ENCRYPTION_KEYS": f"{name.replace('_', '-')[:24]}:{generate_key()}",
-            "CLEAVE_HASH_KEY": generate_key(),
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(kept))
-        path.chmod(0o600)
+    kept = {
+        "SECRET_KEY": "bench-" + hashlib.sha256(f"cleave benchmark/{name}".encode()).hexdigest(),
+        "CLEAVE_ENCRYPTION_KEYS": f"{name.replace('_', '-').lower()[:24]}:{derived('encryption')}",
+        "CLEAVE_HASH_KEY": derived("hash"),
+    }
     return {key: os.environ.get(key) or value for key, value in kept.items()}
 
 

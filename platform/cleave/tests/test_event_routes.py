@@ -17,7 +17,12 @@ from cleave.events.subscribers import subscribers
 
 def test_the_committed_table_matches_the_subscribers_of_published_events() -> None:
     table = routes.build(published_contracts(), subscribers.all())
-    assert table["identity.user_deleted"] == ["messaging", "notifications"]
+    assert table["identity.user_deleted"] == [
+        "messaging",
+        "notifications",
+        "recommendations",
+        "tracking",
+    ]
     assert json.loads(routes.ROUTES_PATH.read_text()) == table
 
 
@@ -25,7 +30,12 @@ def test_the_committed_table_matches_the_subscribers_of_published_events() -> No
 def test_a_relay_routes_to_consumers_it_does_not_host(monkeypatch: pytest.MonkeyPatch) -> None:
     # As in a service hosting identity alone: no local subscriber of user_deleted at all.
     monkeypatch.setattr(subscribers, "contexts_for", lambda event_type: set())
-    assert destinations("identity.user_deleted") == {"messaging", "notifications"}
+    assert destinations("identity.user_deleted") == {
+        "messaging",
+        "notifications",
+        "recommendations",
+        "tracking",
+    }
     assert destinations("identity.nobody_listens") == set()
 
 

@@ -100,8 +100,8 @@ def test_the_publishing_request_id_is_on_the_subscribers_log_lines(
     finally:
         current_request_id.reset(token)
     assert current_request_id.get() == "-"
-    with caplog.at_level(logging.WARNING, logger="cleave.events.consumer"):
+    with caplog.at_level(logging.WARNING, logger="cleave.events.parking"):
         sweep_outbox()  # another "process": no request of its own
-    [record] = [r for r in caplog.records if r.name == "cleave.events.consumer"]
+    [record] = [r for r in caplog.records if r.name == "cleave.events.parking"]
     assert "dead letter" in record.getMessage()
     assert record.__dict__["request_id"] == "req-trace-7"  # set by the logging filter

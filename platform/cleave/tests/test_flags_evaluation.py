@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pytest_django import DjangoAssertNumQueries
 from waffle.models import Switch
@@ -134,6 +136,19 @@ def test_a_broken_rule_is_an_error_not_an_exception() -> None:
     _flag("broken", everyone=True, variants=[{"weight": 5}])  # a variant without a name
     result = evaluate("broken", FlagContext(user_id=1), default=True)
     assert (result.value, result.reason, result.error_code) == (True, "ERROR", "GENERAL")
+
+
+def test_a_failure_repeated_on_every_request_logs_its_traceback_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from cleave.flags import evaluation
+
+    _flag("broken", everyone=True, variants=[{"weight": 5}])
+    evaluation._failure_logged_at[0] = -evaluation.FAILURE_LOG_SECONDS  # none logged lately
+    with caplog.at_level(logging.ERROR, logger="cleave.flags.evaluation"):
+        for _ in range(50):
+            assert evaluate("broken", FlagContext(user_id=1)).error_code == "GENERAL"
+    assert len([r for r in caplog.records if r.exc_info]) == 1
 
 
 def test_the_same_user_gets_the_same_bucket_in_another_process() -> None:

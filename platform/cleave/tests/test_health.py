@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,7 +24,19 @@ def test_readyz_checks_every_dependency(client: Client) -> None:
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "realtime", "broker"}
+    assert set(body["checks"]) == {"draining", "database", "cache", "realtime", "broker"}
+
+
+def test_readyz_is_503_while_the_instance_drains_and_healthz_stays_ok(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = tmp_path / "draining"
+    monkeypatch.setenv("CLEAVE_DRAIN_FILE", str(flag))
+    assert client.get("/readyz").status_code == 200  # the file's path alone changes nothing
+    flag.touch()  # what a restart does first
+    response = client.get("/readyz")
+    assert (response.status_code, response.json()["failing"]) == (503, ["draining"])
+    assert client.get("/healthz").status_code == 200  # alive: it finishes what it has
 
 
 def test_readyz_is_503_and_names_an_unreachable_cache(client: Client) -> None:

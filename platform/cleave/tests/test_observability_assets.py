@@ -45,6 +45,12 @@ SCRAPE_TIME_GAUGES = {
     "cleave_events_held": ("database",),
     "cleave_events_oldest_hold_seconds": ("database",),
 }
+# …and ProjectionLagCollector's, per event-store projection.
+PROJECTION_GAUGES = {
+    "cleave_projection_lag_events": ("projection",),
+    "cleave_projection_lag_seconds": ("projection",),
+    "cleave_projection_parked": ("projection",),
+}
 # Labels Prometheus attaches to every scraped series: its own, and those deploy/observability's
 # scrape configs add (prometheus.yml, prometheus-kubernetes.yml).
 TARGET_LABELS = ("job", "instance", "process", "namespace", "pod")
@@ -57,6 +63,7 @@ def declared_series() -> dict[str, tuple[str, tuple[str, ...]]]:
     buckets, `counter` for counters and histogram sums and counts, `gauge` otherwise."""
     series: dict[str, tuple[str, tuple[str, ...]]] = {"up": ("gauge", ())}
     series |= {name: ("gauge", labels) for name, labels in SCRAPE_TIME_GAUGES.items()}
+    series |= {name: ("gauge", labels) for name, labels in PROJECTION_GAUGES.items()}
     for value in vars(metrics).values():
         if not isinstance(value, MetricWrapperBase):
             continue
@@ -252,6 +259,16 @@ def test_scrape_time_gauges_are_what_the_collector_yields() -> None:
         assert {tuple(sample.labels) for sample in family.samples} <= {SCRAPE_TIME_GAUGES[name]}
 
 
+def test_projection_gauges_are_what_their_collector_yields() -> None:
+    from cleave.observability.collectors import ProjectionLagCollector
+
+    families = {family.name: family for family in ProjectionLagCollector().collect()}
+    assert set(families) == set(PROJECTION_GAUGES)
+    for name, family in families.items():
+        assert family.type == "gauge"
+        assert {tuple(sample.labels) for sample in family.samples} <= {PROJECTION_GAUGES[name]}
+
+
 # --- The dashboard's shape ---------------------------------------------------------------------
 
 # What each row must show, as the series its panels read.
@@ -271,6 +288,15 @@ ROWS = {
         "cleave_events_inbox_duplicates_total",
         "cleave_event_delivery_duration_seconds_bucket",
         *SCRAPE_TIME_GAUGES,
+    },
+    "Sagas": {
+        "cleave_sagas_started_total",
+        "cleave_sagas_completed_total",
+        "cleave_sagas_compensated_total",
+        "cleave_sagas_stuck_total",
+        "cleave_sagas_failed_total",
+        "cleave_saga_steps_total",
+        "cleave_saga_step_duration_seconds_bucket",
     },
     "Realtime": {
         "cleave_ws_open_sockets",

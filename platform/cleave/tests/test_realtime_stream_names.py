@@ -14,7 +14,10 @@ from cleave.testing.processes import ROOT
 ALLOWED = {
     ("platform/cleave/realtime/registry.py", "user_stream"): "the one builder",
     ("platform/cleave/gateway/throttling.py", "identify"): "a rate-limit identity",
-    ("apps/messaging/throttles.py", "send_count"): "a rate-limit identity",
+    ("apps/messaging/throttles.py", "_budget_of"): "a rate-limit identity",
+    ("apps/tracking/services/devices.py", "subject_of"): "an event-store subject (whose data key)",
+    ("apps/tracking/projections/common.py", "<module>"): "the event-store subject prefix",
+    ("apps/ticketing/services/orders.py", "order_cancel"): "a saga action's actor (its audit)",
 }
 
 

@@ -7,7 +7,6 @@ so a test can see what the callee saw.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from cleave.observability import traceparent
 from cleave.remote import breakers, service_tokens
 from cleave.remote.transport import clients, http_transport
 from cleave.testing.servers import threaded_wsgi_server
+from cleave.testing.service_identity import acting_as_service
 from cleave.tests.remote_probe import PROBE, Answer, Ask, ProbeRefused, ProbeService, provider
 from cleave.tests.remote_probe import probe_registry as registry
 
@@ -33,15 +33,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def keys() -> Iterator[dict[str, Any]]:
     """This test process as service "caller", trusted by the probe's JWKS."""
-    private, jwk = service_tokens.generate_key("caller")
-    with override_settings(
-        CLEAVE_SERVICE_NAME="caller",
-        CLEAVE_SERVICE_KEY=private,
-        CLEAVE_SERVICE_JWKS=json.dumps({"keys": [jwk]}),
-    ):
-        service_tokens.forget()
-        yield {"private": private, "jwk": jwk}
-    service_tokens.forget()
+    with acting_as_service("caller") as keys:
+        yield keys
 
 
 @pytest.fixture

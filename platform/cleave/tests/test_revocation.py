@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from django.test import override_settings
 
 from cleave.auth import revocation
 from cleave.auth.errors import RevocationUnknown
@@ -38,6 +39,19 @@ def owner() -> Iterator[FakeOwner]:
     previous = revocation.swap_source(fake)
     yield fake
     revocation.swap_source(previous)
+
+
+@pytest.fixture
+def cache_down() -> Iterator[None]:
+    """The shared cache unreachable: Redis on a loopback port where nothing listens."""
+    unreachable = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    with override_settings(CACHES=unreachable):
+        yield
 
 
 def test_a_miss_asks_the_owner_and_the_answer_is_cached(owner: FakeOwner) -> None:
@@ -83,3 +97,48 @@ def test_concurrent_misses_share_calls(owner: FakeOwner) -> None:
     assert answers == {f"s{n}": n % 2 == 0 for n in range(40)}
     assert sum(len(call) for call in owner.calls) == 40
     assert len(owner.calls) <= 3  # the first asker's call, then one for all who came meanwhile
+
+
+@pytest.mark.usefixtures("cache_down")
+def test_a_caller_with_a_wait_is_refused_in_time_while_a_slow_owner_answers_later(
+    owner: FakeOwner,
+) -> None:
+    # An owner in process whose database is down answers only when the pool gives up (10 s):
+    # a caller that bounds its wait is told revocation_unknown when its time is up.
+    owner.delay = 0.6
+    started = time.monotonic()
+    with pytest.raises(RevocationUnknown):
+        revocation.revoked_among(["s1"], wait=0.1)
+    assert time.monotonic() - started < 0.4
+    # The call went on in the background; a second caller's question waits for it to end
+    # (one call at a time), and its caller is refused in time too.
+    with pytest.raises(RevocationUnknown):
+        revocation.revoked_among(["s1"], wait=0.1)
+    assert owner.calls == [["s1"]]
+    time.sleep(1.4)
+    assert owner.calls == [["s1"], ["s1"]]
+    owner.delay = 0.0
+    assert revocation.revoked_among(["s1"], wait=0.5) == set()
+
+
+@pytest.mark.usefixtures("cache_down")
+def test_a_bounded_caller_gets_the_owners_error_and_the_next_call_is_asked_afresh(
+    owner: FakeOwner,
+) -> None:
+    owner.down = True
+    with pytest.raises(RevocationUnknown):
+        revocation.revoked_among(["s1"], wait=1.0)
+    owner.down = False
+    owner.revoked = {"s1"}
+    assert revocation.revoked_among(["s1"], wait=1.0) == {"s1"}
+    assert len(owner.calls) == 2
+
+
+def test_a_plain_cache_miss_waits_for_a_slow_owner_whatever_the_callers_bound(
+    owner: FakeOwner,
+) -> None:
+    # The bound is for the stores being down; a new session on a cold owner (split mode) must
+    # still be checked, not refused.
+    owner.delay = 0.3
+    assert revocation.revoked_among(["s1"], wait=0.05) == set()
+    assert owner.calls == [["s1"]]

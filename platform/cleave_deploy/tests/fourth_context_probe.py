@@ -20,13 +20,14 @@ from django.core.management import call_command
 def main(label: str, out: Path) -> dict[str, object]:
     from cleave import contexts
     from cleave_deploy import gateway, nginx, split
+    from cleave_deploy import topology as split_topology
 
     # The doc's step "Migrations", then Django's and Cleave's checks with the context in place.
     call_command("makemigrations", label, stdout=io.StringIO())
     call_command("check", fail_level="WARNING")
-    topology = split.Topology.from_env({"SPLIT_BASE_PORT": "9000"})
+    topology = split_topology.Topology.from_env({"SPLIT_BASE_PORT": "9000"})
     keys = {"secret_key": "probe-" + "x" * 60}
-    for service in (*topology.services, split.MONOLITH):
+    for service in (*topology.services, split_topology.MONOLITH):
         keys |= {service: "k", f"{service}.encryption": "e", f"{service}.hash": "h"}
     conf = nginx.render_nginx_conf(
         upstreams=split.upstreams(topology),
@@ -43,7 +44,9 @@ def main(label: str, out: Path) -> dict[str, object]:
     return {
         "declared": [context.label for context in contexts.all_contexts()],
         "services": {name: list(hosted) for name, hosted in topology.services.items()},
-        "envs": {name: split.service_env(topology, name, keys) for name in topology.services},
+        "envs": {
+            name: split_topology.service_env(topology, name, keys) for name in topology.services
+        },
         "urls": {name: topology.url(name) for name in topology.services},
         "edge": topology.edge,
         "owners": gateway.owners_by_prefix(gateway.ownership()),

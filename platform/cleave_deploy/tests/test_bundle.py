@@ -109,6 +109,9 @@ def test_every_manifest_is_valid_yaml_with_probes_resources_and_autoscaling(bund
     assert container["image"] == "ghcr.io/acme/cleave:1.2.3"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # A rolling update takes the pod out of the Service first: readiness false, then SIGTERM.
+    drain = next(e["value"] for e in container["env"] if e["name"] == "CLEAVE_DRAIN_FILE")
+    assert f"touch {drain}" in container["lifecycle"]["preStop"]["exec"]["command"][-1]
     assert container["resources"]["requests"]["cpu"]
     assert web["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")

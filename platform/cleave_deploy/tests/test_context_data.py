@@ -20,7 +20,13 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import override_settings
 
-from cleave.events.models import FailedDelivery, InboxEntry, OutboxEvent
+from cleave.events.models import (
+    AggregateSequence,
+    FailedDelivery,
+    InboxEntry,
+    InboxPosition,
+    OutboxEvent,
+)
 from cleave.tests.example.shipping.models import Invoice, Shipment
 
 pytestmark = pytest.mark.django_db(databases=["default", "target"])
@@ -92,6 +98,15 @@ def shipping_rows() -> None:
         envelope={"payload": {"order_id": 9}},
         status=FailedDelivery.Status.DEAD,
     )
+    # Where shipping's aggregates' numbering reached, and where its subscribers' marks are.
+    AggregateSequence.objects.create(
+        event_type="shipping.shipment_sent", aggregate_id="1", last_seq=7
+    )
+    AggregateSequence.objects.create(event_type="orders.order_placed", aggregate_id="1", last_seq=3)
+    InboxPosition.objects.create(
+        subscriber="shipping.on_order_placed", aggregate_id="1", applied_seq=3
+    )
+    InboxPosition.objects.create(subscriber="orders.on_something", aggregate_id="1", applied_seq=1)
 
 
 def _export(context: str, path: Path) -> Path:
@@ -150,6 +165,12 @@ def test_exported_rows_imported_elsewhere_are_identical_down_to_the_microsecond(
     subscribers = set(InboxEntry.objects.using(target).values_list("subscriber", flat=True))
     assert subscribers == {"shipping.on_order_placed", "shipping.on_orders_paid"}
     assert FailedDelivery.objects.using(target).get().status == "dead"
+    # The moved service numbers its aggregates on from where they were, and its subscribers
+    # keep their marks (without them an event numbered 1 again would be parked as late).
+    sequences = AggregateSequence.objects.using(target).values_list("event_type", "last_seq")
+    assert list(sequences) == [("shipping.shipment_sent", 7)]
+    positions = InboxPosition.objects.using(target).values_list("subscriber", "applied_seq")
+    assert list(positions) == [("shipping.on_order_placed", 3)]
     _verify("shipping", dump)  # and the source still matches its own export
     _verify("shipping", dump, alias="default")
 

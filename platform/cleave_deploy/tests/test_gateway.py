@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from cleave import contexts
 from cleave_deploy.gateway import (
     KERNEL,
     Location,
@@ -31,7 +32,9 @@ from cleave_deploy.testing import nginx_config_problem
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
-CONTEXTS = ("identity", "messaging", "notifications", "orders", "shipping")
+# Every installed context needs an upstream: read them from the declarations, so a new context
+# (payments, ticketing…) needs no edit here.
+CONTEXTS = tuple(context.label for context in contexts.installed())
 
 
 def test_each_public_prefix_is_owned_by_the_context_whose_module_serves_it() -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from cleave import contexts
 from cleave.config import load
 from cleave.contexts import Context, Edge, Realtime
-from cleave_deploy.split import SplitError, Topology, service_env
+from cleave_deploy.topology import SplitError, Topology, service_env
 
-SERVICES = ("identity", "messaging", "notifications", "monolith", "realtime")
+# A service per installed context (from the declarations, so a new context needs no edit here).
+SERVICES = (*(context.label for context in contexts.installed()), "monolith", "realtime")
 KEYS = {name: "k" for name in SERVICES}
 KEYS |= {f"{name}.{kind}": f"{name}-{kind}" for name in SERVICES for kind in ("encryption", "hash")}
 KEYS["secret_key"] = "split-topology-test-secret-" + "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -44,7 +46,8 @@ def test_the_monolith_layout_is_the_same_shape_with_one_service() -> None:
     topology = Topology.from_env({"SPLIT_LAYOUT": "monolith"})
     assert list(topology.services) == ["monolith", "realtime"]
     env = service_env(topology, "monolith", KEYS)
-    assert env["CLEAVE_CONTEXTS"] == "identity,messaging,notifications"
+    assert env["CLEAVE_CONTEXTS"] == ",".join(topology.contexts)
+    assert env["CLEAVE_CONTEXTS"].startswith("identity,messaging,notifications")
     assert not [key for key in env if key.endswith("_URL") and key.startswith("CLEAVE_")]
     with pytest.raises(SplitError, match="SPLIT_LAYOUT"):
         Topology.from_env({"SPLIT_LAYOUT": "mesh"})
@@ -86,3 +89,25 @@ def test_the_topology_follows_the_declarations_it_is_given() -> None:
     assert quiet.services["realtime"] == ("accounts",)
     with pytest.raises(SplitError, match="edge"):
         Topology.from_env({}, declared[1:])
+
+
+def test_the_realtime_service_hosts_one_context_and_asks_the_others() -> None:
+    declared = [
+        Context(label="accounts", app="x.accounts", edge=Edge("accounts.User")),
+        Context(label="chat", app="x.chat", realtime=Realtime(stream_families=("room",))),
+        Context(label="maps", app="x.maps", realtime=Realtime(stream_families=("pos",))),
+    ]
+    topology = Topology.from_env({"SPLIT_BASE_PORT": "9000"}, declared)
+    # Only one database can be its own: the first context with streams, by default.
+    assert topology.services["realtime"] == ("chat",)
+    assert topology.database("realtime").endswith("_chat")
+    names = ("accounts", "chat", "maps")
+    keys = KEYS | {f"{name}{kind}": "k" for name in names for kind in ("", ".encryption", ".hash")}
+    # …and it knows where the others are, to ask them about their streams and frames.
+    env = service_env(topology, "realtime", keys)
+    assert env["CLEAVE_MAPS_URL"] == topology.url("maps")
+    assert "CLEAVE_CHAT_URL" not in env
+    chosen = Topology.from_env({"SPLIT_REALTIME_CONTEXT": "maps"}, declared)
+    assert chosen.services["realtime"] == ("maps",)
+    with pytest.raises(SplitError, match="SPLIT_REALTIME_CONTEXT"):
+        Topology.from_env({"SPLIT_REALTIME_CONTEXT": "nope"}, declared)

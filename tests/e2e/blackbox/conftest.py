@@ -6,8 +6,8 @@ directory of its own — and stops it at the end. Only HTTP and WebSockets cross
 suite imports nothing of the project (test_suite_isolation.py enforces it).
 
 Budget: identity limits registrations to 10 an hour per client address, so a run registers
-eight accounts (three in test_identity.py, two in test_social.py, `alice`, `bob` and
-`erin` here).
+nine accounts (three in test_identity.py, two in test_social.py, one in test_purchase.py,
+`alice`, `bob` and `erin` here).
 """
 
 from __future__ import annotations

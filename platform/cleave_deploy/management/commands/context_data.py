@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cleave.databases import DEFAULT, database_for
 from cleave.progress import Progress, command_stream
-from cleave_deploy import data
+from cleave_deploy import data, data_import
 
 
 class Command(BaseCommand):
@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 manifest = self._export(plan, options)
             elif action == "import":
                 with self._progress(f"import {context}") as shown:
-                    manifest = data.import_file(
+                    manifest = data_import.import_file(
                         plan,
                         self._input(options),
                         alias=options["database"],
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                         progress=shown,
                     )
             else:
-                manifest = data.verify(plan, self._input(options), alias=options["database"])
+                manifest = data_import.verify(plan, self._input(options), alias=options["database"])
         except data.DataMoveError as exc:
             raise CommandError(str(exc)) from exc
         for label, digest in manifest.models.items():

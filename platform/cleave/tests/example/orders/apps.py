@@ -11,3 +11,8 @@ class OrdersConfig(AppConfig):
         from cleave.tests.example.orders.provider import OrdersProvider
 
         provide(ORDERS, OrdersProvider())
+
+        from cleave.eventstore import register_projection
+        from cleave.tests.example.orders.projections import CustomerLedgerProjection
+
+        register_projection(CustomerLedgerProjection())

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from django.db import connection
 
 from cleave.events import PermanentError, subscriber
 from cleave.tests.example.contracts import OrderPaid, OrderPlaced
@@ -16,6 +19,12 @@ def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 def on_order_placed(event: OrderPlaced) -> None:
     if event.note == "poison":
         raise PermanentError("this order can never ship")
+    if event.note.startswith("sever:") and os.path.exists(marker := event.note[6:]):
+        # The database drops this worker's connection mid-delivery, once (the marker file
+        # goes first): what a PostgreSQL restart does to a batch being applied.
+        os.unlink(marker)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
     # Only orders with a note can hit an outage: the benchmark's plain orders skip the query.
     if event.note and Outage.objects.filter(note=event.note).exists():
         raise RuntimeError(f"shipping is down for {event.note!r}")

@@ -1,0 +1,1 @@
+"""The payments context: payment intents, captures, cancellations, refunds, provider webhooks."""

@@ -1,0 +1,222 @@
+"""The layered cache of computed lists: a short per-process memory in front of the shared
+cache (Django's `default` cache: Redis in real mode, this process's memory in embedded mode).
+
+- **Coalescing**: a miss takes a lock in the shared cache (`add`, i.e. SET NX with a timeout);
+  the holder computes and stores, everyone else — in this process or another — polls the shared
+  cache for the result. A holder that dies frees the key when the lock times out.
+- **Stale-while-revalidate**: past its fresh time an entry is still served, within the grace
+  window, while the one request that took the lock recomputes it in the background.
+- **Jittered TTLs**: each entry's fresh time is ±10 % of the setting, so lists computed in the
+  same second do not all expire in the same second.
+- **Invalidation**: `user_invalidate` deletes a user's lists from the shared cache and from
+  this process's memory; other processes' memory forgets them within the memory TTL.
+
+Failures of the shared cache propagate: the serving layer (`serving.py`) turns them into the
+degraded answer and counts them in its circuit breaker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.db import connections
+
+from apps.recommendations.config import setting
+from apps.recommendations.services.ranking import VARIANTS
+
+logger = logging.getLogger(__name__)
+
+Compute = Callable[[], Any]
+# How often a waiter looks for the lock holder's result.
+POLL_SECONDS = 0.01
+# Beyond this many keys the memory layer starts again (it holds a second's worth of reads).
+MEMORY_MAX_KEYS = 10_000
+# Counts computations across processes (tests and the benchmark read it).
+COMPUTED_KEY = "recs:computed"
+# One thread: a revalidation is one request's worth of work per key per fresh time.
+_revalidator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recs-revalidate")
+
+
+class CoalescingTimeout(Exception):
+    """The lock holder's result did not appear in time: the caller falls back."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    value: Any
+    etag: str
+    computed_at: float
+    fresh_until: float
+    stale_until: float
+
+
+def shared() -> BaseCache:
+    return caches["default"]
+
+
+def _etag(value: Any) -> str:
+    body = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+
+
+class LayeredCache:
+    def __init__(self) -> None:
+        self._memory: dict[str, tuple[float, Entry]] = {}
+        self._lock = threading.Lock()
+
+    # --- the memory layer (this process) ---------------------------------------------------
+    def memory_get(self, key: str) -> Entry | None:
+        found = self._memory.get(key)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def memory_put(self, key: str, entry: Entry) -> None:
+        with self._lock:
+            if len(self._memory) >= MEMORY_MAX_KEYS:
+                self._memory.clear()
+            self._memory[key] = (time.monotonic() + setting("MEMORY_SECONDS"), entry)
+
+    def memory_forget(self, *keys: str) -> None:
+        with self._lock:
+            if not keys:
+                self._memory.clear()
+            for key in keys:
+                self._memory.pop(key, None)
+
+    # --- the shared layer ------------------------------------------------------------------
+    def fetch(self, key: str, compute: Compute) -> tuple[Entry, str]:
+        """The entry for `key` and where it came from (`shared`, `stale`, `computed`,
+        `coalesced`). Raises what the shared cache or `compute` raise, or CoalescingTimeout."""
+        store = shared()
+        entry: Entry | None = store.get(key)
+        now = time.time()
+        protections = bool(setting("PROTECTIONS"))
+        if entry is not None and now < entry.fresh_until:
+            return entry, "shared"
+        if protections and entry is not None and now < entry.stale_until:
+            token = self._lock_take(store, key)
+            if token:
+                _revalidator.submit(self._revalidate, key, compute, token)
+            return entry, "stale"
+        if not protections:
+            return self._compute_store(store, key, compute), "computed"
+        token = self._lock_take(store, key)
+        if token:
+            try:
+                return self._compute_store(store, key, compute), "computed"
+            finally:
+                self._lock_release(store, key, token)
+        return self._wait_for(store, key), "coalesced"
+
+    def _wait_for(self, store: BaseCache, key: str) -> Entry:
+        give_up = time.monotonic() + setting("LOCK_SECONDS")
+        while time.monotonic() < give_up:
+            time.sleep(POLL_SECONDS)
+            entry: Entry | None = store.get(key)
+            if entry is not None and time.time() < entry.fresh_until:
+                return entry
+        raise CoalescingTimeout(key)
+
+    def _compute_store(self, store: BaseCache, key: str, compute: Compute) -> Entry:
+        value = compute()
+        now = time.time()
+        fresh = setting("FRESH_SECONDS") * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not a secret
+        entry = Entry(
+            value=value,
+            etag=_etag(value),
+            computed_at=now,
+            fresh_until=now + fresh,
+            stale_until=now + fresh + setting("GRACE_SECONDS"),
+        )
+        store.set(key, entry, timeout=int(fresh + setting("GRACE_SECONDS")) + 1)
+        self._count_computed(store, key)
+        return entry
+
+    def _revalidate(self, key: str, compute: Compute, token: str) -> None:
+        store = shared()
+        try:
+            entry = self._compute_store(store, key, compute)
+            self.memory_put(key, entry)
+        except Exception:
+            # The stale entry stays until its grace ends; the next stale read tries again.
+            logger.warning("recommendations: revalidating %s failed", key, exc_info=True)
+        finally:
+            self._lock_release(store, key, token)
+            connections.close_all()  # this thread's: an idle pool thread holds none open
+
+    @staticmethod
+    def _lock_take(store: BaseCache, key: str) -> str | None:
+        token = uuid.uuid4().hex
+        taken = store.add(f"{key}:lock", token, timeout=max(1, int(setting("LOCK_SECONDS"))))
+        return token if taken else None
+
+    @staticmethod
+    def _lock_release(store: BaseCache, key: str, token: str) -> None:
+        # Compare, then delete: not atomic through Django's cache API, but a lock that expired
+        # and was taken by another computer in between only costs that key one more computation.
+        try:
+            if store.get(f"{key}:lock") == token:
+                store.delete(f"{key}:lock")
+        except Exception:
+            logger.warning("recommendations: releasing the lock of %s failed", key, exc_info=True)
+
+    @staticmethod
+    def _count_computed(store: BaseCache, key: str) -> None:
+        try:
+            for counter in (COMPUTED_KEY, f"{COMPUTED_KEY}:{key}"):
+                store.add(counter, 0, timeout=None)
+                store.incr(counter)
+        except Exception:
+            logger.debug("recommendations: the computation counter is unavailable", exc_info=True)
+
+    def invalidate(self, *keys: str) -> None:
+        self.memory_forget(*keys)
+        shared().delete_many(list(keys))
+
+
+layered = LayeredCache()
+
+
+def revalidations_settle(timeout: float = 10.0) -> None:
+    """Wait for the revalidations handed off so far (tests, before the database goes away)."""
+    _revalidator.submit(lambda: None).result(timeout=timeout)
+
+
+def computed_count(key: str | None = None) -> int:
+    """Computations across every process since the counter was set (tests, the benchmark): of
+    every key, or of `key`."""
+    return int(shared().get(COMPUTED_KEY if key is None else f"{COMPUTED_KEY}:{key}") or 0)
+
+
+def user_key(user_id: int, variant: str) -> str:
+    return f"recs:u:{user_id}:{variant}"
+
+
+def cell_key(cell: str) -> str:
+    return f"recs:cell:{cell}"
+
+
+POPULAR_KEY = "recs:popular"
+
+
+def user_invalidate(*, user_id: int) -> None:
+    """Forget a user's lists (every variant): their next read computes them again. Runs after
+    the commit that changed what they bought or visited; a shared cache that is down cannot be
+    told, and then the entry's fresh time bounds how long the old list is served."""
+    try:
+        layered.invalidate(*(user_key(user_id, variant) for variant in VARIANTS))
+    except Exception:
+        logger.warning("recommendations: invalidating user %s failed", user_id, exc_info=True)

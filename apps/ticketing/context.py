@@ -1,0 +1,40 @@
+"""ticketing declares itself: shows, holds, tickets; the door scanners' role; waiting rooms'
+streams; its settings."""
+
+from collections.abc import Mapping
+
+from cleave.contexts import Context, Realtime
+
+
+def _settings(env: Mapping[str, str]) -> dict[str, int]:
+    return {
+        # How long a hold keeps its seats: long enough to pay on a phone (3-D Secure included),
+        # short enough that abandoned carts come back on sale during an on-sale rush.
+        "CLEAVE_TICKETING_HOLD_SECONDS": int(env.get("CLEAVE_TICKETING_HOLD_SECONDS", "600")),
+        # How long the purchase saga waits for the buyer's payment confirmation: inside the
+        # hold's time to live (above), so seats paid for are still held when the capture lands.
+        "CLEAVE_TICKETING_PAYMENT_SECONDS": int(env.get("CLEAVE_TICKETING_PAYMENT_SECONDS", "480")),
+        # Seats one hold may take: a family, not a scalper's bot.
+        "CLEAVE_TICKETING_MAX_SEATS_PER_HOLD": int(
+            env.get("CLEAVE_TICKETING_MAX_SEATS_PER_HOLD", "10")
+        ),
+        # How long a waiting room's admission lets its buyer start holding seats: long enough
+        # to pick seats after a notification, short enough that a no-show's turn is not kept.
+        "CLEAVE_TICKETING_ADMISSION_SECONDS": int(
+            env.get("CLEAVE_TICKETING_ADMISSION_SECONDS", "600")
+        ),
+    }
+
+
+CONTEXT = Context(
+    label="ticketing",
+    app="apps.ticketing",
+    url_prefixes=("/api/v1/ticketing",),
+    encrypted_fields=("Show.private_key",),
+    # Door staff: their app posts check-ins; nothing else.
+    roles=("scanner",),
+    # Waiting rooms: `queue:<show id>` streams of queue progress; `order:<order id>`: the
+    # purchase's transitions, readable by the order's buyer only (apps/ticketing/realtime.py).
+    realtime=Realtime(stream_families=("queue", "order")),
+    settings=_settings,
+)

@@ -1,0 +1,1 @@
+"""ticketing's writes: shows (catalogue), holds (the on-sale hot path), tickets, check-ins."""

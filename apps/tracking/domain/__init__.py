@@ -1,0 +1,1 @@
+"""tracking's pure domain logic: no Django, no database (tested alone)."""

@@ -1,0 +1,1 @@
+"""tracking's writes: each owns its transaction and appends or publishes inside it."""

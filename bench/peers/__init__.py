@@ -1,0 +1,1 @@
+"""Other backends driven by bench/load on the same scenario (`--peer`)."""
