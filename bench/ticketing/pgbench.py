@@ -1,0 +1,247 @@
+"""Hold throughput at the database: both hold designs driven by `pgbench`, in the same run.
+
+    .venv/bin/python bench/ticketing/pgbench.py              # 64 connections, 15 s per design
+    .venv/bin/python bench/ticketing/pgbench.py --seconds 5  # shorter
+
+bench/ticketing/run.py races buyers through a Python driver (asyncio + psycopg), which costs
+~270 µs of CPU per hold on the same two cores PostgreSQL needs: there the client, not the
+database's design, sets the ceiling. Here PostgreSQL's own client in C sends the very same
+statements (rendered from apps.ticketing.services.hold_statements and bench/ticketing/designs.py
+into pgbench scripts), so the figure is the database's: holds granted per second with
+`--connections` connections (64, as the issue measures), `-j 2` client threads, prepared
+statements, for `--seconds` per design.
+
+- **sharded**: ticketing's hot path. TAKE_FREE_SHARD (a shard with room, SKIP LOCKED, the seat
+  taken and the hold written in one autocommit statement); when every shard with room is locked,
+  TAKE_WAITING, up to services.holds.WAITING_ATTEMPTS times, as the service does.
+- **naive**: BEGIN; the category's row FOR NO KEY UPDATE; the same statement on its one
+  counter; COMMIT. Every buyer queues on that row for a whole transaction.
+- **floor**: not a design, the ceiling of every design that writes a hold's rows: the same
+  UPDATE of a counter and the same two INSERTs (hold, allocation) in one autocommit statement,
+  on a shard drawn at random — no pick, no SKIP LOCKED, no waiting for room (it would oversell
+  a nearly full category). What the machine allows for these writes at this concurrency.
+
+Each design gets its own category with more seats than a run can sell (so every transaction
+grants a hold and the rate is the design's, not a sell-out's). Afterwards the script checks that
+the holds written equal the transactions pgbench counted and that the counters agree with the
+holds (`selectors.invariant_violations`), then deletes the run's holds. It prints CPU per hold
+(pgbench's, and the rest of the machine's: PostgreSQL's on a quiet machine) and how busy the
+machine was. Exits non-zero on a failed transaction or a broken invariant.
+
+Real mode: DATABASE_URL must point at PostgreSQL; the database is bench/ticketing's own
+(`cleave_bench_ticketing`, or CLEAVE_BENCH_DB). `pgbench` comes with PostgreSQL's client
+(Debian: postgresql-client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.ticketing import run as race  # sets up sys.path and the settings module
+
+SEATS = 100_000_000  # more than any run sells: each transaction grants one hold
+
+
+def _pgbench_sql(statement: str) -> str:
+    """A hold statement as pgbench runs it: named parameters become pgbench variables or the
+    SQL the service would have bound (a fresh uuid, the clock), the answer's NULLs zeros."""
+    values = {
+        "quantity": "1",
+        "hold_id": "gen_random_uuid()",
+        "key": "NULL",
+        "now": "clock_timestamp()",
+        "expires_at": "clock_timestamp() + interval '10 minutes'",
+    }
+    sql = re.sub(r"%\((\w+)\)s", lambda m: values.get(m.group(1), ":" + m.group(1)), statement)
+    sql = sql.replace("%%", "%")
+    answer = "SELECT (SELECT id FROM pick) AS picked, (SELECT shard_id FROM allocation) AS taken"
+    if answer not in sql:
+        raise RuntimeError("hold_statements changed its answer: update bench/ticketing/pgbench")
+    coalesced = (
+        "SELECT coalesce((SELECT id FROM pick), 0) AS picked,"
+        " coalesce((SELECT shard_id FROM allocation), 0) AS taken"
+    )
+    return " ".join(sql.replace(answer, coalesced).split())
+
+
+def scripts() -> dict[str, str]:
+    """The pgbench script of each design."""
+    from apps.ticketing.services.hold_statements import TAKE_FREE_SHARD, TAKE_WAITING
+    from apps.ticketing.services.holds import WAITING_ATTEMPTS
+    from bench.ticketing.designs import _LOCK_CATEGORY
+
+    head = "\\set start random(0, :shards - 1)\n\\set user_id random(1, 1000000000)\n"
+    free, waiting = _pgbench_sql(TAKE_FREE_SHARD), _pgbench_sql(TAKE_WAITING)
+    sharded = [head, f"{free} \\gset\n"]
+    for _ in range(WAITING_ATTEMPTS):  # every shard with room was locked, or the race lost
+        sharded.append(f"\\if :taken = 0\n{waiting} \\gset\n")
+    sharded.append("\\endif\n" * WAITING_ATTEMPTS)
+    lock = _LOCK_CATEGORY.replace("%s", ":category_id")
+    naive = [head, "BEGIN;\n", f"{lock};\n", f"{free} \\gset\n", "END;\n"]
+    # The floor: the counter is the shard drawn, not a picked one with room.
+    pick = free[free.index("WITH pick AS (") : free.index("), taken AS (")]
+    drawn = "WITH pick AS ( SELECT id FROM ticketing_categoryshard"
+    drawn += " WHERE category_id = :category_id AND index = :start"
+    floor = free.replace(pick, drawn)
+    return {
+        "sharded": "".join(sharded),
+        "naive": "".join(naive),
+        "floor": "".join([head, f"{floor} \\gset\n"]),
+    }
+
+
+@dataclass
+class Result:
+    design: str
+    transactions: int
+    failed: int
+    seconds: float
+    latency_ms: float
+    cpu_client: float  # CPU seconds of pgbench
+    cpu_rest: float  # CPU seconds of every other process: PostgreSQL on a quiet machine
+    busy: float  # fraction of the machine's CPU time busy
+    problems: list[str]
+
+    @property
+    def rate(self) -> float:
+        return self.transactions / self.seconds if self.seconds else 0.0
+
+
+def _measure(url: str, design: str, script: str, *, shards: int, conns: int, secs: int) -> Result:
+    category_id = race._category(SEATS, shards)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix=f"hold-{design}-") as file:
+        file.write(script)
+        file.flush()
+        command = [
+            "pgbench", "--no-vacuum", "--protocol=prepared", f"--client={conns}",
+            "--jobs=2", f"--time={secs}", f"--file={file.name}",
+            f"--define=category_id={category_id}", f"--define=shards={shards}", url,
+        ]  # fmt: skip
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_start = race._machine_now()
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+        machine_end = race._machine_now()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 2):  # 2: some transactions failed (reported below)
+        sys.exit(f"pgbench failed ({done.returncode}):\n{done.stderr or done.stdout}")
+    processed = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+    measured = re.search(r"duration: (\d+) s", done.stdout)
+    if processed is None or latency is None:
+        sys.exit(f"pgbench's report was not understood:\n{done.stdout}\n{done.stderr}")
+    transactions = int(processed.group(1))
+    busy_jiffies = machine_end[0] - machine_start[0]
+    busy = busy_jiffies / max(machine_end[1] - machine_start[1], 1)
+    # pgbench's backends end with it, before /proc could be read: PostgreSQL's CPU is what the
+    # whole machine spent less pgbench's own (this script sleeps in subprocess.run meanwhile).
+    cpu_client = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    return Result(
+        design=design,
+        transactions=transactions,
+        failed=int(failed.group(1)) if failed else 0,
+        seconds=float(measured.group(1)) if measured else seconds,
+        latency_ms=float(latency.group(1)),
+        cpu_client=cpu_client,
+        cpu_rest=busy_jiffies / os.sysconf("SC_CLK_TCK") - cpu_client,
+        busy=busy,
+        problems=_check_and_clear(category_id, transactions),
+    )
+
+
+def _check_and_clear(category_id: int, transactions: int) -> list[str]:
+    """Every transaction wrote one hold and the counters agree; then the run's holds go (with
+    no service call each: they number in the tens of thousands, in a database of our own)."""
+    from django.db import transaction
+
+    from apps.ticketing import selectors
+    from apps.ticketing.models import CategoryShard, Hold, HoldAllocation
+
+    problems = list(selectors.invariant_violations(category_id=category_id))
+    written = Hold.objects.filter(category_id=category_id).count()
+    if written != transactions:
+        problems.append(f"{written} holds written, {transactions} transactions granted one each")
+    with transaction.atomic():
+        HoldAllocation.objects.filter(hold__category_id=category_id).delete()
+        Hold.objects.filter(category_id=category_id).delete()
+        CategoryShard.objects.filter(category_id=category_id).update(held=0)
+    return problems
+
+
+def _report(result: Result) -> None:
+    per_hold = 1e6 / max(result.transactions, 1)
+    cores = os.cpu_count() or 1
+    print(
+        f"  {result.design:<8} {result.rate:7.0f} holds/s  latency avg {result.latency_ms:6.1f} ms"
+        f"  failed {result.failed}"
+        f"  invariants {'OK' if not result.problems else result.problems[:3]}"
+    )
+    client, rest = result.cpu_client * per_hold, result.cpu_rest * per_hold
+    print(
+        f"           CPU per hold: pgbench {client:4.0f} µs + the rest of the machine"
+        f" (PostgreSQL when quiet) {rest:4.0f} µs"
+        f" ({cores} cores: at most {cores * 1e6 / max(client + rest, 1):6.0f} holds/s at that"
+        f" cost); the machine {100 * result.busy:3.0f} % busy"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--shards", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=15, help="per design")
+    parser.add_argument("--show-scripts", action="store_true", help="print them and exit")
+    parser.add_argument("--dry-run", action="store_true", help="1 s per design, 4 connections")
+    args = parser.parse_args()
+    if args.dry_run:  # .ci/bench-commands: the start-up and both designs, in seconds
+        args.connections, args.seconds = 4, 1
+    if shutil.which("pgbench") is None:
+        sys.exit(
+            "bench/ticketing/pgbench.py needs pgbench (Debian: apt-get install postgresql-client)"
+        )
+    url = race._prepare()
+    designs = scripts()
+    if args.show_scripts:
+        for design, script in designs.items():
+            print(f"-- {design}\n{script}")
+        return
+    print(
+        f"bench/ticketing/pgbench: {args.connections} connections, 2 pgbench threads,"
+        f" {args.seconds} s per design, sharded = {args.shards} shards (database {race.BENCH_DB})"
+    )
+    results = {}
+    for design in ("sharded", "naive", "floor"):
+        shards = 1 if design == "naive" else args.shards
+        results[design] = _measure(
+            url, design, designs[design], shards=shards, conns=args.connections, secs=args.seconds
+        )
+        _report(results[design])
+    naive = max(results["naive"].rate, 1e-9)
+    print(f"  hold throughput, sharded / naive: {results['sharded'].rate / naive:.1f}x")
+    print(
+        f"  the floor / naive: {results['floor'].rate / naive:.1f}x (no design writing these rows"
+        f" gets past it here); sharded / the floor: "
+        f"{results['sharded'].rate / max(results['floor'].rate, 1e-9):.2f}"
+    )
+    broken = any(r.problems or r.failed for r in results.values())
+    sys.exit(1 if broken else 0)
+
+
+if __name__ == "__main__":
+    main()
