@@ -21,6 +21,8 @@ from apps.ticketing.services import holds, tickets
 from apps.ticketing.tests import factories
 
 T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
 # Threads at once: as many as the process's connection pool serves (DB_POOL_MAX) beside the
 # test's own connection and a watcher's, so no thread waits for the pool instead of a lock.
 WORKERS = max(2, django_settings.CONFIG.db_pool_max - 2)
@@ -69,6 +71,29 @@ def buyers_race(category_id: int, attempts: int) -> list[bool]:
         return [granted for future in futures for granted in future.result()]
 
 
+def churn_watched(buyer: Callable[[int], R], snapshot: Callable[[], S]) -> tuple[list[R], list[S]]:
+    """`buyer(seed)` for WORKERS * 3 seeds on WORKERS threads (each on its own connection) while
+    a watcher thread takes `snapshot()` over and over until they are done; (their results, the
+    snapshots)."""
+    stop, seen = threading.Event(), list[S]()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(snapshot())
+
+    watcher = threading.Thread(target=_on_own_connection(watch))
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            results = list(
+                pool.map(lambda s: _on_own_connection(lambda: buyer(s))(), range(WORKERS * 3))
+            )
+    finally:
+        stop.set()
+        watcher.join()
+    return results, seen
+
+
 def _snapshot_total(category_id: int) -> tuple[int, int]:
     """(seats held by active holds + valid tickets, held + sold by the counters), read in one
     REPEATABLE READ snapshot on this thread's own connection."""
@@ -113,8 +138,6 @@ def test_buyers_racing_never_oversell_and_each_seat_is_held_exactly_once() -> No
 def test_holds_releases_and_sales_racing_keep_sold_plus_held_within_capacity() -> None:
     capacity = 20
     category = factories.category_of(factories.show(capacity=capacity, shard_count=4))
-    stop = threading.Event()
-    seen: list[tuple[int, int]] = []
 
     def buyer(seed: int) -> int:
         chance = random.Random(seed)  # noqa: S311 - test data
@@ -135,20 +158,7 @@ def test_holds_releases_and_sales_racing_keep_sold_plus_held_within_capacity() -
             done += 1
         return done
 
-    def watch() -> None:
-        while not stop.is_set():
-            seen.append(_snapshot_total(category.pk))
-
-    watcher = threading.Thread(target=_on_own_connection(watch))
-    watcher.start()
-    try:
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            results = list(
-                pool.map(lambda s: _on_own_connection(lambda: buyer(s))(), range(WORKERS * 3))
-            )
-    finally:
-        stop.set()
-        watcher.join()
+    results, seen = churn_watched(buyer, lambda: _snapshot_total(category.pk))
 
     assert sum(results) > capacity  # seats were taken, given back and taken again
     assert seen, "the watcher took no snapshot"

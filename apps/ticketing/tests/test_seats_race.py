@@ -18,7 +18,12 @@ from apps.ticketing.error_codes import HoldNotActive, SeatTaken, SoldOut
 from apps.ticketing.models import Hold, Seat, Ticket
 from apps.ticketing.services import holds, tickets
 from apps.ticketing.tests import factories
-from apps.ticketing.tests.test_on_sale_race import WORKERS, _on_own_connection, buyers_race
+from apps.ticketing.tests.test_on_sale_race import (
+    WORKERS,
+    _on_own_connection,
+    buyers_race,
+    churn_watched,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -70,8 +75,6 @@ def test_buyers_picking_the_best_seats_get_each_seat_once_and_all_of_them() -> N
 def test_named_and_picked_holds_releases_and_sales_racing_keep_seats_and_counters_equal() -> None:
     category = factories.category_of(factories.numbered_show(rows="AB", per_row=6, shard_count=4))
     seat_ids = list(Seat.objects.filter(category=category).values_list("pk", flat=True))
-    stop = threading.Event()
-    seen: list[tuple[int, int, int]] = []
 
     def buyer(seed: int) -> dict[str, int]:
         chance = random.Random(seed)  # noqa: S311 - test data
@@ -98,20 +101,7 @@ def test_named_and_picked_holds_releases_and_sales_racing_keep_seats_and_counter
                     tickets.tickets_void(hold_id=hold.pk)
         return done
 
-    def watch() -> None:
-        while not stop.is_set():
-            seen.append(_snapshot(category.pk))
-
-    watcher = threading.Thread(target=_on_own_connection(watch))
-    watcher.start()
-    try:
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            results = list(
-                pool.map(lambda s: _on_own_connection(lambda: buyer(s))(), range(WORKERS * 3))
-            )
-    finally:
-        stop.set()
-        watcher.join()
+    results, seen = churn_watched(buyer, lambda: _snapshot(category.pk))
 
     assert sum(r["held"] for r in results) > 12  # seats were taken, given back, taken again
     assert sum(r["taken"] for r in results) > 0  # and named seats were fought over
