@@ -166,6 +166,7 @@ def run_case(
     try:
         if args.profile and name == "cleave":
             out = ROOT / "var" / "storm-profile.txt"
+            out.parent.mkdir(exist_ok=True)
             profiler = subprocess.Popen(
                 [str(BIN / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw",
                  "--output", str(out), "--rate", "200", "--nonblocking"],

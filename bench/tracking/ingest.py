@@ -249,7 +249,9 @@ def _worker() -> Iterator[None]:
     command = [str(BIN / "celery"), "-A", "cleave.celery", "worker", "--queues", "celery",
                "--concurrency", "2", "--loglevel", "WARNING",
                "--hostname", f"bench-tracking-{os.getpid()}@%h"]  # fmt: skip
-    log = (ROOT / "var" / "bench-tracking-worker.log").open("wb")
+    log_path = ROOT / "var" / "bench-tracking-worker.log"
+    log_path.parent.mkdir(exist_ok=True)  # a fresh clone has no var/ yet
+    log = log_path.open("wb")
     process = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=log,
                                stderr=subprocess.STDOUT)  # fmt: skip
     try:
