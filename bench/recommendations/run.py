@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -46,28 +45,20 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
-from bench.recommendations.rawhttp import Client, ProtocolError  # noqa: E402 - after sys.path
+from bench.recommendations.phases import (  # noqa: E402 - after sys.path
+    Phase,
+    closed_loop,
+    collector_paused,
+    open_loop,
+    percentile,
+)
+from bench.recommendations.rawhttp import Client  # noqa: E402 - after sys.path
 
 DATABASE = os.environ.get("CLEAVE_BENCH_DB", "cleave_bench_recommendations")
 CELLS_ASKED = 50
 COMPUTED = "cache:1:recs:computed"  # Django's RedisCache key of cache.COMPUTED_KEY
 STATS_SETTLE = [11.0]  # seconds; the dry run, whose figures mean nothing, waits 1
 CAPACITY_SECONDS = [4.0]  # the closed-loop measurement of C; the dry run's is 1
-
-
-@dataclass
-class Phase:
-    name: str
-    rate: float
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    failures: dict[str, int] = field(default_factory=dict)  # what the errors were
-    computations: int = 0
-    transactions: int = 0
-    cpu_seconds: float = 0.0
-
-    def requests(self) -> int:
-        return len(self.latencies) + self.errors
 
 
 def _environment() -> dict[str, str]:
@@ -148,20 +139,30 @@ def _seed(shows: int = 2000, cells: int = 200, tickets: int = 3000) -> list[str]
     return area[:CELLS_ASKED]
 
 
-def _start_web(env: dict[str, str], protections: bool) -> tuple[subprocess.Popen[bytes], str]:
+def _start_web(
+    env: dict[str, str], protections: bool, *, floor: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The Procfile's `web`; with `floor` (its environment), serving bench/recommendations/floor
+    in place of cleave.wsgi, on the same server line."""
     from bench.load.real import procfile_line
     from cleave.testing.processes import free_port, wait_until_serving
 
     port = free_port()
     run_env = {
         **env,
+        **(floor or {}),
         "HOST": "127.0.0.1",
         "WEB_PORT": str(port),
         "CLEAVE_RECOMMENDATIONS_PROTECTIONS": "1" if protections else "0",
     }
-    log = (ROOT / "var" / "bench-recommendations-web.log").open("ab")
+    line = procfile_line("web")
+    if floor is not None:
+        line = line.replace("cleave.wsgi:application", "bench.recommendations.floor:application")
+    log_path = ROOT / "var" / "bench-recommendations-web.log"
+    log_path.parent.mkdir(exist_ok=True)  # a fresh clone has no var/ yet
+    log = log_path.open("ab")
     web = subprocess.Popen(  # noqa: S602 - the Procfile's own line
-        procfile_line("web"),
+        line,
         shell=True,
         cwd=ROOT,
         env=run_env,
@@ -172,6 +173,14 @@ def _start_web(env: dict[str, str], protections: bool) -> tuple[subprocess.Popen
     base = f"http://127.0.0.1:{port}"
     wait_until_serving(f"{base}/healthz", process=web, timeout=90)
     return web, base
+
+
+@dataclass(frozen=True)
+class Measured:
+    capacity: float  # req/s on cache hits, closed loop
+    phases: list[Phase]
+    stampede: Stampede | None  # not for the floor
+    sample: bytes  # one answer's body: what the floor answers
 
 
 @dataclass(frozen=True)
@@ -204,82 +213,35 @@ def _counters(pgid: int) -> tuple[int, int, float]:
     return computed, int(row[0]) if row else 0, web_cpu
 
 
-async def _open_loop(client: Client, cells: list[str], phase: Phase, seconds: float) -> None:
-    rng = random.Random(len(phase.name))  # the load's shape
-
-    async def one(due: float, cell: str) -> None:
-        try:
-            answer = await client.get(f"/api/v1/recommendations/nearby/cells/{cell}")
-            degraded = answer.status == 200 and json.loads(answer.body)["degraded"]
-            why = (
-                ""
-                if answer.status == 200 and not degraded
-                else ("degraded" if degraded else f"HTTP {answer.status}")
-            )
-        except (OSError, ProtocolError, asyncio.IncompleteReadError, ValueError) as exc:
-            why = type(exc).__name__
-        if not why:
-            phase.latencies.append(time.perf_counter() - due)
-        else:
-            phase.errors += 1
-            phase.failures[why] = phase.failures.get(why, 0) + 1
-
-    start, tasks = time.perf_counter(), []
-    for number in range(int(phase.rate * seconds)):
-        due = start + number / phase.rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, rng.choice(cells))))
-    await asyncio.gather(*tasks)
-
-
-async def _closed_loop(client: Client, cells: list[str], seconds: float) -> float:
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def reader(offset: int) -> None:
-        nonlocal done
-        number = offset
-        while time.perf_counter() < stop:
-            await client.get(f"/api/v1/recommendations/nearby/cells/{cells[number % len(cells)]}")
-            done, number = done + 1, number + 1
-
-    await asyncio.gather(*(reader(n) for n in range(32)))
-    return done / seconds
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
-
-
 async def _configuration(
     base: str,
     pgid: int,
     cells: list[str],
-    stampede_cell: str,
+    stampede_cell: str | None,
     *,
     steady: float,
     surge: float,
     rate: float | None,
-) -> tuple[float, list[Phase], Stampede]:
+) -> Measured:
     lean = Client(base, max_connections=256)
     try:
         for cell in cells:  # warm: every asked cell computed once
-            await lean.get(f"/api/v1/recommendations/nearby/cells/{cell}")
-        capacity = await _closed_loop(lean, cells, CAPACITY_SECONDS[0])
+            sample = (await lean.get(f"/api/v1/recommendations/nearby/cells/{cell}")).body
+        capacity = await closed_loop(lean, cells, CAPACITY_SECONDS[0])
         low = rate if rate is not None else 0.05 * capacity
         phases = [Phase("steady", low), Phase("surge", 10 * low), Phase("after", low)]
         for phase, seconds in zip(phases, (steady, surge, steady), strict=True):
             computed, transactions, cpu = _counters(pgid)
-            await _open_loop(lean, cells, phase, seconds)
+            with collector_paused():
+                await open_loop(lean, cells, phase, seconds)
             after = _counters(pgid)
             phase.computations = after[0] - computed
             phase.transactions = after[1] - transactions
             phase.cpu_seconds = after[2] - cpu
     finally:
         await lean.close()
+    if stampede_cell is None:
+        return Measured(capacity, phases, None, sample)
     # The stampede is about correctness (one computation), not the client's speed: httpx.
     limits = httpx.Limits(max_connections=1100, max_keepalive_connections=256)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -299,27 +261,83 @@ async def _configuration(
                 1 for a in answers if not isinstance(a, httpx.Response) or a.status_code != 200
             ),
         )  # fmt: skip
-    return capacity, phases, stampede
+    return Measured(capacity, phases, stampede, sample)
 
 
-def _report(label: str, capacity: float, phases: list[Phase], stampede: Stampede) -> None:
-    print(f"{label}: capacity on cache hits {capacity:,.0f} req/s (closed loop, 32 readers)")
-    for phase in phases:
+async def _own_cpu_per_request(base: str, pgid: int, cells: list[str]) -> float:
+    """The server's CPU per request (web group, closed loop) with nothing spent by the app."""
+    from bench.load.cpu import snapshot
+
+    def web_cpu() -> float:
+        processes = snapshot({"web": pgid}).processes.values()
+        return sum(seconds for name, seconds in processes if name == "web")
+
+    lean = Client(base, max_connections=256)
+    try:
+        await closed_loop(lean, cells, 0.5)  # connections open, the server warm
+        before = web_cpu()
+        served = await closed_loop(lean, cells, CAPACITY_SECONDS[0]) * CAPACITY_SECONDS[0]
+        return (web_cpu() - before) / max(served, 1.0)
+    finally:
+        await lean.close()
+
+
+def _floor(
+    env: dict[str, str], cells: list[str], protected: Measured, *, steady: float, surge: float
+) -> tuple[float, Measured]:
+    """The same phases at the same rates against bench/recommendations/floor, which spends the
+    protected surge's CPU per request: its own server cost measured first, the rest spun. Returns
+    the spin (s per request) and the floor's figures."""
+    from bench.load.real import stop_group
+
+    surge_phase = protected.phases[1]
+    cpu_per_request = surge_phase.cpu_seconds / max(surge_phase.requests(), 1)
+    body = ROOT / "var" / "bench-recommendations-floor-body.json"
+    body.write_bytes(protected.sample)
+    floor = {"CLEAVE_FLOOR_BODY": str(body), "CLEAVE_FLOOR_SPIN_US": "0"}
+    web, base = _start_web(env, True, floor=floor)
+    try:
+        own = asyncio.run(_own_cpu_per_request(base, web.pid, cells))
+    finally:
+        stop_group(web)
+    spin = max(0.0, cpu_per_request - own)
+    web, base = _start_web(env, True, floor={**floor, "CLEAVE_FLOOR_SPIN_US": f"{spin * 1e6:.0f}"})
+    try:
+        measured = asyncio.run(
+            _configuration(base, web.pid, cells, None, steady=steady, surge=surge,
+                           rate=protected.phases[0].rate)
+        )  # fmt: skip
+    finally:
+        stop_group(web)
+    return spin, measured
+
+
+def _report(label: str, measured: Measured) -> None:
+    print(f"{label}: capacity {measured.capacity:,.0f} req/s (closed loop, 32 readers)")
+    for phase in measured.phases:
         n = max(phase.requests(), 1)
         print(
             f"  {phase.name:<7} {phase.rate:7.0f} req/s  n {phase.requests():>6}"
             f"  p50 {1000 * statistics.median(phase.latencies or [0]):6.1f} ms"
-            f"  p99 {1000 * _percentile(phase.latencies, 0.99):7.1f} ms"
+            f"  p99 {1000 * percentile(phase.latencies, 0.99):7.1f} ms"
             f"  errors/degraded {phase.errors}  hit {100 * (1 - phase.computations / n):5.1f} %"
             f"  db tx/req {phase.transactions / n:.3f}"
             f"  cpu/req {1000 * phase.cpu_seconds / n:.2f} ms"
             + (f"  ({', '.join(f'{k} {v}' for k, v in sorted(phase.failures.items()))})"
                if phase.failures else "")
         )  # fmt: skip
-    print(
-        f"  cold stampede: 1,000 concurrent requests for one key: computed {stampede.computed}"
-        f" time(s), {stampede.degraded} degraded answers, {stampede.failed} failed"
-    )
+    stampede = measured.stampede
+    if stampede is not None:
+        print(
+            f"  cold stampede: 1,000 concurrent requests for one key: computed {stampede.computed}"
+            f" time(s), {stampede.degraded} degraded answers, {stampede.failed} failed"
+        )
+
+
+def _surge_ratio(measured: Measured) -> tuple[float, float]:
+    """(the surge's p99 in s, the surge's p99 over the steady phase's)."""
+    steady, surge = (percentile(p.latencies, 0.99) for p in measured.phases[:2])
+    return surge, surge / steady if steady else float("inf")
 
 
 def main() -> None:
@@ -338,12 +356,12 @@ def main() -> None:
     cells = _prepare(env, shows=200 if args.dry_run else 2000)
     from bench.load.real import stop_group
 
-    failed, rate = False, args.rate
+    failed, rate, results = False, args.rate, []
     for number, protections in enumerate((True, False)):
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
         web, base = _start_web(env, protections)
         try:
-            capacity, phases, stampede = asyncio.run(
+            measured = asyncio.run(
                 _configuration(
                     base, web.pid, cells[: CELLS_ASKED - 2], cells[-1 - number],
                     steady=steady, surge=surge, rate=rate,
@@ -352,12 +370,26 @@ def main() -> None:
         finally:
             stop_group(web)
         # The baseline runs at the protected configuration's rates: the same load, compared.
-        rate = phases[0].rate if rate is None else rate
+        rate = measured.phases[0].rate if rate is None else rate
         label = (
             "protected" if protections else "baseline (no coalescing, no stale-while-revalidate)"
         )
-        _report(label, capacity, phases, stampede)
-        failed |= stampede.failed > 0 or (protections and any(p.errors for p in phases))
+        _report(label, measured)
+        results.append(measured)
+        stampede_failed = measured.stampede is not None and measured.stampede.failed > 0
+        failed |= stampede_failed or (protections and any(p.errors for p in measured.phases))
+    spin, floor = _floor(env, cells[: CELLS_ASKED - 2], results[0], steady=steady, surge=surge)
+    _report(
+        f"floor (bench/recommendations/floor.py on the same server line: no Django, no cache,"
+        f" {1000 * spin:.2f} ms of CPU spun per request)",
+        floor,
+    )
+    p99, ratio = _surge_ratio(results[0])
+    floor_p99, floor_ratio = _surge_ratio(floor)
+    print(
+        f"targets: protected surge p99 {1000 * p99:.1f} ms (< 50 ms), surge/steady p99"
+        f" {ratio:.2f} (<= 1.5); the floor's: {1000 * floor_p99:.1f} ms, {floor_ratio:.2f}"
+    )
     sys.exit(1 if failed else 0)
 
 

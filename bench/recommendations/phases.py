@@ -1,0 +1,97 @@
+"""The load of bench/recommendations/run.py: an open-loop generator (arrivals at a set rate,
+never waiting for answers) and the closed loop that measures capacity, over the lean client."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from bench.recommendations.rawhttp import Client, ProtocolError
+
+
+@dataclass
+class Phase:
+    name: str
+    rate: float
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # what the errors were
+    computations: int = 0
+    transactions: int = 0
+    cpu_seconds: float = 0.0
+
+    def requests(self) -> int:
+        return len(self.latencies) + self.errors
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The generator's own garbage collector off for a phase. A phase keeps every request's task
+    until it ends (tens of thousands); CPython's full collections walk them all, and each pause
+    (120-150 ms here, logged through gc.callbacks) delayed every request due meanwhile, which
+    the latencies counted as the server's: the surge's p99 read 100-380 ms where the server's
+    own answers took a few. Nothing here makes reference cycles worth collecting in a phase."""
+    gc.collect()
+    gc.freeze()  # what is alive now is never walked again
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+async def open_loop(client: Client, cells: list[str], phase: Phase, seconds: float) -> None:
+    rng = random.Random(len(phase.name))  # the load's shape
+
+    async def one(due: float, cell: str) -> None:
+        try:
+            answer = await client.get(f"/api/v1/recommendations/nearby/cells/{cell}")
+            degraded = answer.status == 200 and json.loads(answer.body)["degraded"]
+            why = (
+                ""
+                if answer.status == 200 and not degraded
+                else ("degraded" if degraded else f"HTTP {answer.status}")
+            )
+        except (OSError, ProtocolError, asyncio.IncompleteReadError, ValueError) as exc:
+            why = type(exc).__name__
+        if not why:
+            phase.latencies.append(time.perf_counter() - due)
+        else:
+            phase.errors += 1
+            phase.failures[why] = phase.failures.get(why, 0) + 1
+
+    start, tasks = time.perf_counter(), []
+    for number in range(int(phase.rate * seconds)):
+        due = start + number / phase.rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, rng.choice(cells))))
+    await asyncio.gather(*tasks)
+
+
+async def closed_loop(client: Client, cells: list[str], seconds: float) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def reader(offset: int) -> None:
+        nonlocal done
+        number = offset
+        while time.perf_counter() < stop:
+            await client.get(f"/api/v1/recommendations/nearby/cells/{cells[number % len(cells)]}")
+            done, number = done + 1, number + 1
+
+    await asyncio.gather(*(reader(n) for n in range(32)))
+    return done / seconds
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
