@@ -9,7 +9,8 @@ cache (Django's `default` cache: Redis in real mode, this process's memory in em
 - **Jittered TTLs**: each entry's fresh time is ±10 % of the setting, so lists computed in the
   same second do not all expire in the same second.
 - **Invalidation**: `user_invalidate` deletes a user's lists from the shared cache and from
-  this process's memory; other processes' memory forgets them within the memory TTL.
+  this process's memory; other processes' memory forgets them within twice the memory TTL (an
+  entry past it is served once more while it is refetched: `serving.serve`).
 
 Failures of the shared cache propagate: the serving layer (`serving.py`) turns them into the
 degraded answer and counts them in its circuit breaker.
@@ -77,11 +78,20 @@ class LayeredCache:
         self._lock = threading.Lock()
 
     # --- the memory layer (this process) ---------------------------------------------------
-    def memory_get(self, key: str) -> Entry | None:
+    def memory_get(self, key: str) -> tuple[Entry, bool] | None:
+        """The entry and whether it is due: past its memory time an entry is still returned,
+        due, for as long again (the caller serves it and refetches it in the background, so a
+        hot key never makes a request wait for the shared cache); after that, None."""
         found = self._memory.get(key)
-        if found is None or found[0] <= time.monotonic():
+        if found is None:
             return None
-        return found[1]
+        due_at, entry = found
+        now = time.monotonic()
+        if now < due_at:
+            return entry, False
+        if now < due_at + setting("MEMORY_SECONDS"):
+            return entry, True
+        return None
 
     def memory_put(self, key: str, entry: Entry) -> None:
         with self._lock:

@@ -44,7 +44,8 @@ class Served:
     value: Any
     etag: str
     degraded: bool
-    source: str  # memory, shared, stale, computed, coalesced, last_good, popular_snapshot, empty
+    # memory, memory_due, shared, stale, computed, coalesced, last_good, popular_snapshot, empty
+    source: str
 
 
 class CircuitBreaker:
@@ -110,9 +111,17 @@ def _single_flight(key: str, compute: Compute) -> Future[tuple[Entry, str]]:
 
 
 def serve(key: str, compute: Compute) -> Served:
-    entry = layered.memory_get(key)
-    if entry is not None:
-        return Served(entry.value, entry.etag, degraded=False, source="memory")
+    found = layered.memory_get(key)
+    if found is not None:
+        entry, due = found
+        if not due:
+            return Served(entry.value, entry.etag, degraded=False, source="memory")
+        if setting("PROTECTIONS") and not breaker.open:
+            # Served from memory while one fetch per process refreshes it: at a surge, requests
+            # waiting on that fetch (a thread hand-off, Redis, unpickling) every memory time
+            # doubled the p99 of cache hits (bench/recommendations).
+            _refresh(key, compute)
+            return Served(entry.value, entry.etag, degraded=False, source="memory_due")
     if not breaker.allow():
         return _fallback(key)
     try:
@@ -126,6 +135,12 @@ def serve(key: str, compute: Compute) -> Served:
         breaker.failure()
         return _fallback(key)
     breaker.success()
+    _remember(key, entry)
+    return Served(entry.value, entry.etag, degraded=False, source=source)
+
+
+def _remember(key: str, entry: Entry) -> None:
+    """A list fetched well: into the memory layer, the last good lists and the snapshot."""
     layered.memory_put(key, entry)
     with _state_lock:
         _last_good[key] = entry
@@ -135,7 +150,24 @@ def serve(key: str, compute: Compute) -> Served:
         if key == POPULAR_KEY:
             _popular[:] = [entry]
             _popular_at[0] = time.monotonic()
-    return Served(entry.value, entry.etag, degraded=False, source=source)
+
+
+def _refresh(key: str, compute: Compute) -> None:
+    """Refetch a due memory entry in the background, unless a fetch of it is under way here."""
+    with _state_lock:
+        if key in _inflight:
+            return
+
+    def settled(future: Future[tuple[Entry, str]]) -> None:
+        error = future.exception()
+        if error is not None:
+            logger.warning("recommendations: refreshing %s failed: %r", key, error)
+            breaker.failure()  # the next read past the memory time takes the fallback path
+            return
+        breaker.success()
+        _remember(key, future.result()[0])
+
+    _single_flight(key, compute).add_done_callback(settled)
 
 
 def snapshot_refresh(compute: Compute) -> None:

@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 
 from apps.recommendations.services import serving
-from apps.recommendations.services.cache import layered
+from apps.recommendations.services.cache import computed_count, layered
 from apps.recommendations.tests import factories
 from cleave.auth import revocation
 from cleave.auth.errors import RevocationUnknown
@@ -223,3 +223,52 @@ def test_a_failing_ranking_answers_the_last_good_list_and_opens_the_breaker(
     assert good.degraded is False
     assert [(a.value, a.degraded, a.source) for a in answers] == [([1, 2], True, "last_good")] * 3
     assert serving.breaker.open
+
+
+def test_a_list_past_its_memory_time_is_served_from_memory_while_it_is_refetched(
+    settings: Any,
+) -> None:
+    settings.CLEAVE_RECOMMENDATIONS_MEMORY_SECONDS = 0.3
+    version = [1]
+    key = "recs:test:memory-due"
+    before = computed_count(key)  # the shared cache may outlive a run
+    assert serving.serve(key, lambda: list(version)).source == "computed"
+    layered.invalidate(key)  # the shared layer moves on (another process invalidated it) ...
+    layered.memory_put(key, serving._last_good[key])  # ... while this process's memory has not
+    version[0] = 2
+    time.sleep(0.35)  # past the memory time, within twice it
+
+    due = serving.serve(key, lambda: list(version))
+
+    assert (due.value, due.degraded, due.source) == ([1], False, "memory_due")  # not waiting
+    serving.settle()  # the one background fetch computed the new list and put it in memory
+    assert serving.serve(key, lambda: [3]).value == [2]
+    assert computed_count(key) - before == 2
+
+
+def test_a_list_past_twice_its_memory_time_is_fetched_before_it_is_served(
+    settings: Any,
+) -> None:
+    settings.CLEAVE_RECOMMENDATIONS_MEMORY_SECONDS = 0.1
+    key = "recs:test:memory-gone"
+    serving.serve(key, lambda: [1])
+    layered.invalidate(key)
+    layered.memory_put(key, serving._last_good[key])
+    time.sleep(0.25)  # past twice the memory time: too old to serve without asking
+
+    answer = serving.serve(key, lambda: [2])
+
+    assert (answer.value, answer.source) == ([2], "computed")
+
+
+@override_settings(CLEAVE_RECOMMENDATIONS_PROTECTIONS=0)
+def test_without_the_protections_a_list_past_its_memory_time_waits_for_its_fetch(
+    settings: Any,
+) -> None:
+    settings.CLEAVE_RECOMMENDATIONS_MEMORY_SECONDS = 0.1
+    key = "recs:test:memory-baseline"
+    serving.serve(key, lambda: [1])
+    layered.invalidate(key)
+    time.sleep(0.15)
+
+    assert serving.serve(key, lambda: [2]).value == [2]  # the baseline serves nothing stale
