@@ -24,7 +24,9 @@ cache layers; it counts the popular snapshot's refreshes too), database
 transactions per request (pg_stat_database; each autocommit query is one) and web CPU per
 request (/proc). Last, a cold stampede: 1,000 concurrent requests for one cell never asked, and
 how many times its list was computed. The baseline (`CLEAVE_RECOMMENDATIONS_PROTECTIONS=0`)
-runs the same phases at the same rates.
+runs the same phases at the same rates, and so does the floor (bench/recommendations/floor.py on
+the same server line, spending the protected surge's CPU per request); the last line sets the
+targets beside the floor's figures.
 """
 
 from __future__ import annotations
@@ -190,11 +192,17 @@ class Stampede:
     failed: int  # anything but a 200
 
 
+def _web_cpu(pgid: int) -> float:
+    """CPU seconds so far of the web process group."""
+    from bench.load.cpu import snapshot
+
+    processes = snapshot({"web": pgid}).processes.values()
+    return sum(seconds for name, seconds in processes if name == "web")
+
+
 def _counters(pgid: int) -> tuple[int, int, float]:
     """(computations so far, the database's transactions so far, the web group's CPU s)."""
     import psycopg
-
-    from bench.load.cpu import snapshot
 
     # An idle backend reports its transactions to pg_stat_database after up to 10 s
     # (PostgreSQL 15's PGSTAT_IDLE_INTERVAL): wait them out, so each phase counts its own.
@@ -207,10 +215,7 @@ def _counters(pgid: int) -> tuple[int, int, float]:
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
             [DATABASE],
         ).fetchone()
-    web_cpu = sum(
-        seconds for name, seconds in snapshot({"web": pgid}).processes.values() if name == "web"
-    )
-    return computed, int(row[0]) if row else 0, web_cpu
+    return computed, int(row[0]) if row else 0, _web_cpu(pgid)
 
 
 async def _configuration(
@@ -266,18 +271,12 @@ async def _configuration(
 
 async def _own_cpu_per_request(base: str, pgid: int, cells: list[str]) -> float:
     """The server's CPU per request (web group, closed loop) with nothing spent by the app."""
-    from bench.load.cpu import snapshot
-
-    def web_cpu() -> float:
-        processes = snapshot({"web": pgid}).processes.values()
-        return sum(seconds for name, seconds in processes if name == "web")
-
     lean = Client(base, max_connections=256)
     try:
         await closed_loop(lean, cells, 0.5)  # connections open, the server warm
-        before = web_cpu()
+        before = _web_cpu(pgid)
         served = await closed_loop(lean, cells, CAPACITY_SECONDS[0]) * CAPACITY_SECONDS[0]
-        return (web_cpu() - before) / max(served, 1.0)
+        return (_web_cpu(pgid) - before) / max(served, 1.0)
     finally:
         await lean.close()
 
