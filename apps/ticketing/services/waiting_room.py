@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -111,7 +112,7 @@ def admission_check(*, show_id: int, user_id: int, token: str | None) -> None:
         return
     if token:
         try:
-            admitted_show, admitted_user, admitted_at = signing.loads(token, salt=_SALT)
+            admitted_show, admitted_user, admitted_at = _admission_claims(token)
         except (signing.BadSignature, ValueError, TypeError):
             admitted_show = None
         else:
@@ -237,11 +238,20 @@ def _place(entry: QueueEntry) -> Place:
             show_id=entry.show_id, admitted_at=None, pk__lte=entry.pk
         )
         return Place(entry.show_id, entry.pk, ahead.count(), None, None, None)
-    token = signing.dumps(
-        [entry.show_id, entry.user_id, round(entry.admitted_at.timestamp(), 3)], salt=_SALT
-    )
+    claims = [entry.show_id, entry.user_id, round(entry.admitted_at.timestamp(), 3)]
+    token = signing.Signer(salt=_SALT).sign_object(claims)
     expires_at = entry.admitted_at + timedelta(seconds=admission_seconds())
     return Place(entry.show_id, entry.pk, 0, entry.admitted_at, token, expires_at)
+
+
+def _admission_claims(token: str) -> list[Any]:
+    """[show, user, admitted at] of an admission token. Tokens are signed without a signing
+    time (`Signer`, not `signing.dumps`): the admission time inside is what ages them, and a
+    buyer who asks again gets the same token. Tokens of the earlier form (`signing.dumps`,
+    which adds one) are still read, so a deploy during an on-sale keeps admitted buyers in."""
+    if token.count(":") == 2:
+        return list(signing.loads(token, salt=_SALT))  # payload:signed-at:signature
+    return list(signing.Signer(salt=_SALT).unsign_object(token))  # payload:signature
 
 
 def _seconds_since(moment: datetime) -> float:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core import signing
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -125,6 +128,29 @@ def test_a_hold_needs_the_buyers_own_fresh_admission_for_that_show(
 
     clock.advance(waiting_room.admission_seconds() + 1)  # the admission ran out
     assert _hold(as_user, 1, show, first["admission_token"]).status_code == 403
+
+
+def test_an_admission_token_is_the_same_whenever_asked_and_the_earlier_form_still_admits(
+    as_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    show = factories.show(capacity=10)
+    _room(show, 2)
+    first = _join(as_user, 1, show)["admission_token"]
+    # Seconds later on the wall clock (what `signing.dumps` stamped into every token), the
+    # buyer's app asks again, or reads its socket frame: the same admission, the same token.
+    later = SimpleNamespace(time=lambda: time.time() + 5)
+    monkeypatch.setattr(signing, "time", later)
+    assert _join(as_user, 1, show)["admission_token"] == first
+    assert as_user(1).call("get", f"/shows/{show.pk}/queue").json()["admission_token"] == first
+
+    # A token handed out before this form (a deploy during the on-sale) still admits its buyer.
+    entry = QueueEntry.objects.get(show=show, user_id=1)
+    assert entry.admitted_at is not None
+    claims = [show.pk, 1, round(entry.admitted_at.timestamp(), 3)]
+    earlier = signing.dumps(claims, salt="cleave.ticketing.admission")
+    assert earlier != first
+    assert _hold(as_user, 2, show, earlier).status_code == 403  # still only its own buyer's
+    assert _hold(as_user, 1, show, earlier).status_code == 201
 
 
 def test_joining_a_draft_or_unknown_show_or_reading_a_place_never_taken_is_refused(
