@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import random
+import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,19 +78,45 @@ async def open_loop(client: Client, cells: list[str], phase: Phase, seconds: flo
     await asyncio.gather(*tasks)
 
 
-async def closed_loop(client: Client, cells: list[str], seconds: float) -> float:
-    done = 0
-    stop = time.perf_counter() + seconds
+@dataclass
+class Capacity:
+    """A closed-loop reading: every answer, and the answers of each whole second."""
+
+    answered: int
+    seconds: float
+    per_second: list[int]
+
+    @property
+    def mean(self) -> float:
+        return self.answered / self.seconds
+
+    @property
+    def median(self) -> float:
+        """Answers per second, the median of the whole seconds after the first (its readers are
+        still opening connections): one slow phase of the machine moves it less than the mean,
+        and C sets every phase's rate."""
+        settled = self.per_second[1:] or self.per_second
+        return statistics.median(settled) if settled else self.mean
+
+
+async def closed_loop(client: Client, cells: list[str], seconds: float) -> Capacity:
+    answered = 0
+    start = time.perf_counter()
+    stop = start + seconds
+    per_second = [0] * max(1, int(seconds))
 
     async def reader(offset: int) -> None:
-        nonlocal done
+        nonlocal answered
         number = offset
         while time.perf_counter() < stop:
             await client.get(f"/api/v1/recommendations/nearby/cells/{cells[number % len(cells)]}")
-            done, number = done + 1, number + 1
+            second = int(time.perf_counter() - start)
+            if second < len(per_second):
+                per_second[second] += 1
+            answered, number = answered + 1, number + 1
 
     await asyncio.gather(*(reader(n) for n in range(32)))
-    return done / seconds
+    return Capacity(answered, seconds, per_second)
 
 
 def percentile(values: list[float], fraction: float) -> float:
