@@ -21,6 +21,7 @@ class Phase:
     name: str
     rate: float
     latencies: list[float] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # each latency's due time in the phase
     errors: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # what the errors were
     computations: int = 0
@@ -29,6 +30,17 @@ class Phase:
 
     def requests(self) -> int:
         return len(self.latencies) + self.errors
+
+    def slow_seconds(self, threshold: float) -> tuple[int, int, list[tuple[int, int]]]:
+        """(answers slower than `threshold`, how many whole seconds of the phase they were due
+        in, the three seconds with the most of them as (second, count)): whether a tail is
+        spread over the phase or comes in a few stalls, and when."""
+        per_second: dict[int, int] = {}
+        for due, latency in zip(self.arrivals, self.latencies, strict=True):
+            if latency > threshold:
+                per_second[int(due)] = per_second.get(int(due), 0) + 1
+        worst = sorted(per_second.items(), key=lambda item: item[1], reverse=True)[:3]
+        return sum(per_second.values()), len(per_second), worst
 
 
 @contextmanager
@@ -64,6 +76,7 @@ async def open_loop(client: Client, cells: list[str], phase: Phase, seconds: flo
             why = type(exc).__name__
         if not why:
             phase.latencies.append(time.perf_counter() - due)
+            phase.arrivals.append(due - start)
         else:
             phase.errors += 1
             phase.failures[why] = phase.failures.get(why, 0) + 1

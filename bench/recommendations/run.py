@@ -62,6 +62,7 @@ DATABASE = os.environ.get("CLEAVE_BENCH_DB", "cleave_bench_recommendations")
 CELLS_ASKED = 50
 COMPUTED = "cache:1:recs:computed"  # Django's RedisCache key of cache.COMPUTED_KEY
 STATS_SETTLE = [11.0]  # seconds; the dry run, whose figures mean nothing, waits 1
+SLOW_SECONDS = 0.05  # the surge's p99 target: how its slower answers spread over the phase
 CAPACITY_SECONDS = [10.0]  # the closed-loop measurement of C; the dry run's is 2
 
 
@@ -331,6 +332,13 @@ def _report(label: str, measured: Measured) -> None:
             + (f"  ({', '.join(f'{k} {v}' for k, v in sorted(phase.failures.items()))})"
                if phase.failures else "")
         )  # fmt: skip
+    slow, seconds_with_slow, worst = measured.phases[1].slow_seconds(SLOW_SECONDS)
+    share = sum(count for _, count in worst) / slow if slow else 0.0
+    print(
+        f"  surge answers over {1000 * SLOW_SECONDS:.0f} ms: {slow:,} in {seconds_with_slow} of"
+        f" its seconds; the worst 3 hold {100 * share:.0f} % of them (second: count"
+        f" {', '.join(f'{second}: {count}' for second, count in worst)})"
+    )
     stampede = measured.stampede
     if stampede is not None:
         print(
