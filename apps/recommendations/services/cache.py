@@ -10,7 +10,8 @@ cache (Django's `default` cache: Redis in real mode, this process's memory in em
   same second do not all expire in the same second.
 - **Invalidation**: `user_invalidate` deletes a user's lists from the shared cache and from
   this process's memory; other processes' memory forgets them within twice the memory TTL (an
-  entry past it is served once more while it is refetched: `serving.serve`).
+  entry past it is served once more while it is refetched: `serving.serve`). Lists nothing
+  invalidates (the popular and area lists) stay in memory until their fresh time ends.
 
 Failures of the shared cache propagate: the serving layer (`serving.py`) turns them into the
 degraded answer and counts them in its circuit breaker.
@@ -94,10 +95,18 @@ class LayeredCache:
         return None
 
     def memory_put(self, key: str, entry: Entry) -> None:
+        held = setting("MEMORY_SECONDS")
+        if not invalidated_by_events(key):
+            # Nothing deletes this list from the shared cache: it changes there only when it is
+            # recomputed past its fresh time, so this process's copy is as good until then. A
+            # memory time of 1 s refetched every hot key of every process once a second.
+            # (At most one fresh time: the entry's clock is the computing process's.)
+            until_stale = min(entry.fresh_until - time.time(), 1.1 * setting("FRESH_SECONDS"))
+            held = max(held, until_stale)
         with self._lock:
             if len(self._memory) >= MEMORY_MAX_KEYS:
                 self._memory.clear()
-            self._memory[key] = (time.monotonic() + setting("MEMORY_SECONDS"), entry)
+            self._memory[key] = (time.monotonic() + held, entry)
 
     def memory_forget(self, *keys: str) -> None:
         with self._lock:
@@ -211,15 +220,28 @@ def computed_count(key: str | None = None) -> int:
     return int(shared().get(COMPUTED_KEY if key is None else f"{COMPUTED_KEY}:{key}") or 0)
 
 
+_USER_PREFIX = "recs:u:"
+
+
 def user_key(user_id: int, variant: str) -> str:
-    return f"recs:u:{user_id}:{variant}"
+    return f"{_USER_PREFIX}{user_id}:{variant}"
+
+
+_CELL_PREFIX = "recs:cell:"
 
 
 def cell_key(cell: str) -> str:
-    return f"recs:cell:{cell}"
+    return f"{_CELL_PREFIX}{cell}"
 
 
 POPULAR_KEY = "recs:popular"
+
+
+def invalidated_by_events(key: str) -> bool:
+    """A user's lists are deleted when an event changes what they bought or visited
+    (`user_invalidate`); the popular list and the area lists are the same for everyone and
+    change only when recomputed. Any other key is treated as invalidated: the safe side."""
+    return not (key == POPULAR_KEY or key.startswith(_CELL_PREFIX))
 
 
 def user_invalidate(*, user_id: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 
 from apps.recommendations.services import serving
-from apps.recommendations.services.cache import computed_count, layered
+from apps.recommendations.services.cache import cell_key, computed_count, layered, user_key
 from apps.recommendations.tests import factories
 from cleave.auth import revocation
 from cleave.auth.errors import RevocationUnknown
@@ -259,6 +259,39 @@ def test_a_list_past_twice_its_memory_time_is_fetched_before_it_is_served(
     answer = serving.serve(key, lambda: [2])
 
     assert (answer.value, answer.source) == ([2], "computed")
+
+
+def test_an_area_list_stays_in_memory_until_its_fresh_time_and_a_users_list_does_not(
+    settings: Any,
+) -> None:
+    settings.CLEAVE_RECOMMENDATIONS_MEMORY_SECONDS = 0.5
+    area, mine = cell_key("test-kept"), user_key(990_001, "test-kept")
+    before = computed_count(area), computed_count(mine)  # the shared cache may outlive a run
+    serving.serve(area, lambda: [1])
+    serving.serve(mine, lambda: [1])
+    time.sleep(0.6)  # past the memory time, within twice it; both lists fresh for 30 s more
+
+    assert serving.serve(area, lambda: [2]).source == "memory"  # nothing to refetch
+    assert serving.serve(mine, lambda: [2]).source == "memory_due"  # may have been invalidated
+    serving.settle()
+    assert (computed_count(area), computed_count(mine)) == (before[0] + 1, before[1] + 1)
+
+
+def test_an_area_list_past_its_fresh_time_is_refetched_and_recomputed(settings: Any) -> None:
+    settings.CLEAVE_RECOMMENDATIONS_MEMORY_SECONDS = 0.3
+    settings.CLEAVE_RECOMMENDATIONS_FRESH_SECONDS = 0.3
+    area = cell_key("test-fresh-time")
+    before = computed_count(area)
+    assert serving.serve(area, lambda: [1]).source == "computed"
+    time.sleep(0.4)  # past its fresh time (0.27-0.33 s), within it plus the memory time
+
+    due = serving.serve(area, lambda: [2])
+
+    assert (due.value, due.source) == ([1], "memory_due")  # not waiting
+    serving.settle()  # the refetch found it stale, and its revalidation computed [2]
+    assert computed_count(area) - before == 2
+    layered.memory_forget(area)
+    assert serving.serve(area, lambda: [3]).value == [2]
 
 
 @override_settings(CLEAVE_RECOMMENDATIONS_PROTECTIONS=0)
