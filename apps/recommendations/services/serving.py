@@ -27,6 +27,7 @@ from apps.recommendations.services.cache import (
     POPULAR_KEY,
     Compute,
     Entry,
+    invalidated_by_events,
     layered,
     revalidations_settle,
 )
@@ -120,7 +121,10 @@ def serve(key: str, compute: Compute) -> Served:
             # Served from memory while one fetch per process refreshes it: at a surge, requests
             # waiting on that fetch (a thread hand-off, Redis, unpickling) every memory time
             # doubled the p99 of cache hits (bench/recommendations).
-            _refresh(key, compute)
+            if invalidated_by_events(key):
+                _refresh(key, compute)
+            else:
+                layered.refresh_later(key, compute)
             return Served(entry.value, entry.etag, degraded=False, source="memory_due")
     if not breaker.allow():
         return _fallback(key)

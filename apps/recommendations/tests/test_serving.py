@@ -13,7 +13,14 @@ import pytest
 from django.test import override_settings
 
 from apps.recommendations.services import serving
-from apps.recommendations.services.cache import cell_key, computed_count, layered, user_key
+from apps.recommendations.services.cache import (
+    REVALIDATION_SHARE,
+    Revalidations,
+    cell_key,
+    computed_count,
+    layered,
+    user_key,
+)
 from apps.recommendations.tests import factories
 from cleave.auth import revocation
 from cleave.auth.errors import RevocationUnknown
@@ -294,6 +301,25 @@ def test_an_area_list_past_its_fresh_time_is_refetched_and_recomputed(settings: 
     assert serving.serve(area, lambda: [3]).value == [2]
 
 
+def test_after_a_quiet_spell_an_area_list_is_served_from_memory_until_its_grace_ends(
+    settings: Any,
+) -> None:
+    settings.CLEAVE_RECOMMENDATIONS_MEMORY_SECONDS = 0.1
+    settings.CLEAVE_RECOMMENDATIONS_FRESH_SECONDS = 0.2
+    settings.CLEAVE_RECOMMENDATIONS_GRACE_SECONDS = 0.6
+    area, mine = cell_key("test-quiet"), user_key(990_002, "test-quiet")
+    serving.serve(area, lambda: [1])
+    serving.serve(mine, lambda: [1])
+    time.sleep(0.45)  # no reads: past the fresh time (0.18-0.22 s) and twice the memory time
+
+    assert serving.serve(area, lambda: [2]).source == "memory_due"  # not waiting on the fetch
+    assert serving.serve(mine, lambda: [2]).source == "stale"  # asked the shared layer first
+    serving.settle()
+    time.sleep(0.9)  # past the new list's grace too (0.78-0.82 s after its computation)
+
+    assert serving.serve(area, lambda: [3]).source == "computed"  # too old to serve unasked
+
+
 @override_settings(CLEAVE_RECOMMENDATIONS_PROTECTIONS=0)
 def test_without_the_protections_a_list_past_its_memory_time_waits_for_its_fetch(
     settings: Any,
@@ -305,3 +331,20 @@ def test_without_the_protections_a_list_past_its_memory_time_waits_for_its_fetch
     time.sleep(0.15)
 
     assert serving.serve(key, lambda: [2]).value == [2]  # the baseline serves nothing stale
+
+
+def test_revalidations_run_once_per_queued_key_and_rest_between_them() -> None:
+    runs: list[tuple[str, float]] = []
+
+    def revalidate(key: str, compute: Callable[[], Any]) -> None:
+        runs.append((key, time.perf_counter()))
+        time.sleep(0.02)  # a recomputation
+
+    queue = Revalidations()
+    for key in ("a", "b", "a", "c"):  # "a" again while it is queued or running
+        queue.schedule(key, list, revalidate)
+    queue.settle()
+
+    assert [key for key, _ in runs] == ["a", "b", "c"]
+    gaps = [later - earlier for (_, earlier), (_, later) in zip(runs, runs[1:], strict=False)]
+    assert min(gaps) >= 0.02 / REVALIDATION_SHARE - 0.005  # the run, and three times it resting
