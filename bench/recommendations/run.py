@@ -36,11 +36,9 @@ import argparse
 import asyncio
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -49,20 +47,23 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 from bench.recommendations.phases import (  # noqa: E402 - after sys.path
-    Capacity,
     Phase,
     closed_loop,
     collector_paused,
     open_loop,
-    percentile,
 )
 from bench.recommendations.rawhttp import Client  # noqa: E402 - after sys.path
+from bench.recommendations.report import (  # noqa: E402 - after sys.path
+    Measured,
+    Stampede,
+    report,
+    surge_ratio,
+)
 
 DATABASE = os.environ.get("CLEAVE_BENCH_DB", "cleave_bench_recommendations")
 CELLS_ASKED = 50
 COMPUTED = "cache:1:recs:computed"  # Django's RedisCache key of cache.COMPUTED_KEY
 STATS_SETTLE = [11.0]  # seconds; the dry run, whose figures mean nothing, waits 1
-SLOW_SECONDS = 0.05  # the surge's p99 target: how its slower answers spread over the phase
 CAPACITY_SECONDS = [10.0]  # the closed-loop measurement of C; the dry run's is 2
 
 
@@ -178,21 +179,6 @@ def _start_web(
     base = f"http://127.0.0.1:{port}"
     wait_until_serving(f"{base}/healthz", process=web, timeout=90)
     return web, base
-
-
-@dataclass(frozen=True)
-class Measured:
-    capacity: Capacity  # on cache hits, closed loop
-    phases: list[Phase]
-    stampede: Stampede | None  # not for the floor
-    sample: bytes  # one answer's body: what the floor answers
-
-
-@dataclass(frozen=True)
-class Stampede:
-    computed: int  # times the one key's list was computed, over every process
-    degraded: int  # answers from the fallback (past the deadline while the list computed)
-    failed: int  # anything but a 200
 
 
 def _web_cpu(pgid: int) -> float:
@@ -314,45 +300,6 @@ def _floor(
     return spin, measured
 
 
-def _report(label: str, measured: Measured) -> None:
-    seconds = measured.capacity.per_second[1:] or [0]
-    print(
-        f"{label}: capacity {measured.capacity.median:,.0f} req/s (closed loop, 32 readers;"
-        f" seconds {min(seconds):,}-{max(seconds):,}, mean {measured.capacity.mean:,.0f})"
-    )
-    for phase in measured.phases:
-        n = max(phase.requests(), 1)
-        print(
-            f"  {phase.name:<7} {phase.rate:7.0f} req/s  n {phase.requests():>6}"
-            f"  p50 {1000 * statistics.median(phase.latencies or [0]):6.1f} ms"
-            f"  p99 {1000 * percentile(phase.latencies, 0.99):7.1f} ms"
-            f"  errors/degraded {phase.errors}  hit {100 * (1 - phase.computations / n):5.1f} %"
-            f"  db tx/req {phase.transactions / n:.3f}"
-            f"  cpu/req {1000 * phase.cpu_seconds / n:.2f} ms"
-            + (f"  ({', '.join(f'{k} {v}' for k, v in sorted(phase.failures.items()))})"
-               if phase.failures else "")
-        )  # fmt: skip
-    slow, seconds_with_slow, worst = measured.phases[1].slow_seconds(SLOW_SECONDS)
-    share = sum(count for _, count in worst) / slow if slow else 0.0
-    print(
-        f"  surge answers over {1000 * SLOW_SECONDS:.0f} ms: {slow:,} in {seconds_with_slow} of"
-        f" its seconds; the worst 3 hold {100 * share:.0f} % of them (second: count"
-        f" {', '.join(f'{second}: {count}' for second, count in worst)})"
-    )
-    stampede = measured.stampede
-    if stampede is not None:
-        print(
-            f"  cold stampede: 1,000 concurrent requests for one key: computed {stampede.computed}"
-            f" time(s), {stampede.degraded} degraded answers, {stampede.failed} failed"
-        )
-
-
-def _surge_ratio(measured: Measured) -> tuple[float, float]:
-    """(the surge's p99 in s, the surge's p99 over the steady phase's)."""
-    steady, surge = (percentile(p.latencies, 0.99) for p in measured.phases[:2])
-    return surge, surge / steady if steady else float("inf")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -387,18 +334,18 @@ def main() -> None:
         label = (
             "protected" if protections else "baseline (no coalescing, no stale-while-revalidate)"
         )
-        _report(label, measured)
+        report(label, measured)
         results.append(measured)
         stampede_failed = measured.stampede is not None and measured.stampede.failed > 0
         failed |= stampede_failed or (protections and any(p.errors for p in measured.phases))
     spin, floor = _floor(env, cells[: CELLS_ASKED - 2], results[0], steady=steady, surge=surge)
-    _report(
+    report(
         f"floor (bench/recommendations/floor.py on the same server line: no Django, no cache,"
         f" {1000 * spin:.2f} ms of CPU spun per request)",
         floor,
     )
-    p99, ratio = _surge_ratio(results[0])
-    floor_p99, floor_ratio = _surge_ratio(floor)
+    p99, ratio = surge_ratio(results[0])
+    floor_p99, floor_ratio = surge_ratio(floor)
     print(
         f"targets: protected surge p99 {1000 * p99:.1f} ms (< 50 ms), surge/steady p99"
         f" {ratio:.2f} (<= 1.5); the floor's: {1000 * floor_p99:.1f} ms, {floor_ratio:.2f}"
