@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -67,6 +69,22 @@ def stop_process(process: subprocess.Popen[bytes], *, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Stop a process started with `start_new_session=True` and every process of its group: a
+    server's workers outlive a main process that is killed (granian's, when its shutdown passed
+    `timeout`), and an idle server left running takes a port and memory until the machine stops.
+    SIGTERM to the group, SIGKILL to what is left of it after `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):  # workers left once their main has gone
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_for(

@@ -10,7 +10,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from cleave.server_limits import WS_MAX_BYTES
-from cleave.testing.processes import BIN, ROOT, process_env, stop_process, wait_until_serving
+from cleave.testing.processes import (
+    BIN,
+    ROOT,
+    process_env,
+    stop_process_group,
+    wait_until_serving,
+)
 
 
 @contextmanager
@@ -25,7 +31,12 @@ def running_server(
     (ROOT / "var").mkdir(exist_ok=True)
     log = (ROOT / "var" / f"server-{port}.log").open("w+b")
     process = subprocess.Popen(  # noqa: S603 - our own entry points
-        list(command), cwd=ROOT, env=process_env(env), stdout=log, stderr=subprocess.STDOUT
+        list(command),
+        cwd=ROOT,
+        env=process_env(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: stopping it stops its workers too
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -38,7 +49,7 @@ def running_server(
             ) from exc
         yield base
     finally:
-        stop_process(process, timeout=10)
+        stop_process_group(process, timeout=10)
         log.close()
 
 
