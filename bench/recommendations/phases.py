@@ -60,17 +60,36 @@ def collector_paused() -> Iterator[None]:
         gc.unfreeze()
 
 
+# The nearby answer ends with its degraded flag (apps/recommendations/api.py, _nearby_body).
+_NOT_DEGRADED, _DEGRADED = b',"degraded":false}', b',"degraded":true}'
+# One answer in this many is parsed whole all the same (is it JSON with the flag?).
+PARSED_EVERY = 64
+
+
+def degraded(body: bytes, *, parse: bool = False) -> bool:
+    """The answer's `degraded` flag, read off its last bytes: parsing each 10 kB answer took
+    83 µs of the generator's CPU, 11 % of a core at a 1,300 req/s surge, taken from the server it
+    measures on the same two cores (the capacity's closed loop parses nothing). A body that does
+    not end so, or one picked by `parse`, is parsed whole (ValueError if it is not JSON)."""
+    if not parse:
+        if body.endswith(_NOT_DEGRADED):
+            return False
+        if body.endswith(_DEGRADED):
+            return True
+    return bool(json.loads(body)["degraded"])
+
+
 async def open_loop(client: Client, cells: list[str], phase: Phase, seconds: float) -> None:
     rng = random.Random(len(phase.name))  # the load's shape
 
-    async def one(due: float, cell: str) -> None:
+    async def one(due: float, cell: str, parse: bool) -> None:
         try:
             answer = await client.get(f"/api/v1/recommendations/nearby/cells/{cell}")
-            degraded = answer.status == 200 and json.loads(answer.body)["degraded"]
+            is_degraded = answer.status == 200 and degraded(answer.body, parse=parse)
             why = (
                 ""
-                if answer.status == 200 and not degraded
-                else ("degraded" if degraded else f"HTTP {answer.status}")
+                if answer.status == 200 and not is_degraded
+                else ("degraded" if is_degraded else f"HTTP {answer.status}")
             )
         except (OSError, ProtocolError, asyncio.IncompleteReadError, ValueError) as exc:
             why = type(exc).__name__
@@ -87,7 +106,8 @@ async def open_loop(client: Client, cells: list[str], phase: Phase, seconds: flo
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, rng.choice(cells))))
+        parse = number % PARSED_EVERY == 0
+        tasks.append(asyncio.create_task(one(due, rng.choice(cells), parse)))
     await asyncio.gather(*tasks)
 
 
