@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from cleave.testing.processes import (
     free_port,
     process_env,
     real_mode_keys,
+    stop_process_group,
     wait_until_serving,
 )
 
@@ -142,11 +142,4 @@ def real(send_rate: str) -> Iterator[Target]:
 
 def stop_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
     """End a process this bench started and the children it forked (its own group)."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=timeout)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_process_group(process, timeout=timeout)
