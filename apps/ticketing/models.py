@@ -163,13 +163,38 @@ class Hold(models.Model):
         EXPIRED = "expired"  # by the sweeper, or by a buyer who needed the seats
         CONVERTED = "converted"  # into tickets
 
+    # Every index here is written by each hold of an on-sale, the hottest insert there is: only
+    # those a query needs (docs/ticketing.md, "The hold's row"). Holds are read by id (the
+    # buyer's are filtered by user on top), by key, by category, and live ones by expiry.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user_id = models.BigIntegerField(db_index=True)
-    category = models.ForeignKey(SeatCategory, on_delete=models.PROTECT, related_name="holds")
+    user_id = models.BigIntegerField()
+    # No foreign key constraint in the database: its check would take a key-share lock on the
+    # category's one row for every hold of the sale, and concurrent lockers of one row share it
+    # through a MultiXact rewritten by each newcomer (a WAL record and the hot row's page
+    # dirtied per hold: 14 % of the on-sale's throughput in bench/ticketing). The shard's
+    # foreign key (checked under the hold's own lock on that row) ties the hold to the shard,
+    # and the shard to its category; Django's PROTECT still refuses to delete a category with
+    # holds.
+    category = models.ForeignKey(
+        SeatCategory, on_delete=models.PROTECT, related_name="holds", db_constraint=False
+    )
+    # The shard every seat came from; NULL when they came from several (HoldAllocation rows
+    # then). One shard is the rule, and recording it here spares the hot path a row and its
+    # three index entries. Not indexed: a shard is deleted only with a category that has no
+    # holds (services.shows checks by category first).
+    shard = models.ForeignKey(
+        CategoryShard,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     quantity = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     # The caller's key (a saga step's, say): placing twice with one key returns the first hold.
-    key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # Unique where given (a partial index: a hold without a key writes no entry in it).
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -182,7 +207,10 @@ class Hold(models.Model):
             )
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="ticketing_hold_quantity")
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="ticketing_hold_quantity"),
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(key__isnull=False), name="ticketing_hold_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -190,7 +218,8 @@ class Hold(models.Model):
 
 
 class HoldAllocation(models.Model):
-    """Which shards a hold took its seats from (one, unless the category was nearly full)."""
+    """Which shards a hold took its seats from, when it took them from several (a category
+    nearly full, a hold of several seats); a hold from one shard names it itself (Hold.shard)."""
 
     hold = models.ForeignKey(Hold, on_delete=models.CASCADE, related_name="allocations")
     shard = models.ForeignKey(CategoryShard, on_delete=models.PROTECT)

@@ -1,8 +1,9 @@
 """The two hold designs of bench/ticketing, as the statements each sends on one connection.
 
 `sharded` is ticketing's own hot path (apps.ticketing.services.hold_statements: a shard with
-room picked with SKIP LOCKED, the seat taken and the hold written in one statement; when every
-shard with room is locked, the same statement waiting for one of them). `naive`
+room picked with SKIP LOCKED, up from a random one, the seat taken and the hold written in one
+statement; then the same over every shard, wrapping around; when every shard with room is
+locked, the same statement waiting for one of them). `naive`
 first locks the category's row (SELECT … FOR UPDATE), then runs the very same statement on the
 category's single counter, then commits: every buyer of the category queues on that row for a
 whole transaction. Both write the same rows, so they differ only in how buyers wait.
@@ -22,7 +23,11 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from apps.ticketing.services.hold_statements import TAKE_FREE_SHARD, TAKE_WAITING
+from apps.ticketing.services.hold_statements import (
+    TAKE_FREE_SHARD,
+    TAKE_FROM_START,
+    TAKE_WAITING,
+)
 from apps.ticketing.services.holds import WAITING_ATTEMPTS
 
 # The naive design's queue: FOR UPDATE in its NO KEY form (the plain one deadlocks with tickets
@@ -50,7 +55,7 @@ async def sharded_hold(conn: AsyncConnection, category_id: int, shards: int, use
     """One seat, as services.holds.hold_place takes it (autocommit: the fast path is one
     statement). False: sold out."""
     params = _params(category_id, shards, user_id)
-    for statement in (TAKE_FREE_SHARD, *(TAKE_WAITING,) * WAITING_ATTEMPTS):
+    for statement in (TAKE_FROM_START, TAKE_FREE_SHARD, *(TAKE_WAITING,) * WAITING_ATTEMPTS):
         cursor = await conn.execute(statement, params)
         picked, taken = await cursor.fetchone()  # type: ignore[misc]
         if taken is not None:

@@ -4,15 +4,17 @@ Numbered seats' own are in `selectors.seats`, re-exported here."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 
 from apps.ticketing.models import (
     CategoryShard,
     Hold,
+    HoldAllocation,
     Order,
     QueueEntry,
     SeatCategory,
@@ -277,6 +279,25 @@ def order_ticket_ids(*, hold_id: uuid.UUID | None) -> list[str]:
     ]
 
 
+def hold_shares(*, hold: Hold) -> list[tuple[int, int]]:
+    """(shard id, seats) for each shard a hold took seats from, in shard order: the hold's own
+    shard, or its allocations when it took them from several."""
+    if hold.shard_id is not None:
+        return [(hold.shard_id, hold.quantity)]
+    allocations = HoldAllocation.objects.using(DB).filter(hold=hold).order_by("shard_id")
+    return list(allocations.values_list("shard_id", "quantity"))
+
+
+def holds_shares(*, hold_ids: list[uuid.UUID]) -> list[tuple[int, int]]:
+    """(shard id, seats) for every shard each of these holds took seats from (unordered)."""
+    own = Hold.objects.using(DB).filter(pk__in=hold_ids).exclude(shard=None)
+    spread = HoldAllocation.objects.using(DB).filter(hold_id__in=hold_ids)
+    return [
+        *own.values_list("shard_id", "quantity"),
+        *spread.values_list("shard_id", "quantity"),
+    ]
+
+
 # --- Invariants ---------------------------------------------------------------------------------
 def invariant_violations(*, category_id: int | None = None) -> list[str]:
     """What contradicts the on-sale invariants (empty when all hold): a shard over capacity
@@ -285,14 +306,22 @@ def invariant_violations(*, category_id: int | None = None) -> list[str]:
     shards = CategoryShard.objects.using(DB).all()
     if category_id is not None:
         shards = shards.filter(category_id=category_id)
-    held = dict(
-        Hold.objects.using(DB)
-        .filter(status=Hold.Status.ACTIVE)
-        .filter(Q(category_id=category_id) if category_id is not None else Q())
-        .values("allocations__shard_id")
-        .annotate(n=Sum("allocations__quantity"))
-        .values_list("allocations__shard_id", "n")
-    )
+    live = Hold.objects.using(DB).filter(status=Hold.Status.ACTIVE)
+    if category_id is not None:
+        live = live.filter(category_id=category_id)
+    held: Counter[int] = Counter()
+    for shard_id, seats in [
+        *live.exclude(shard=None)
+        .values("shard_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("shard_id", "n"),
+        *HoldAllocation.objects.using(DB)
+        .filter(hold__in=live.filter(shard=None))
+        .values("shard_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("shard_id", "n"),
+    ]:
+        held[shard_id] += seats
     sold = dict(
         Ticket.objects.using(DB)
         .filter(status=Ticket.Status.VALID)

@@ -1,13 +1,18 @@
 """The SQL of the on-sale hot path (services.holds; bench/ticketing runs the same statements).
 
-Each statement picks a counter shard with room, takes the seats from it, and writes the hold and
-its allocation — one statement, so a shard's row lock lasts one round trip, not four. It
+Each statement picks a counter shard with room, takes the seats from it, and writes the hold
+naming that shard — one statement, so a shard's row lock lasts one round trip, not three. It
 answers one row: `picked` (the shard it tried; NULL when no shard had room in its snapshot)
 and `taken` (that shard's id when the hold was written; NULL when someone else took the seats
 first).
 
-- `TAKE_FREE_SHARD`: the pick skips shards other buyers have locked (SKIP LOCKED), starting at
-  a random shard, so concurrent buyers of one category spread over its shards.
+- `TAKE_FROM_START`: the pick walks the category's shards up from a random one, in the order of
+  the (category, index) unique index, and takes the first with room that no other buyer has
+  locked (SKIP LOCKED): it reads a row or two and sorts nothing, so concurrent buyers of one
+  category spread over its shards at the least cost. It does not wrap around: when no shard
+  from the start up is free it answers `picked` NULL, and the buyer goes on to
+- `TAKE_FREE_SHARD`: the same over every shard of the category, in the order start, start + 1,
+  …, wrapping around (a sort of the category's shards: it reads them all).
 - `TAKE_WAITING`: when every shard with room is locked, the pick takes one without a lock and
   the UPDATE waits for that one row; PostgreSQL re-checks `capacity - held - sold` on the row's
   new version, and a buyer who lost the race tries again (a new pick). A lost race leaves that
@@ -23,18 +28,17 @@ by foreign key, and their key-share lock must not queue behind ours.
 
 from __future__ import annotations
 
-from apps.ticketing.models import CategoryShard, Hold, HoldAllocation
+from apps.ticketing.models import CategoryShard, Hold
 
 _SHARDS = CategoryShard._meta.db_table
 _HOLDS = Hold._meta.db_table
-_ALLOCATIONS = HoldAllocation._meta.db_table
 SKIP_LOCKED = "FOR NO KEY UPDATE SKIP LOCKED"
 
 _TEMPLATE = f"""
 WITH pick AS (
     SELECT id FROM {_SHARDS}
-    WHERE category_id = %(category_id)s AND capacity - held - sold >= %(quantity)s
-    ORDER BY ("index" + %(start)s) %% %(shards)s
+    WHERE category_id = %(category_id)s AND capacity - held - sold >= %(quantity)s{{where}}
+    ORDER BY {{order}}
     LIMIT 1
     {{lock}}
 ), taken AS (
@@ -43,21 +47,21 @@ WITH pick AS (
     RETURNING id
 ), hold AS (
     INSERT INTO {_HOLDS}
-        (id, user_id, category_id, quantity, status, key, expires_at, created_at)
-    SELECT %(hold_id)s, %(user_id)s, %(category_id)s, %(quantity)s, 'active', %(key)s,
+        (id, user_id, category_id, shard_id, quantity, status, key, expires_at, created_at)
+    SELECT %(hold_id)s, %(user_id)s, %(category_id)s, taken.id, %(quantity)s, 'active', %(key)s,
         %(expires_at)s, %(now)s
     FROM taken
-    RETURNING id
-), allocation AS (
-    INSERT INTO {_ALLOCATIONS} (hold_id, shard_id, quantity)
-    SELECT hold.id, taken.id, %(quantity)s FROM hold, taken
     RETURNING shard_id
 )
-SELECT (SELECT id FROM pick) AS picked, (SELECT shard_id FROM allocation) AS taken
+SELECT (SELECT id FROM pick) AS picked, (SELECT shard_id FROM hold) AS taken
 """  # noqa: S608 - table names are the models' own, every value a bound parameter
 
-TAKE_FREE_SHARD = _TEMPLATE.format(lock=SKIP_LOCKED)
-TAKE_WAITING = _TEMPLATE.format(lock="")
+_WRAPPING = '("index" + %(start)s) %% %(shards)s'
+TAKE_FROM_START = _TEMPLATE.format(
+    where=' AND "index" >= %(start)s', order='"index"', lock=SKIP_LOCKED
+)
+TAKE_FREE_SHARD = _TEMPLATE.format(where="", order=_WRAPPING, lock=SKIP_LOCKED)
+TAKE_WAITING = _TEMPLATE.format(where="", order=_WRAPPING, lock="")
 
 # SQLite (embedded mode) has neither row locks nor data-modifying CTEs; it runs one writer at a
 # time, so taking the seats with a plain statement is safe there (the hold is written after).

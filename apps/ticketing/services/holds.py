@@ -171,13 +171,14 @@ def _counters_take(
         "expires_at": now + hold_ttl(),
         "created_at": now,
         "ended_at": None,
+        "shard_id": None,
     }
     start = random.randrange(shards)  # noqa: S311 - spreading load, not a secret
     params = {"shards": shards, "start": start, "hold_id": values["id"], "now": now, **values}
     connection = connections[DB]
     if connection.vendor == "postgresql":
-        if _take_and_hold(connection, params):
-            return _hold_loaded(values)
+        if shard_id := _take_and_hold(connection, params):
+            return _hold_loaded({**values, "shard_id": shard_id})
         taken = _take_seats_waiting(category_id, quantity)
     else:
         with connection.cursor() as cursor:
@@ -189,22 +190,26 @@ def _counters_take(
         taken = [(row[0], quantity)] if row else _take_seats_waiting(category_id, quantity)
     if not taken:
         return None
+    if len(taken) == 1:
+        values["shard_id"] = taken[0][0]
     hold = Hold.objects.using(DB).create(**values)
-    HoldAllocation.objects.using(DB).bulk_create(
-        HoldAllocation(hold=hold, shard_id=shard_id, quantity=seats) for shard_id, seats in taken
-    )
+    if len(taken) > 1:
+        HoldAllocation.objects.using(DB).bulk_create(
+            HoldAllocation(hold=hold, shard_id=shard, quantity=seats) for shard, seats in taken
+        )
     return hold
 
 
-def _take_and_hold(connection: BaseDatabaseWrapper, params: dict[str, Any]) -> bool:
-    """The one-statement paths (hold_statements), inside the caller's transaction: True when
-    the hold is written. False when no single shard has the seats, or the buyer lost every race
-    for one."""
+def _take_and_hold(connection: BaseDatabaseWrapper, params: dict[str, Any]) -> int | None:
+    """The one-statement paths (hold_statements), inside the caller's transaction: the shard
+    when the hold is written. None when no single shard has the seats, or the buyer lost every
+    race for one."""
     with connection.cursor() as cursor:
-        cursor.execute(statements.TAKE_FREE_SHARD, params)
-        picked, taken = cursor.fetchone()
-        if taken is not None:
-            return True
+        for statement in (statements.TAKE_FROM_START, statements.TAKE_FREE_SHARD):
+            cursor.execute(statement, params)
+            picked, taken = cursor.fetchone()
+            if taken is not None:
+                return int(taken)
         for _ in range(WAITING_ATTEMPTS):
             # A lost race leaves the row waited for locked (PostgreSQL locks a row's new version
             # before re-checking it) until the transaction ends: each attempt is a savepoint,
@@ -214,11 +219,11 @@ def _take_and_hold(connection: BaseDatabaseWrapper, params: dict[str, Any]) -> b
             picked, taken = cursor.fetchone()
             if taken is not None:
                 transaction.savepoint_commit(savepoint, using=DB)
-                return True
+                return int(taken)
             transaction.savepoint_rollback(savepoint, using=DB)
             if picked is None:  # no shard has the seats now
-                return False
-    return False
+                return None
+    return None
 
 
 def _hold_loaded(values: dict[str, Any]) -> Hold:
@@ -262,11 +267,8 @@ def hold_release(*, hold_id: uuid.UUID, user_id: int | None = None) -> Hold:
 
 def _give_back(hold: Hold, status: str) -> None:
     """Return an active hold's seats to its shards (caller holds the hold's row lock)."""
-    allocations = list(HoldAllocation.objects.using(DB).filter(hold=hold).order_by("shard_id"))
-    for allocation in allocations:
-        CategoryShard.objects.using(DB).filter(pk=allocation.shard_id).update(
-            held=F("held") - allocation.quantity
-        )
+    for shard_id, seats in selectors.hold_shares(hold=hold):
+        CategoryShard.objects.using(DB).filter(pk=shard_id).update(held=F("held") - seats)
     if hold.category.numbered:  # selected with the hold (selectors.hold_lock)
         seating.seats_free(hold_ids=[hold.pk])
     hold.status = status
@@ -286,11 +288,7 @@ def holds_expire(*, category_id: int | None = None, limit: int = 500) -> int:
         if not hold_ids:
             return 0
         per_shard: Counter[int] = Counter()
-        for shard_id, seats in (
-            HoldAllocation.objects.using(DB)
-            .filter(hold_id__in=hold_ids)
-            .values_list("shard_id", "quantity")
-        ):
+        for shard_id, seats in selectors.holds_shares(hold_ids=hold_ids):
             per_shard[shard_id] += seats
         for shard_id in sorted(per_shard):
             CategoryShard.objects.using(DB).filter(pk=shard_id).update(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.ticketing import selectors
 from apps.ticketing.error_codes import HoldNotActive, HoldNotFound
-from apps.ticketing.models import CategoryShard, Hold, HoldAllocation, Ticket
+from apps.ticketing.models import CategoryShard, Hold, Ticket
 from apps.ticketing.services import seats as seating
 from apps.ticketing.tokens import TicketClaims, token_sign
 from cleave.databases import database_for
@@ -40,10 +40,9 @@ def tickets_issue(*, hold_id: uuid.UUID, order_ref: str = "") -> list[Ticket]:
         category = hold.category
         seats = iter(selectors.seats_of_hold(hold_id=hold.pk) if category.numbered else ())
         tickets: list[Ticket] = []
-        allocations = HoldAllocation.objects.using(DB).filter(hold=hold).order_by("shard_id")
-        for allocation in allocations:
-            CategoryShard.objects.using(DB).filter(pk=allocation.shard_id).update(
-                held=F("held") - allocation.quantity, sold=F("sold") + allocation.quantity
+        for shard_id, quantity in selectors.hold_shares(hold=hold):
+            CategoryShard.objects.using(DB).filter(pk=shard_id).update(
+                held=F("held") - quantity, sold=F("sold") + quantity
             )
             tickets += [
                 Ticket(
@@ -52,11 +51,11 @@ def tickets_issue(*, hold_id: uuid.UUID, order_ref: str = "") -> list[Ticket]:
                     show_id=category.show_id,
                     category_id=category.pk,
                     hold=hold,
-                    shard_id=allocation.shard_id,
+                    shard_id=shard_id,
                     seat=next(seats, None),
                     order_ref=order_ref,
                 )
-                for _ in range(allocation.quantity)
+                for _ in range(quantity)
             ]
         Ticket.objects.using(DB).bulk_create(tickets)
         hold.status = Hold.Status.CONVERTED
