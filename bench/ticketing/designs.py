@@ -45,7 +45,7 @@ def _params(category_id: int, shards: int, user_id: int) -> dict[str, Any]:
         "shards": shards,
         "hold_id": uuid.uuid4(),
         "user_id": user_id,
-        "key": None,
+        "key": f"{uuid.uuid4()}:hold_seats",  # a purchase saga's step key, as on-sale holds carry
         "expires_at": now + _TTL,
         "now": now,
     }

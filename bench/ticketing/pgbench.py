@@ -63,11 +63,14 @@ SEATS = 100_000_000  # more than any run sells: each transaction grants one hold
 
 def _pgbench_sql(statement: str) -> str:
     """A hold statement as pgbench runs it: named parameters become pgbench variables or the
-    SQL the service would have bound (a fresh uuid, the clock), the answer's NULLs zeros."""
+    SQL the service would have bound (a fresh uuid, a saga step's key, the clock), the answer's
+    NULLs zeros."""
     values = {
         "quantity": "1",
         "hold_id": "gen_random_uuid()",
-        "key": "NULL",
+        # A purchase saga's step key, `<saga id>:hold_seats` (chr(58): pgbench would read
+        # ":hold_seats" in the SQL as one of its variables).
+        "key": "gen_random_uuid() || chr(58) || 'hold_seats'",
         "now": "clock_timestamp()",
         "expires_at": "clock_timestamp() + interval '10 minutes'",
     }
