@@ -34,7 +34,7 @@ from apps.ticketing.error_codes import (
     SoldOut,
     TooManySeats,
 )
-from apps.ticketing.models import Hold, Order
+from apps.ticketing.models import Order
 from apps.ticketing.services import holds, orders, tickets
 from cleave.contracts.registry import client
 from cleave.sagas import Retry, Step, StepContext, StepFailed, saga, saga_get, saga_signal
@@ -95,7 +95,7 @@ def hold_seats(ctx: StepContext) -> dict[str, Any]:
 def release_seats(ctx: StepContext) -> None:
     """The last compensation: the seats back (a hold converted, released or expired, or never
     placed, is left as it is), then the order is cancelled, with the saga's reason."""
-    hold = Hold.objects.using(holds.DB).filter(key=ctx.action_key).first()
+    hold = selectors.hold_by_key(key=ctx.action_key)
     if hold is not None:
         holds.hold_release(hold_id=hold.pk)
     order = _order(ctx)
@@ -208,7 +208,7 @@ def issue_tickets(ctx: StepContext) -> dict[str, Any]:
 
 def void_tickets(ctx: StepContext) -> dict[str, Any]:
     _cancelling(ctx)
-    hold = Hold.objects.using(holds.DB).filter(key=f"{ctx.saga_id}:hold").first()
+    hold = selectors.hold_by_key(key=f"{ctx.saga_id}:hold")
     return {"voided": tickets.tickets_void(hold_id=hold.pk) if hold is not None else 0}
 
 

@@ -23,11 +23,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from apps.ticketing.services.hold_statements import (
-    TAKE_FREE_SHARD,
-    TAKE_FROM_START,
-    TAKE_WAITING,
-)
+from apps.ticketing.models import Hold
+from apps.ticketing.services.hold_statements import TAKE_FREE_SHARD, TAKE_WAITING
 from apps.ticketing.services.holds import WAITING_ATTEMPTS
 
 # The naive design's queue: FOR UPDATE in its NO KEY form (the plain one deadlocks with tickets
@@ -43,9 +40,11 @@ def _params(category_id: int, shards: int, user_id: int) -> dict[str, Any]:
         "quantity": 1,
         "start": random.randrange(shards),
         "shards": shards,
-        "hold_id": uuid.uuid4(),
+        # A purchase saga's step key names the hold's id, as on-sale holds' keys do (the key
+        # itself is not stored: Hold.id_for_key).
+        "hold_id": Hold.id_for_key(f"{uuid.uuid4()}:hold_seats"),
         "user_id": user_id,
-        "key": f"{uuid.uuid4()}:hold_seats",  # a purchase saga's step key, as on-sale holds carry
+        "key": None,
         "expires_at": now + _TTL,
         "now": now,
     }
@@ -55,7 +54,7 @@ async def sharded_hold(conn: AsyncConnection, category_id: int, shards: int, use
     """One seat, as services.holds.hold_place takes it (autocommit: the fast path is one
     statement). False: sold out."""
     params = _params(category_id, shards, user_id)
-    for statement in (TAKE_FROM_START, TAKE_FREE_SHARD, *(TAKE_WAITING,) * WAITING_ATTEMPTS):
+    for statement in (TAKE_FREE_SHARD, *(TAKE_WAITING,) * WAITING_ATTEMPTS):
         cursor = await conn.execute(statement, params)
         picked, taken = await cursor.fetchone()  # type: ignore[misc]
         if taken is not None:

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.ticketing.models import (
@@ -194,6 +194,12 @@ def holds_expired_lock(*, category_id: int | None, now: datetime, limit: int) ->
         .select_for_update(skip_locked=True, no_key=True)
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def hold_by_key(*, key: str) -> Hold | None:
+    """The hold placed with `key`: by the id the key names (Hold.id_for_key), or, placed before
+    2026-12-07, by the key it carries (both indexed)."""
+    return Hold.objects.using(DB).filter(Q(pk=Hold.id_for_key(key)) | Q(key=key)).first()
 
 
 def hold_get(*, hold_id: uuid.UUID, user_id: int) -> Hold | None:

@@ -125,7 +125,7 @@ def _hold_place_reclaiming(
 
 
 def _hold_by_key(key: str, user_id: int, category_id: int, quantity: int) -> Hold | None:
-    hold = Hold.objects.using(DB).filter(key=key).first()
+    hold = selectors.hold_by_key(key=key)
     if hold is not None and (hold.user_id, hold.category_id, hold.quantity) != (
         user_id,
         category_id,
@@ -162,12 +162,14 @@ def _counters_take(
     Inside the caller's transaction (the waiting path's savepoints need one)."""
     now = timezone.now()
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        # The key names the id (Hold.id_for_key): a second placement with it is refused by the
+        # primary key (IntegrityError: hold_place returns the first), and the key needs no column.
+        "id": Hold.id_for_key(key) if key is not None else uuid.uuid4(),
         "user_id": user_id,
         "category_id": category_id,
         "quantity": quantity,
         "status": Hold.Status.ACTIVE,
-        "key": key,
+        "key": None,
         "expires_at": now + hold_ttl(),
         "created_at": now,
         "ended_at": None,
@@ -205,11 +207,10 @@ def _take_and_hold(connection: BaseDatabaseWrapper, params: dict[str, Any]) -> i
     when the hold is written. None when no single shard has the seats, or the buyer lost every
     race for one."""
     with connection.cursor() as cursor:
-        for statement in (statements.TAKE_FROM_START, statements.TAKE_FREE_SHARD):
-            cursor.execute(statement, params)
-            picked, taken = cursor.fetchone()
-            if taken is not None:
-                return int(taken)
+        cursor.execute(statements.TAKE_FREE_SHARD, params)
+        picked, taken = cursor.fetchone()
+        if taken is not None:
+            return int(taken)
         for _ in range(WAITING_ATTEMPTS):
             # A lost race leaves the row waited for locked (PostgreSQL locks a row's new version
             # before re-checking it) until the transaction ends: each attempt is a savepoint,

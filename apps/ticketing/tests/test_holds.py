@@ -91,6 +91,34 @@ def test_the_same_key_returns_the_first_hold_and_refuses_another_request() -> No
     assert selectors.category_available(category_id=category.pk) == 8
 
 
+def test_a_keyed_hold_takes_its_id_from_the_key_and_writes_no_key_column() -> None:
+    category = factories.category_of(factories.show(capacity=10))
+    hold = holds.hold_place(user_id=1, category_id=category.pk, quantity=1, key="saga-3:hold")
+    assert hold.pk == Hold.id_for_key("saga-3:hold") == uuid.uuid5(
+        uuid.UUID("ba78a0e1-2788-4a93-a784-24513afca3a8"), "saga-3:hold"
+    )  # the namespace is fixed: a saga retrying its step after a deploy must find its hold
+    assert Hold.objects.get(pk=hold.pk).key is None
+    assert Hold.id_for_key("saga-4:hold") != hold.pk
+    assert selectors.hold_by_key(key="saga-3:hold") == hold
+    assert selectors.hold_by_key(key="saga-4:hold") is None
+
+
+def test_a_hold_placed_before_keys_named_ids_is_still_found_by_its_key() -> None:
+    # Placed before 2026-12-07: a random id, the key in its column.
+    category = factories.category_of(factories.show(capacity=10))
+    placed = holds.hold_place(user_id=1, category_id=category.pk, quantity=2)
+    Hold.objects.filter(pk=placed.pk).update(key="saga-old:hold")
+
+    again = holds.hold_place(user_id=1, category_id=category.pk, quantity=2, key="saga-old:hold")
+
+    assert again.pk == placed.pk
+    assert selectors.hold_by_key(key="saga-old:hold") == placed
+    assert Hold.objects.count() == 1
+    assert selectors.category_available(category_id=category.pk) == 8
+    with pytest.raises(HoldKeyReused):
+        holds.hold_place(user_id=2, category_id=category.pk, quantity=2, key="saga-old:hold")
+
+
 def test_expired_holds_never_count_and_the_sweeper_gives_their_seats_back() -> None:
     category = factories.category_of(factories.show(capacity=2))
     stale = holds.hold_place(user_id=1, category_id=category.pk, quantity=2)
