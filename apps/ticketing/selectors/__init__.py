@@ -309,9 +309,9 @@ def invariant_violations(*, category_id: int | None = None) -> list[str]:
     """What contradicts the on-sale invariants (empty when all hold): a shard over capacity
     (the CHECK forbids it), or a shard whose counters disagree with the live holds and valid
     tickets on it (a seat lost or counted twice). For tests and benchmarks, and operators."""
-    shards = CategoryShard.objects.using(DB).all()
+    shard_rows = CategoryShard.objects.using(DB).all()
     if category_id is not None:
-        shards = shards.filter(category_id=category_id)
+        shard_rows = shard_rows.filter(category_id=category_id)
     live = Hold.objects.using(DB).filter(status=Hold.Status.ACTIVE)
     if category_id is not None:
         live = live.filter(category_id=category_id)
@@ -336,6 +336,9 @@ def invariant_violations(*, category_id: int | None = None) -> list[str]:
         .values_list("shard_id", "n")
     )
     problems = seat_violations(category_id=category_id)
+    shards = list(shard_rows)
+    if orphans := set(held) - {shard.pk for shard in shards}:  # Hold.shard has no FK check
+        problems.append(f"live holds name shards that do not exist: {sorted(orphans)}")
     for shard in shards:
         if shard.held + shard.sold > shard.capacity:
             problems.append(

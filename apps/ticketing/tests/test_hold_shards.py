@@ -103,3 +103,17 @@ def test_expiring_holds_of_both_shapes_together_gives_every_shard_its_seats_back
     assert _held(category.pk) == {}
     assert selectors.category_available(category_id=category.pk) == 8
     assert selectors.invariant_violations(category_id=category.pk) == []
+
+
+def test_a_hold_naming_a_shard_that_does_not_exist_is_reported() -> None:
+    # Hold.shard has no foreign-key check in the database (the hot path's statement takes the id
+    # from the row it locked): the invariant check is what would tell.
+    category = factories.category_of(factories.show(capacity=10, shard_count=2))
+    hold = holds.hold_place(user_id=1, category_id=category.pk, quantity=1)
+    assert selectors.invariant_violations(category_id=category.pk) == []
+    missing = CategoryShard.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+    Hold.objects.filter(pk=hold.pk).update(shard_id=missing)
+
+    problems = selectors.invariant_violations(category_id=category.pk)
+
+    assert f"live holds name shards that do not exist: [{missing}]" in problems

@@ -94,8 +94,10 @@ def test_the_same_key_returns_the_first_hold_and_refuses_another_request() -> No
 def test_a_keyed_hold_takes_its_id_from_the_key_and_writes_no_key_column() -> None:
     category = factories.category_of(factories.show(capacity=10))
     hold = holds.hold_place(user_id=1, category_id=category.pk, quantity=1, key="saga-3:hold")
-    assert hold.pk == Hold.id_for_key("saga-3:hold") == uuid.uuid5(
-        uuid.UUID("ba78a0e1-2788-4a93-a784-24513afca3a8"), "saga-3:hold"
+    assert (
+        hold.pk
+        == Hold.id_for_key("saga-3:hold")
+        == uuid.uuid5(uuid.UUID("ba78a0e1-2788-4a93-a784-24513afca3a8"), "saga-3:hold")
     )  # the namespace is fixed: a saga retrying its step after a deploy must find its hold
     assert Hold.objects.get(pk=hold.pk).key is None
     assert Hold.id_for_key("saga-4:hold") != hold.pk
