@@ -14,10 +14,11 @@ another order (none always first or last), and the rates reported are every roun
 every round's seconds: a few seconds in which the machine's neighbours took a core fall on one
 design's reading, not on the ratio.
 
-- **sharded**: ticketing's hot path. TAKE_FROM_START (a shard with room up from a random one,
-  SKIP LOCKED, the seat taken and the hold written in one autocommit statement), then
-  TAKE_FREE_SHARD (the same over every shard, wrapping around); when every shard with room is
-  locked, TAKE_WAITING, up to services.holds.WAITING_ATTEMPTS times, as the service does.
+- **sharded**: ticketing's hot path. TAKE_FREE_SHARD (a shard with room up from a random one,
+  then from the first up to it, SKIP LOCKED, the seat taken and the hold written in one
+  autocommit statement); when every shard with room is locked, TAKE_WAITING, up to
+  services.holds.WAITING_ATTEMPTS times, as the service does. The hold's id is random, as a
+  saga's key-named id is, and its key column NULL, as such a hold's is (Hold.id_for_key).
 - **naive**: BEGIN; the category's row FOR NO KEY UPDATE; the same statement on its one
   counter; COMMIT. Every buyer queues on that row for a whole transaction.
 - **floor**: not a design, what a hold's rows cost: the same UPDATE of a counter and the same

@@ -12,8 +12,7 @@ first).
   from 0 up to the start (COALESCE runs it lazily). It reads a row or two and sorts nothing, so
   concurrent buyers of one category spread over its shards at the least cost. (It replaced a
   walk up from the start followed, when that found nothing, by a second statement sorting every
-  shard by `(index + start) % shards`: one statement where there were often two, +10-20 % in
-  bench/ticketing.)
+  shard by `(index + start) % shards`: one statement now where there were often two.)
 - `TAKE_WAITING`: when every shard with room is locked, the pick takes one without a lock and
   the UPDATE waits for that one row; PostgreSQL re-checks `capacity - held - sold` on the row's
   new version, and a buyer who lost the race tries again (a new pick). A lost race leaves that
