@@ -198,9 +198,9 @@ class Hold(models.Model):
     # three index entries. Neither indexed nor checked by the database: the hold's statement
     # takes the id from the shard row it has just updated under its own lock, and a shard is
     # deleted only with the layout of a draft's category that has no holds (services.shows,
-    # Django's PROTECT besides); the check's deferred trigger ran a query and re-locked that
-    # row at every hold's commit (+10 % of the on-sale's throughput in bench/ticketing).
-    # selectors.invariant_violations reports a hold naming a shard that does not exist.
+    # Django's PROTECT besides), while the check's deferred trigger ran a query and re-locked
+    # that row at every hold's commit. selectors.invariant_violations reports a hold naming a
+    # shard that does not exist.
     shard = models.ForeignKey(
         CategoryShard,
         null=True,
@@ -216,8 +216,8 @@ class Hold(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     # A hold placed with a key (a saga step's, say) has the key's name-based UUID for its id
     # (`id_for_key`): the primary key makes the key unique, so the hot insert writes no index
-    # entry for it (15 % of the on-sale's throughput in bench/ticketing). This column holds the
-    # key of holds placed before 2026-12-07 only (random ids), unique where given;
+    # entry for it (about 15 % of the on-sale's throughput in bench/ticketing). This column
+    # holds the key of holds placed before 2026-12-07 only (random ids), unique where given;
     # selectors.hold_by_key finds both kinds.
     key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key
     expires_at = models.DateTimeField()
