@@ -68,11 +68,11 @@ def _run(command: str, target: str, method: str) -> str:
         )  # fmt: skip
         return intent.status
     if command == "expire":
-        Hold.objects.filter(key=f"{order.pk}:hold").update(
+        Hold.objects.filter(pk=Hold.id_for_key(f"{order.pk}:hold")).update(
             expires_at=timezone.now() - timedelta(seconds=1)
         )
         return str(holds.holds_expire())
-    hold = Hold.objects.filter(key=f"{order.pk}:hold").first()
+    hold = selectors.hold_by_key(key=f"{order.pk}:hold")
     category = SeatCategory.objects.get(pk=order.category_id)
     return json.dumps(
         {
