@@ -18,6 +18,14 @@ def _settings(env: Mapping[str, str]) -> dict[str, int]:
         "CLEAVE_TICKETING_MAX_SEATS_PER_HOLD": int(
             env.get("CLEAVE_TICKETING_MAX_SEATS_PER_HOLD", "10")
         ),
+        # Holds one statement writes at most (services.hold_batches): buyers of a category who
+        # arrive while a batch is written are held by the next, one commit for many. 0 writes
+        # every hold alone. 32: past ~8 a statement, the database's gain flattens
+        # (docs/benchmarks.md), and a bigger batch only makes its first buyer wait longer.
+        "CLEAVE_TICKETING_HOLD_BATCH": int(env.get("CLEAVE_TICKETING_HOLD_BATCH", "32")),
+        # Writers at once per category (one per lane): the statements a category's on-sale
+        # keeps running in parallel, each on one shard.
+        "CLEAVE_TICKETING_HOLD_LANES": int(env.get("CLEAVE_TICKETING_HOLD_LANES", "4")),
         # How long a waiting room's admission lets its buyer start holding seats: long enough
         # to pick seats after a notification, short enough that a no-show's turn is not kept.
         "CLEAVE_TICKETING_ADMISSION_SECONDS": int(

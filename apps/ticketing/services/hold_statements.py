@@ -87,3 +87,54 @@ WHERE id = (
 )
 RETURNING id
 """  # noqa: S608 - table names are the models' own, every value a bound parameter
+
+# --- batches (services.hold_batches) ---------------------------------------------------------
+# One walk as above, answering the locked shard's id and its room: FOR NO KEY UPDATE returns the
+# row's latest version (PostgreSQL re-reads a row it locks), so the room is the one it has now,
+# not the statement's snapshot's.
+_BATCH_WALK = f"""(
+        SELECT ARRAY[id, capacity - held - sold] FROM {_SHARDS}
+        WHERE category_id = %(category_id)s AND capacity - held - sold >= %(least)s
+            AND "index" {{op}} %(start)s
+        ORDER BY "index"
+        LIMIT 1
+        {SKIP_LOCKED}
+    )"""  # noqa: S608 - the model's own table, every value a bound parameter
+
+# Many buyers' holds in one statement: the pick takes an unlocked shard with room for the first
+# request (`least`), `fits` keeps the longest run of requests whose seats that room holds, the
+# INSERT writes their holds except any whose id exists already (a buyer who gave up waiting and
+# wrote it alone), and the UPDATE takes from the shard exactly the seats of the holds inserted,
+# so the counter always equals its holds. It answers `shard_id` (NULL: no unlocked shard had
+# room for the first request), `considered` (how many requests, from the first, were fitted;
+# the rest go to the next statement) and `inserted` (the ids written). The shard's CHECK
+# (held + sold <= capacity) still stands behind the room read here.
+BATCH_STATEMENT = f"""
+WITH req AS (
+    SELECT * FROM unnest(
+        %(ids)s::uuid[], %(user_ids)s::bigint[], %(quantities)s::smallint[],
+        %(expires)s::timestamptz[], %(created)s::timestamptz[]
+    ) WITH ORDINALITY AS r(id, user_id, quantity, expires_at, created_at, n)
+), pick AS (
+    SELECT coalesce({_BATCH_WALK.format(op=">=")}, {_BATCH_WALK.format(op="<")}) AS shard
+), fits AS (
+    SELECT id, user_id, quantity, expires_at, created_at FROM (
+        SELECT req.*, sum(quantity) OVER (ORDER BY n) AS running FROM req
+    ) AS ordered
+    WHERE running <= (SELECT shard[2] FROM pick)
+), hold AS (
+    INSERT INTO {_HOLDS}
+        (id, user_id, category_id, shard_id, quantity, status, key, expires_at, created_at)
+    SELECT fits.id, fits.user_id, %(category_id)s, (SELECT shard[1] FROM pick), fits.quantity,
+        'active', NULL, fits.expires_at, fits.created_at
+    FROM fits
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, quantity
+), taken AS (
+    UPDATE {_SHARDS} SET held = held + (SELECT sum(quantity) FROM hold)
+    WHERE id = (SELECT shard[1] FROM pick) AND EXISTS (SELECT 1 FROM hold)
+    RETURNING id
+)
+SELECT (SELECT shard[1] FROM pick) AS shard_id, (SELECT count(*) FROM fits) AS considered,
+    ARRAY(SELECT id FROM hold) AS inserted
+"""  # noqa: S608 - table names are the models' own, every value a bound parameter

@@ -25,7 +25,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +45,7 @@ from apps.ticketing.error_codes import (
     TooManySeats,
 )
 from apps.ticketing.models import CategoryShard, Hold, HoldAllocation, SeatCategory, Show
+from apps.ticketing.services import hold_batches
 from apps.ticketing.services import hold_statements as statements
 from apps.ticketing.services import seats as seating
 from cleave.databases import database_for
@@ -96,11 +97,16 @@ def hold_place(
         raise ShowNotOnSale()
     if seat_ids:
         seating.seats_check_named(category=category, seat_ids=seat_ids, quantity=quantity)
+    # The key names the id (Hold.id_for_key): a second placement with it is refused by the
+    # primary key, and the key needs no column. Chosen once, so a batch's write and this call's
+    # own (hold_batches) can never both land.
+    hold_id = Hold.id_for_key(key) if key is not None else uuid.uuid4()
     try:
-        hold = _hold_place_reclaiming(category, user_id, quantity, key, seat_ids)
+        hold = _hold_place_reclaiming(category, hold_id, user_id, quantity, key, seat_ids)
     except IntegrityError:
-        # The same key placed by a concurrent call that committed first: that one is the hold.
-        if key is None or (existing := _hold_by_key(key, user_id, category_id, quantity)) is None:
+        # The id written first by a concurrent call with the same key, or by a batch this call
+        # stopped waiting for: that one is the hold.
+        if (existing := _hold_existing(hold_id, key, user_id, category_id, quantity)) is None:
             raise
         return existing
     if hold is None:
@@ -109,19 +115,34 @@ def hold_place(
 
 
 def _hold_place_reclaiming(
-    category: SeatCategory, user_id: int, quantity: int, key: str | None, seat_ids: Sequence[int]
+    category: SeatCategory,
+    hold_id: uuid.UUID,
+    user_id: int,
+    quantity: int,
+    key: str | None,
+    seat_ids: Sequence[int],
 ) -> Hold | None:
     """A try, and when the seats are gone a second one after expiring the category's stale
     holds (if there were any: they may have had the seats)."""
     try:
-        hold = _hold_try(category, user_id, quantity, key, seat_ids)
+        hold = _hold_try(category, hold_id, user_id, quantity, key, seat_ids)
     except SeatTaken:
         if holds_expire(category_id=category.pk) == 0:
             raise
-        return _hold_try(category, user_id, quantity, key, seat_ids)
+        return _hold_try(category, hold_id, user_id, quantity, key, seat_ids)
     if hold is None and holds_expire(category_id=category.pk) > 0:
-        hold = _hold_try(category, user_id, quantity, key, seat_ids)
+        hold = _hold_try(category, hold_id, user_id, quantity, key, seat_ids)
     return hold
+
+
+def _hold_existing(
+    hold_id: uuid.UUID, key: str | None, user_id: int, category_id: int, quantity: int
+) -> Hold | None:
+    """The hold already written with this call's id (HoldKeyReused if the key's first hold was
+    for another buyer, category or quantity)."""
+    if key is not None:
+        return _hold_by_key(key, user_id, category_id, quantity)
+    return Hold.objects.using(DB).filter(pk=hold_id).first()
 
 
 def _hold_by_key(key: str, user_id: int, category_id: int, quantity: int) -> Hold | None:
@@ -136,12 +157,21 @@ def _hold_by_key(key: str, user_id: int, category_id: int, quantity: int) -> Hol
 
 
 def _hold_try(
-    category: SeatCategory, user_id: int, quantity: int, key: str | None, seat_ids: Sequence[int]
+    category: SeatCategory,
+    hold_id: uuid.UUID,
+    user_id: int,
+    quantity: int,
+    key: str | None,
+    seat_ids: Sequence[int],
 ) -> Hold | None:
+    if not category.numbered and hold_batches.enabled():
+        hold = _hold_batched(category, hold_id, user_id, quantity, key)
+        if hold is not None:
+            return hold
     try:
         # One transaction for both: a hold never exists without its seats, nor seats without it.
         with transaction.atomic(using=DB):
-            hold = _counters_take(category.pk, category.shard_count, user_id, quantity, key)
+            hold = _counters_take(category.pk, category.shard_count, hold_id, user_id, quantity)
             if hold is not None and category.numbered:
                 found = seating.seats_take(
                     hold_id=hold.pk, category_id=category.pk, quantity=quantity, seat_ids=seat_ids
@@ -155,16 +185,38 @@ def _hold_try(
     return hold
 
 
-def _counters_take(
-    category_id: int, shards: int, user_id: int, quantity: int, key: str | None
+def _hold_batched(
+    category: SeatCategory, hold_id: uuid.UUID, user_id: int, quantity: int, key: str | None
 ) -> Hold | None:
-    """Take `quantity` from the category's counters and write the hold (None: too few left).
-    Inside the caller's transaction (the waiting path's savepoints need one)."""
+    """The hold written by a batch (hold_batches), or None: this call writes it alone."""
     now = timezone.now()
-    values: dict[str, Any] = {
-        # The key names the id (Hold.id_for_key): a second placement with it is refused by the
-        # primary key (IntegrityError: hold_place returns the first), and the key needs no column.
-        "id": Hold.id_for_key(key) if key is not None else uuid.uuid4(),
+    request = hold_batches.Request(hold_id, user_id, quantity, now + hold_ttl(), now)
+    answer = hold_batches.place(
+        category_id=category.pk, shards=category.shard_count, request=request
+    )
+    if answer is None:
+        return None
+    if answer == hold_batches.EXISTS:
+        hold = _hold_existing(hold_id, key, user_id, category.pk, quantity)
+        if hold is None:  # a hold is never deleted while its buyer waits: a bug
+            raise RuntimeError(f"hold {hold_id} existed, then not")
+    else:
+        hold = _hold_loaded(_hold_values(hold_id, category.pk, user_id, quantity, now, answer))
+    hold.category = category
+    return hold
+
+
+def _hold_values(
+    hold_id: uuid.UUID,
+    category_id: int,
+    user_id: int,
+    quantity: int,
+    now: datetime,
+    shard_id: int | None,
+) -> dict[str, Any]:
+    """A new hold's columns."""
+    return {
+        "id": hold_id,
         "user_id": user_id,
         "category_id": category_id,
         "quantity": quantity,
@@ -173,8 +225,17 @@ def _counters_take(
         "expires_at": now + hold_ttl(),
         "created_at": now,
         "ended_at": None,
-        "shard_id": None,
+        "shard_id": shard_id,
     }
+
+
+def _counters_take(
+    category_id: int, shards: int, hold_id: uuid.UUID, user_id: int, quantity: int
+) -> Hold | None:
+    """Take `quantity` from the category's counters and write the hold (None: too few left).
+    Inside the caller's transaction (the waiting path's savepoints need one)."""
+    now = timezone.now()
+    values = _hold_values(hold_id, category_id, user_id, quantity, now, None)
     start = random.randrange(shards)  # noqa: S311 - spreading load, not a secret
     params = {"shards": shards, "start": start, "hold_id": values["id"], "now": now, **values}
     connection = connections[DB]

@@ -9,10 +9,19 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from apps.ticketing.services import hold_batches
 from apps.ticketing.tests.fakes import FakePayments
 from cleave.auth.testing import Signer, token_signer
 from cleave.contracts.registry import registry
 from contracts.payments import PAYMENTS
+
+
+@pytest.fixture(autouse=True)
+def _batch_connections_closed() -> Iterator[None]:
+    """Holds written in batches go through connections of their own (services.hold_batches):
+    closed after each test, so none outlives the test database."""
+    yield
+    hold_batches.close_connections()
 
 
 @pytest.fixture

@@ -1,0 +1,272 @@
+"""Holds written in batches: buyers of one category who arrive while a batch is being written
+are held together by the next one, one statement and one commit for many holds.
+
+Why. A design that commits one transaction per hold cannot pass what one commit costs on the
+database: bench/ticketing/pgbench.py's `commit` (a counter rewritten, nothing recorded) is only
+6-10x the naive row lock on these two cores, and the sharded statement reaches 4-6x. A batch of
+8 holds in one statement reaches ~20x (docs/benchmarks.md). App servers scale out; the
+database does not, so the work per hold is moved out of it.
+
+How (flat combining over Redis, no process of its own). A buyer pushes its request onto one of
+the category's `lanes` queues (by its hold's id) and tries to become that lane's writer (a
+Redis lock with a time to live). The writer pops up to `batch` requests, writes them with
+BATCH_STATEMENT on a connection of its own in autocommit (so the holds commit before anyone
+hears of them, whatever transaction the writer's caller is in), answers each buyer on its
+reply list, and goes on until its own request is answered; it then hands the lane on to the
+buyer at the head of the queue. The others wait on their reply lists, and retry the lock every
+POLL_SECONDS in case a writer died between its pop and its answers.
+
+What cannot be batched is written alone by its buyer (services.holds, one statement): the
+batching is off (`CLEAVE_TICKETING_HOLD_BATCH` = 0), there is no Redis (embedded mode), the
+category is numbered or seats are named, no unlocked shard has room for the batch's first
+request (a category selling out: the single path waits for locked shards and splits holds over
+several), or no answer came within WAIT_SECONDS. In that last case the buyer first takes its
+request back off the queue (LREM); if someone had already popped it, a batch may still write
+it, and the hold's id settles who wins: the batch's INSERT skips an id that exists (ON CONFLICT
+DO NOTHING, and the shard's counter takes only the seats of the holds inserted), and the single
+path's INSERT meets the batch's row (IntegrityError: services.holds returns that hold).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+
+from apps.ticketing.services.hold_statements import BATCH_STATEMENT
+from cleave.databases import database_for
+
+DB = database_for("ticketing")
+# How long a buyer waits for a batch to answer before writing its hold alone.
+WAIT_SECONDS = 2.0
+# How often a waiting buyer retries the lane's lock: only matters when a writer died or let go
+# between a buyer's push and its answer (a live writer answers, and hands the lane on).
+POLL_SECONDS = 0.05
+# The writer's lock outlives any batch it writes (a statement waits at most LOCK_TIMEOUT);
+# a writer that dies leaves it for this long at most.
+LOCK_MILLISECONDS = 3000
+LOCK_TIMEOUT = "1s"
+REPLY_SECONDS = 30  # an answer nobody fetched (its buyer gave up) is dropped after this
+# Answers on a buyer's reply list.
+EXISTS = -1  # a hold with this id was there already: read it
+LEAD = 0  # not an answer: the lane is yours, take the lock and write
+ALONE = -2  # no single unlocked shard had room for it: write it alone
+
+
+def batch_size() -> int:
+    """Holds per statement at most (declared in context.py); 0 turns batching off."""
+    return int(settings.CLEAVE_TICKETING_HOLD_BATCH)  # type: ignore[misc]
+
+
+def lanes() -> int:
+    return max(1, int(settings.CLEAVE_TICKETING_HOLD_LANES))  # type: ignore[misc]
+
+
+def enabled() -> bool:
+    return (
+        batch_size() > 0
+        and bool(settings.CONFIG.redis_url)
+        and connections[DB].vendor == "postgresql"
+    )
+
+
+@dataclass(frozen=True)
+class Request:
+    hold_id: uuid.UUID
+    user_id: int
+    quantity: int
+    expires_at: datetime
+    created_at: datetime
+
+    def encode(self) -> str:
+        return json.dumps(
+            [str(self.hold_id), self.user_id, self.quantity,
+             self.expires_at.isoformat(), self.created_at.isoformat()]
+        )  # fmt: skip
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Request:
+        hold_id, user_id, quantity, expires_at, created_at = json.loads(raw)
+        return cls(
+            uuid.UUID(hold_id), int(user_id), int(quantity),
+            datetime.fromisoformat(expires_at), datetime.fromisoformat(created_at),
+        )  # fmt: skip
+
+
+@dataclass
+class Stats:
+    """What this process's batches wrote: tests and bench/ticketing read it."""
+
+    statements: int = 0
+    holds: int = 0
+
+
+STATS = Stats()
+_local = threading.local()
+_redis_lock = threading.Lock()
+_redis: Any = None
+_opened: list[Any] = []  # every batch connection this process opened
+
+
+def _client() -> Any:
+    """One Redis client per process, on a sized pool that waits instead of raising."""
+    global _redis
+    with _redis_lock:
+        if _redis is None:
+            from cleave.realtime.connections import sync_client
+
+            _redis = sync_client(str(settings.CONFIG.redis_url))
+        return _redis
+
+
+def _writer_connection() -> Any:
+    """This thread's own autocommit connection for batches: a batch commits on its own, never
+    inside the transaction of the request that happens to write it. Opened with the alias's
+    parameters but outside its pool (a pooled one would never go back)."""
+    import psycopg
+
+    wrapper = connections[DB]
+    params = wrapper.get_connection_params()
+    name = params.get("dbname")  # a test run renames the database: follow it
+    current = getattr(_local, "connection", None)
+    if current is not None and not current.closed and _local.name == name:
+        return current
+    params.pop("cursor_factory", None)  # server-side binding: the statement gets prepared
+    raw = psycopg.connect(**params, autocommit=True)
+    raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    raw.execute("SET TIME ZONE 'UTC'")
+    _local.connection, _local.name = raw, name
+    with _redis_lock:
+        _opened.append(raw)
+    return raw
+
+
+def close_connections() -> None:
+    """Close every batch connection of this process (a test's end; the threads that opened
+    them may be gone)."""
+    with _redis_lock:
+        while _opened:
+            _opened.pop().close()
+
+
+def _queue(category_id: int, hold_id: uuid.UUID) -> str:
+    # The database's name in it: a category id means one category in one database only.
+    database = connections[DB].settings_dict["NAME"]
+    return f"ticketing:holds:{database}:{category_id}:{hold_id.int % lanes()}"
+
+
+def _reply(hold_id: uuid.UUID) -> str:
+    return f"ticketing:hold:{hold_id}"
+
+
+# Deletes the lock only if it is still this writer's (it may have expired and been taken).
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+def place(*, category_id: int, shards: int, request: Request) -> int | None:
+    """Write `request`'s hold in a batch: the shard it took its seats from, EXISTS if a hold
+    with its id was there already, or None when the caller must write it alone."""
+    redis = _client()
+    queue, reply, encoded = (
+        _queue(category_id, request.hold_id),
+        _reply(request.hold_id),
+        request.encode(),
+    )
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(queue, encoded).expire(queue, REPLY_SECONDS).execute()
+    deadline = time.monotonic() + WAIT_SECONDS
+    lock, token = queue + ":writer", uuid.uuid4().hex
+    while time.monotonic() < deadline:
+        if redis.set(lock, token, nx=True, px=LOCK_MILLISECONDS):
+            try:
+                answer = _write_until_answered(redis, category_id, shards, queue, request)
+            finally:
+                redis.eval(_UNLOCK, 1, lock, token)
+            if answer is not None:
+                return None if answer == ALONE else answer
+            continue  # our request was popped by a writer before us: wait for its answer
+        popped = redis.blpop([reply], timeout=POLL_SECONDS)
+        if popped is not None and int(popped[1]) != LEAD:
+            answer = int(popped[1])
+            return None if answer == ALONE else answer
+    # No answer in time: take the request back, and write it alone (see the module's doc).
+    redis.lrem(queue, 1, encoded)
+    return None
+
+
+def _write_until_answered(
+    redis: Any, category_id: int, shards: int, queue: str, mine: Request
+) -> int | None:
+    """As the lane's writer: batches until our own request is answered (its answer), or the
+    queue is empty (None: another writer popped it, its answer is on our reply list). Then the
+    lane goes to the buyer at the head of the queue."""
+    answer: int | None = None
+    while answer is None:
+        popped = redis.lpop(queue, batch_size())
+        if not popped:
+            break
+        requests = [Request.decode(raw) for raw in popped]
+        # A request older than a buyer waits was given up (its buyer wrote it alone, or died
+        # after pushing it): not written again.
+        stale = timezone.now() - timedelta(seconds=WAIT_SECONDS)
+        fresh = [request for request in requests if request.created_at > stale]
+        answers = write_batch(category_id=category_id, shards=shards, requests=fresh)
+        answers.update((r.hold_id, ALONE) for r in requests if r.created_at <= stale)
+        with redis.pipeline(transaction=False) as pipe:
+            for request in requests:
+                if request.hold_id == mine.hold_id:
+                    answer = answers[request.hold_id]
+                    continue
+                key = _reply(request.hold_id)
+                pipe.rpush(key, answers[request.hold_id]).expire(key, REPLY_SECONDS)
+            pipe.execute()
+    if (head := redis.lindex(queue, 0)) is not None:
+        key = _reply(Request.decode(head).hold_id)
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, LEAD).expire(key, REPLY_SECONDS).execute()
+    return answer
+
+
+def write_batch(
+    *, category_id: int, shards: int, requests: Sequence[Request]
+) -> dict[uuid.UUID, int]:
+    """Write the requests' holds, as many statements as it takes: each takes the longest run of
+    requests that fits the room of one unlocked shard. Each request's answer: its shard,
+    EXISTS, or ALONE once no unlocked shard has room for the next request."""
+    import random
+
+    answers: dict[uuid.UUID, int] = {}
+    pending = list(requests)
+    connection = _writer_connection()
+    while pending:
+        params = {
+            "category_id": category_id,
+            "start": random.randrange(shards),  # noqa: S311 - spreading load, not a secret
+            "least": pending[0].quantity,
+            "ids": [r.hold_id for r in pending],
+            "user_ids": [r.user_id for r in pending],
+            "quantities": [r.quantity for r in pending],
+            "expires": [r.expires_at for r in pending],
+            "created": [r.created_at for r in pending],
+        }
+        shard_id, considered, inserted = connection.execute(BATCH_STATEMENT, params).fetchone()
+        if shard_id is None:
+            answers.update((r.hold_id, ALONE) for r in pending)
+            break
+        written = {uuid.UUID(str(hold_id)) for hold_id in inserted}
+        with _redis_lock:
+            STATS.statements += 1
+            STATS.holds += len(written)
+        for request in pending[:considered]:
+            answers[request.hold_id] = shard_id if request.hold_id in written else EXISTS
+        pending = pending[considered:]
+    return answers

@@ -1,0 +1,150 @@
+"""Holds written in batches (services.hold_batches): real mode only (PostgreSQL and Redis).
+Buyers racing are held by batches, the counters always equal the holds, and a buyer whose
+batch never answers writes its hold alone, once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection, connections
+from django.utils import timezone
+
+from apps.ticketing import selectors
+from apps.ticketing.models import CategoryShard, Hold
+from apps.ticketing.services import hold_batches, holds
+from apps.ticketing.tests import factories
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql" or not django_settings.CONFIG.redis_url,
+        reason="batches need PostgreSQL and Redis (real mode)",
+    ),
+]
+
+
+def _request(user_id: int, quantity: int = 1, *, age: float = 0.0) -> hold_batches.Request:
+    now = timezone.now() - timedelta(seconds=age)
+    return hold_batches.Request(uuid.uuid4(), user_id, quantity, now + timedelta(minutes=10), now)
+
+
+def _held(category_id: int) -> int:
+    return sum(CategoryShard.objects.filter(category_id=category_id).values_list("held", flat=True))
+
+
+def test_a_batch_holds_many_buyers_in_one_statement_on_one_shard() -> None:
+    category = factories.category_of(factories.show(capacity=100, shard_count=4))
+    requests = [_request(user, quantity=1 + user % 3) for user in range(1, 9)]
+    before = hold_batches.STATS.statements
+
+    answers = hold_batches.write_batch(category_id=category.pk, shards=4, requests=requests)
+
+    assert hold_batches.STATS.statements == before + 1
+    assert len(set(answers.values())) == 1  # one shard, room enough for all (25 seats each)
+    written = Hold.objects.filter(category_id=category.pk)
+    assert {h.pk for h in written} == {r.hold_id for r in requests}
+    assert _held(category.pk) == sum(r.quantity for r in requests)
+    assert selectors.invariant_violations(category_id=category.pk) == []
+
+
+def test_a_batch_bigger_than_a_shard_is_split_over_shards_and_the_rest_written_alone() -> None:
+    category = factories.category_of(factories.show(capacity=8, shard_count=4))  # 2 a shard
+    requests = [_request(user) for user in range(1, 12)]
+
+    answers = hold_batches.write_batch(category_id=category.pk, shards=4, requests=requests)
+
+    shards = [answers[r.hold_id] for r in requests[:8]]
+    assert sorted(shards.count(shard) for shard in set(shards)) == [2, 2, 2, 2]
+    assert [answers[r.hold_id] for r in requests[8:]] == [hold_batches.ALONE] * 3
+    assert _held(category.pk) == 8
+    assert Hold.objects.filter(category_id=category.pk).count() == 8
+    assert selectors.invariant_violations(category_id=category.pk) == []
+
+
+def test_a_hold_already_written_alone_is_skipped_and_its_seats_not_taken_twice() -> None:
+    category = factories.category_of(factories.show(capacity=100, shard_count=4))
+    alone = holds.hold_place(user_id=1, category_id=category.pk, quantity=2)
+    again = hold_batches.Request(alone.pk, 1, 2, alone.expires_at, alone.created_at)
+    other = _request(2, quantity=3)
+
+    answers = hold_batches.write_batch(category_id=category.pk, shards=4, requests=[again, other])
+
+    assert answers[alone.pk] == hold_batches.EXISTS
+    assert answers[other.hold_id] not in (hold_batches.EXISTS, hold_batches.ALONE)
+    assert _held(category.pk) == 5
+    assert selectors.invariant_violations(category_id=category.pk) == []
+
+
+def test_buyers_racing_are_held_in_batches_and_never_oversold() -> None:
+    capacity, buyers = 150, 200
+    category = factories.category_of(factories.show(capacity=capacity, shard_count=8))
+    start = threading.Barrier(16)
+    before = (hold_batches.STATS.statements, hold_batches.STATS.holds)
+
+    def buy(first: int) -> list[bool]:
+        start.wait()
+        won = []
+        try:
+            for user in range(first, buyers, 16):
+                try:
+                    holds.hold_place(user_id=user + 1, category_id=category.pk, quantity=1)
+                    won.append(True)
+                except holds.SoldOut:
+                    won.append(False)
+        finally:
+            connections.close_all()
+        return won
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = [granted for won in pool.map(buy, range(16)) for granted in won]
+
+    assert results.count(True) == capacity  # none oversold, none turned away with seats left
+    assert selectors.category_available(category_id=category.pk) == 0
+    assert selectors.invariant_violations(category_id=category.pk) == []
+    statements = hold_batches.STATS.statements - before[0]
+    batched = hold_batches.STATS.holds - before[1]
+    # Batches formed: fewer statements than the holds they wrote.
+    assert batched > 0
+    assert statements < batched
+
+
+def test_a_buyer_whose_batch_never_answers_writes_its_hold_alone_once(monkeypatch: Any) -> None:
+    category = factories.category_of(factories.show(capacity=10, shard_count=2))
+    monkeypatch.setattr(hold_batches, "WAIT_SECONDS", 0.3)
+    # Another writer holds every lane and answers nobody (it died after taking the lock).
+    redis = hold_batches._client()
+    lanes = {hold_batches._queue(category.pk, uuid.UUID(int=lane)) for lane in range(4)}
+    for queue in lanes:
+        redis.set(queue + ":writer", "dead", px=5000)
+    try:
+        hold = holds.hold_place(user_id=7, category_id=category.pk, quantity=2)
+    finally:
+        redis.delete(*(queue + ":writer" for queue in lanes))
+
+    assert Hold.objects.get(pk=hold.pk).quantity == 2
+    assert _held(category.pk) == 2
+    for queue in lanes:  # the request was taken back: no later writer writes it again
+        assert redis.llen(queue) == 0
+
+
+def test_a_request_older_than_a_buyer_waits_is_never_written() -> None:
+    category = factories.category_of(factories.show(capacity=10, shard_count=2))
+    stale = _request(3, age=hold_batches.WAIT_SECONDS + 1)
+    redis = hold_batches._client()
+    queue = hold_batches._queue(category.pk, stale.hold_id)
+    redis.rpush(queue, stale.encode())
+    fresh = hold_batches.Request(
+        uuid.uuid4(), 4, 1, timezone.now() + timedelta(minutes=10), timezone.now()
+    )
+
+    answer = hold_batches._write_until_answered(redis, category.pk, 2, queue, fresh)
+
+    assert answer is None  # its own request was never queued: the queue ran dry
+    assert not Hold.objects.filter(pk=stale.hold_id).exists()
+    assert _held(category.pk) == 0
