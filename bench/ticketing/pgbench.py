@@ -60,6 +60,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.ticketing import run as race  # sets up sys.path and the settings module
 
 SEATS = 100_000_000  # more than any run sells: each transaction grants one hold
+# The batched design's statements at once and their depth: services.hold_batches keeps one
+# writer per lane (CLEAVE_TICKETING_HOLD_LANES, 4), and `--connections` buyers that come back as
+# soon as they are answered keep each lane's queue connections / lanes deep (16 with 64).
+LANES = 4
 
 
 def _pgbench_sql(statement: str) -> str:
@@ -87,8 +91,24 @@ def _pgbench_sql(statement: str) -> str:
     return " ".join(sql.replace(answer, coalesced).split())
 
 
-def scripts() -> dict[str, str]:
-    """The pgbench script of each design."""
+def _batch_sql(statement: str, depth: int) -> str:
+    """BATCH_STATEMENT as pgbench runs it: `depth` one-seat requests of random buyers, with
+    fresh ids, as services.hold_batches binds them."""
+    each = {
+        "ids": "gen_random_uuid()",
+        "user_ids": "(random() * 1e9)::bigint",
+        "quantities": "1",
+        "expires": "clock_timestamp() + interval '10 minutes'",
+        "created": "clock_timestamp()",
+    }
+    values = {name: f"ARRAY[{', '.join([sql] * depth)}]" for name, sql in each.items()}
+    values["least"] = "1"
+    sql = re.sub(r"%\((\w+)\)s", lambda m: values.get(m.group(1), ":" + m.group(1)), statement)
+    return " ".join(sql.replace("%%", "%").split())
+
+
+def scripts(depth: int = 16) -> dict[str, str]:
+    """The pgbench script of each design (`depth`: the batched design's requests a statement)."""
     from apps.ticketing.services import hold_statements as statements
     from apps.ticketing.services.holds import WAITING_ATTEMPTS
     from bench.ticketing.designs import _LOCK_CATEGORY
@@ -112,6 +132,7 @@ def scripts() -> dict[str, str]:
     commit += " WHERE category_id = :category_id AND index = :start;\n"
     return {
         "sharded": "".join(sharded),
+        "batched": "".join([head, _batch_sql(statements.BATCH_STATEMENT, depth), " \\gset\n"]),
         "naive": "".join(naive),
         "floor": "".join([head, f"{floor} \\gset\n"]),
         "commit": "".join([head, commit]),
@@ -135,7 +156,10 @@ class Result:
         return self.transactions / self.seconds if self.seconds else 0.0
 
 
-def _measure(url: str, design: str, script: str, *, shards: int, conns: int, secs: int) -> Result:
+def _measure(
+    url: str, design: str, script: str, *, shards: int, conns: int, secs: int, per: int = 1
+) -> Result:
+    """One design's round: `per` holds a transaction (a batch's depth)."""
     category_id = race._category(SEATS, shards)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix=f"hold-{design}-") as file:
         file.write(script)
@@ -160,7 +184,7 @@ def _measure(url: str, design: str, script: str, *, shards: int, conns: int, sec
     measured = re.search(r"duration: (\d+) s", done.stdout)
     if processed is None or latency is None:
         sys.exit(f"pgbench's report was not understood:\n{done.stdout}\n{done.stderr}")
-    transactions = int(processed.group(1))
+    transactions = int(processed.group(1)) * per
     busy_jiffies = machine_end[0] - machine_start[0]
     busy = busy_jiffies / max(machine_end[1] - machine_start[1], 1)
     # pgbench's backends end with it, before /proc could be read: PostgreSQL's CPU is what the
@@ -222,7 +246,7 @@ def _rate(results: list[Result]) -> float:
     return sum(r.transactions for r in results) / max(sum(r.seconds for r in results), 1e-9)
 
 
-DESIGNS = ("sharded", "naive", "floor", "commit")
+DESIGNS = ("sharded", "batched", "naive", "floor", "commit")
 
 
 def main() -> None:
@@ -243,7 +267,8 @@ def main() -> None:
             "bench/ticketing/pgbench.py needs pgbench (Debian: apt-get install postgresql-client)"
         )
     url = race._prepare()
-    designs = scripts()
+    depth = max(1, args.connections // LANES)
+    designs = scripts(depth)
     if args.show_scripts:
         for design, script in designs.items():
             print(f"-- {design}\n{script}")
@@ -258,9 +283,11 @@ def main() -> None:
         turn = (round_number - 1) % len(DESIGNS)
         for design in DESIGNS[turn:] + DESIGNS[:turn]:  # no design always first or last
             shards = 1 if design == "naive" else args.shards
+            batched = design == "batched"
             result = _measure(
-                url, design, designs[design], shards=shards, conns=args.connections,
-                secs=args.seconds,
+                url, design, designs[design], shards=shards,
+                conns=min(LANES, args.connections) if batched else args.connections,
+                secs=args.seconds, per=depth if batched else 1,
             )  # fmt: skip
             results[design].append(result)
             _report(result, round_number)
@@ -276,6 +303,10 @@ def main() -> None:
     print(
         f"  hold throughput, sharded / naive: {rates['sharded'] / naive:.1f}x"
         f" (round by round: {', '.join(f'{ratio:.1f}x' for ratio in each)})"
+    )
+    print(
+        f"  hold throughput, batched / naive: {rates['batched'] / naive:.1f}x (round by round:"
+        f" {', '.join(f'{b.rate / max(n.rate, 1e-9):.1f}x' for b, n in zip(results['batched'], results['naive'], strict=True))})"
     )
     print(
         f"  sharded / the floor: {rates['sharded'] / max(rates['floor'], 1e-9):.2f};"

@@ -30,6 +30,7 @@ path's INSERT meets the batch's row (IntegrityError: services.holds returns that
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -41,11 +42,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+from psycopg import DatabaseError
+from psycopg_pool import PoolTimeout
 
 from apps.ticketing.services.hold_statements import BATCH_STATEMENT
 from cleave.databases import database_for
 
 DB = database_for("ticketing")
+logger = logging.getLogger(__name__)
 # How long a buyer waits for a batch to answer before writing its hold alone.
 WAIT_SECONDS = 2.0
 # How often a waiting buyer retries the lane's lock: only matters when a writer died or let go
@@ -55,6 +59,7 @@ POLL_SECONDS = 0.05
 # a writer that dies leaves it for this long at most.
 LOCK_MILLISECONDS = 3000
 LOCK_TIMEOUT = "1s"
+POOL_TIMEOUT = 2.0  # seconds a writer waits for one of the process's batch connections
 REPLY_SECONDS = 30  # an answer nobody fetched (its buyer gave up) is dropped after this
 # Answers on a buyer's reply list.
 EXISTS = -1  # a hold with this id was there already: read it
@@ -111,16 +116,15 @@ class Stats:
 
 
 STATS = Stats()
-_local = threading.local()
-_redis_lock = threading.Lock()
+_lock = threading.Lock()
 _redis: Any = None
-_opened: list[Any] = []  # every batch connection this process opened
+_pools: dict[str, Any] = {}  # by database name
 
 
 def _client() -> Any:
     """One Redis client per process, on a sized pool that waits instead of raising."""
     global _redis
-    with _redis_lock:
+    with _lock:
         if _redis is None:
             from cleave.realtime.connections import sync_client
 
@@ -128,34 +132,39 @@ def _client() -> Any:
         return _redis
 
 
-def _writer_connection() -> Any:
-    """This thread's own autocommit connection for batches: a batch commits on its own, never
-    inside the transaction of the request that happens to write it. Opened with the alias's
-    parameters but outside its pool (a pooled one would never go back)."""
-    import psycopg
+def _writer_pool() -> Any:
+    """This process's own connections for batches, at most one per lane: a batch commits on
+    its own, never inside the transaction of the request that happens to write it. Opened
+    with the alias's parameters but beside its pool (Django's pool would never get them back),
+    and few: a connection per thread would double the database's clients (seen: 64 buyers'
+    threads met "too many clients")."""
+    from psycopg_pool import ConnectionPool
 
-    wrapper = connections[DB]
-    params = wrapper.get_connection_params()
-    name = params.get("dbname")  # a test run renames the database: follow it
-    current = getattr(_local, "connection", None)
-    if current is not None and not current.closed and _local.name == name:
-        return current
-    params.pop("cursor_factory", None)  # server-side binding: the statement gets prepared
-    raw = psycopg.connect(**params, autocommit=True)
-    raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-    raw.execute("SET TIME ZONE 'UTC'")
-    _local.connection, _local.name = raw, name
-    with _redis_lock:
-        _opened.append(raw)
-    return raw
+    params = connections[DB].get_connection_params()
+    name = str(params.get("dbname"))  # a test run renames the database: follow it
+    with _lock:
+        pool = _pools.get(name)
+        if pool is None:
+            params.pop("cursor_factory", None)  # server-side binding: the statement is prepared
+
+            def configure(raw: Any) -> None:
+                raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                raw.execute("SET TIME ZONE 'UTC'")
+
+            pool = ConnectionPool(
+                kwargs={**params, "autocommit": True}, min_size=0, max_size=lanes(),
+                configure=configure, timeout=POOL_TIMEOUT, name="ticketing-hold-batches",
+                open=True,
+            )  # fmt: skip
+            _pools[name] = pool
+        return pool
 
 
 def close_connections() -> None:
-    """Close every batch connection of this process (a test's end; the threads that opened
-    them may be gone)."""
-    with _redis_lock:
-        while _opened:
-            _opened.pop().close()
+    """Close this process's batch connections (a test's end: none outlives its database)."""
+    with _lock:
+        while _pools:
+            _pools.popitem()[1].close()
 
 
 def _queue(category_id: int, hold_id: uuid.UUID) -> str:
@@ -219,7 +228,13 @@ def _write_until_answered(
         # after pushing it): not written again.
         stale = timezone.now() - timedelta(seconds=WAIT_SECONDS)
         fresh = [request for request in requests if request.created_at > stale]
-        answers = write_batch(category_id=category_id, shards=shards, requests=fresh)
+        try:
+            answers = write_batch(category_id=category_id, shards=shards, requests=fresh)
+        except (DatabaseError, PoolTimeout) as error:
+            # Whatever this batch wrote is committed or not, by id: each buyer writes alone,
+            # and a hold that was written meets its own row (see the module's doc).
+            logger.warning("a batch of %d holds failed: %s", len(fresh), error)
+            answers = {request.hold_id: ALONE for request in fresh}
         answers.update((r.hold_id, ALONE) for r in requests if r.created_at <= stale)
         with redis.pipeline(transaction=False) as pipe:
             for request in requests:
@@ -246,7 +261,7 @@ def write_batch(
 
     answers: dict[uuid.UUID, int] = {}
     pending = list(requests)
-    connection = _writer_connection()
+    pool = _writer_pool()
     while pending:
         params = {
             "category_id": category_id,
@@ -258,12 +273,14 @@ def write_batch(
             "expires": [r.expires_at for r in pending],
             "created": [r.created_at for r in pending],
         }
-        shard_id, considered, inserted = connection.execute(BATCH_STATEMENT, params).fetchone()
+        with pool.connection() as connection:
+            row = connection.execute(BATCH_STATEMENT, params).fetchone()
+        shard_id, considered, inserted = row
         if shard_id is None:
             answers.update((r.hold_id, ALONE) for r in pending)
             break
         written = {uuid.UUID(str(hold_id)) for hold_id in inserted}
-        with _redis_lock:
+        with _lock:
             STATS.statements += 1
             STATS.holds += len(written)
         for request in pending[:considered]:
