@@ -304,9 +304,13 @@ def main() -> None:
         f"  hold throughput, sharded / naive: {rates['sharded'] / naive:.1f}x"
         f" (round by round: {', '.join(f'{ratio:.1f}x' for ratio in each)})"
     )
+    batched = [
+        b.rate / max(n.rate, 1e-9)
+        for b, n in zip(results["batched"], results["naive"], strict=True)
+    ]
     print(
-        f"  hold throughput, batched / naive: {rates['batched'] / naive:.1f}x (round by round:"
-        f" {', '.join(f'{b.rate / max(n.rate, 1e-9):.1f}x' for b, n in zip(results['batched'], results['naive'], strict=True))})"
+        f"  hold throughput, batched / naive: {rates['batched'] / naive:.1f}x"
+        f" (round by round: {', '.join(f'{ratio:.1f}x' for ratio in batched)})"
     )
     print(
         f"  sharded / the floor: {rates['sharded'] / max(rates['floor'], 1e-9):.2f};"
