@@ -167,62 +167,115 @@ def close_connections() -> None:
             _pools.popitem()[1].close()
 
 
-def _queue(category_id: int, hold_id: uuid.UUID) -> str:
-    # The database's name in it: a category id means one category in one database only.
-    database = connections[DB].settings_dict["NAME"]
-    return f"ticketing:holds:{database}:{category_id}:{hold_id.int % lanes()}"
+@dataclass(frozen=True)
+class Lane:
+    """A category's lane's keys in Redis; one hash tag, so every script's keys share a slot."""
+
+    tag: str
+
+    @classmethod
+    def of(cls, category_id: int, hold_id: uuid.UUID) -> Lane:
+        # The database's name in it: a category id means one category in one database only.
+        database = connections[DB].settings_dict["NAME"]
+        return cls(f"{{{database}:{category_id}:{hold_id.int % lanes()}}}")
+
+    @property
+    def queue(self) -> str:
+        return f"ticketing:holds:{self.tag}"
+
+    @property
+    def lock(self) -> str:
+        return f"ticketing:holds:{self.tag}:writer"
+
+    @property
+    def baton(self) -> str:
+        """Where a writer who stops leaves the lane to one waiting buyer (BLPOP wakes one)."""
+        return f"ticketing:holds:{self.tag}:baton"
+
+    def reply(self, hold_id: uuid.UUID) -> str:
+        return f"ticketing:hold:{self.tag}:{hold_id}"
 
 
-def _reply(hold_id: uuid.UUID) -> str:
-    return f"ticketing:hold:{hold_id}"
-
-
-# Deletes the lock only if it is still this writer's (it may have expired and been taken).
-_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+# Each script is one round trip. JOIN: queue the request and try to become the writer; TAKE: try
+# to become the writer; as the writer, the first batch comes back with it ({1, batch} or {0}).
+_TAKE = """
+if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return {1, redis.call('lpop', KEYS[1], ARGV[3]) or {}}
+end
+return {0}
+"""
+_JOIN = "redis.call('rpush', KEYS[1], ARGV[4]) redis.call('expire', KEYS[1], ARGV[5])\n" + _TAKE
+# ANSWER, as the writer: each answer onto its buyer's reply list (KEYS[4:], ARGV[5:]); then the
+# next batch (ARGV[4] = 1: the writer's own request is not answered yet), or let go of the lane:
+# the lock deleted if still ours, and the baton left when buyers still queue.
+_ANSWER = """
+for i = 4, #KEYS do
+    redis.call('rpush', KEYS[i], ARGV[i + 1])
+    redis.call('expire', KEYS[i], ARGV[3])
+end
+if ARGV[4] == '1' then
+    local batch = redis.call('lpop', KEYS[1], ARGV[2])
+    if batch then return batch end
+end
+if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('del', KEYS[2]) end
+if redis.call('llen', KEYS[1]) > 0 and redis.call('llen', KEYS[3]) == 0 then
+    redis.call('rpush', KEYS[3], 1)
+    redis.call('expire', KEYS[3], ARGV[3])
+end
+return {}
+"""
 
 
 def place(*, category_id: int, shards: int, request: Request) -> int | None:
     """Write `request`'s hold in a batch: the shard it took its seats from, EXISTS if a hold
     with its id was there already, or None when the caller must write it alone."""
     redis = _client()
-    queue, reply, encoded = (
-        _queue(category_id, request.hold_id),
-        _reply(request.hold_id),
-        request.encode(),
-    )
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.rpush(queue, encoded).expire(queue, REPLY_SECONDS).execute()
+    lane, encoded, token = Lane.of(category_id, request.hold_id), request.encode(), uuid.uuid4().hex
+    reply = lane.reply(request.hold_id)
     deadline = time.monotonic() + WAIT_SECONDS
-    lock, token = queue + ":writer", uuid.uuid4().hex
-    while time.monotonic() < deadline:
-        if redis.set(lock, token, nx=True, px=LOCK_MILLISECONDS):
-            try:
-                answer = _write_until_answered(redis, category_id, shards, queue, request)
-            finally:
-                redis.eval(_UNLOCK, 1, lock, token)
+    taken = redis.eval(
+        _JOIN, 2, lane.queue, lane.lock, token, LOCK_MILLISECONDS, batch_size(), encoded,
+        REPLY_SECONDS,
+    )  # fmt: skip
+    while True:
+        if int(taken[0]) == 1:
+            answer = _write_until_answered(
+                redis, lane, token, shards, category_id, taken[1], request
+            )
             if answer is not None:
                 return None if answer == ALONE else answer
-            continue  # our request was popped by a writer before us: wait for its answer
-        popped = redis.blpop([reply], timeout=POLL_SECONDS)
-        if popped is not None and int(popped[1]) != LEAD:
+            # Our request was popped by a writer before us: its answer is on our reply list.
+        if time.monotonic() >= deadline:
+            break
+        popped = redis.blpop([reply, lane.baton], timeout=POLL_SECONDS)
+        if popped is not None and popped[0].decode() == reply:
             answer = int(popped[1])
             return None if answer == ALONE else answer
+        # The baton, or no word for POLL_SECONDS (a writer may have died): try the lane.
+        taken = redis.eval(_TAKE, 2, lane.queue, lane.lock, token, LOCK_MILLISECONDS, batch_size())
     # No answer in time: take the request back, and write it alone (see the module's doc).
-    redis.lrem(queue, 1, encoded)
+    redis.lrem(lane.queue, 1, encoded)
     return None
 
 
 def _write_until_answered(
-    redis: Any, category_id: int, shards: int, queue: str, mine: Request
+    redis: Any,
+    lane: Lane,
+    token: str,
+    shards: int,
+    category_id: int,
+    popped: list[bytes],
+    mine: Request,
 ) -> int | None:
-    """As the lane's writer: batches until our own request is answered (its answer), or the
-    queue is empty (None: another writer popped it, its answer is on our reply list). Then the
-    lane goes to the buyer at the head of the queue."""
+    """As the lane's writer, from the batch `popped`: batches until our own request is answered
+    (its answer), or the queue is empty (None: another writer popped it, its answer is on our
+    reply list). Then the lane goes: the lock deleted, the baton left if buyers still queue."""
     answer: int | None = None
-    while answer is None:
-        popped = redis.lpop(queue, batch_size())
-        if not popped:
-            break
+    if not popped:  # our request, and every other, was popped by a writer before us
+        redis.eval(
+            _ANSWER, 3, lane.queue, lane.lock, lane.baton, token, batch_size(), REPLY_SECONDS, "0"
+        )
+    while popped:
         requests = [Request.decode(raw) for raw in popped]
         # A request older than a buyer waits was given up (its buyer wrote it alone, or died
         # after pushing it): not written again.
@@ -236,18 +289,15 @@ def _write_until_answered(
             logger.warning("a batch of %d holds failed: %s", len(fresh), error)
             answers = {request.hold_id: ALONE for request in fresh}
         answers.update((r.hold_id, ALONE) for r in requests if r.created_at <= stale)
-        with redis.pipeline(transaction=False) as pipe:
-            for request in requests:
-                if request.hold_id == mine.hold_id:
-                    answer = answers[request.hold_id]
-                    continue
-                key = _reply(request.hold_id)
-                pipe.rpush(key, answers[request.hold_id]).expire(key, REPLY_SECONDS)
-            pipe.execute()
-    if (head := redis.lindex(queue, 0)) is not None:
-        key = _reply(Request.decode(head).hold_id)
-        with redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, LEAD).expire(key, REPLY_SECONDS).execute()
+        others = [r.hold_id for r in requests if r.hold_id != mine.hold_id]
+        if mine.hold_id in answers:
+            answer = answers[mine.hold_id]
+        popped = redis.eval(
+            _ANSWER, 3 + len(others), lane.queue, lane.lock, lane.baton,
+            *(lane.reply(hold_id) for hold_id in others),
+            token, batch_size(), REPLY_SECONDS, "1" if answer is None else "0",
+            *(answers[hold_id] for hold_id in others),
+        )  # fmt: skip
     return answer
 
 

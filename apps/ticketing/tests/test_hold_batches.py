@@ -119,32 +119,35 @@ def test_a_buyer_whose_batch_never_answers_writes_its_hold_alone_once(monkeypatc
     monkeypatch.setattr(hold_batches, "WAIT_SECONDS", 0.3)
     # Another writer holds every lane and answers nobody (it died after taking the lock).
     redis = hold_batches._client()
-    lanes = {hold_batches._queue(category.pk, uuid.UUID(int=lane)) for lane in range(4)}
-    for queue in lanes:
-        redis.set(queue + ":writer", "dead", px=5000)
+    lanes = {hold_batches.Lane.of(category.pk, uuid.UUID(int=lane)) for lane in range(4)}
+    for lane in lanes:
+        redis.set(lane.lock, "dead", px=5000)
     try:
         hold = holds.hold_place(user_id=7, category_id=category.pk, quantity=2)
     finally:
-        redis.delete(*(queue + ":writer" for queue in lanes))
+        redis.delete(*(lane.lock for lane in lanes))
 
     assert Hold.objects.get(pk=hold.pk).quantity == 2
     assert _held(category.pk) == 2
-    for queue in lanes:  # the request was taken back: no later writer writes it again
-        assert redis.llen(queue) == 0
+    for lane in lanes:  # the request was taken back: no later writer writes it again
+        assert redis.llen(lane.queue) == 0
 
 
 def test_a_request_older_than_a_buyer_waits_is_never_written() -> None:
     category = factories.category_of(factories.show(capacity=10, shard_count=2))
     stale = _request(3, age=hold_batches.WAIT_SECONDS + 1)
     redis = hold_batches._client()
-    queue = hold_batches._queue(category.pk, stale.hold_id)
-    redis.rpush(queue, stale.encode())
+    lane = hold_batches.Lane.of(category.pk, stale.hold_id)
     fresh = hold_batches.Request(
         uuid.uuid4(), 4, 1, timezone.now() + timedelta(minutes=10), timezone.now()
     )
+    redis.set(lane.lock, "writer", px=5000)
 
-    answer = hold_batches._write_until_answered(redis, category.pk, 2, queue, fresh)
+    answer = hold_batches._write_until_answered(
+        redis, lane, "writer", 2, category.pk, [stale.encode().encode()], fresh
+    )
 
-    assert answer is None  # its own request was never queued: the queue ran dry
+    assert answer is None  # its own request was never in the batch: the queue ran dry
+    assert redis.get(lane.lock) is None  # and the writer let the lane go
     assert not Hold.objects.filter(pk=stale.hold_id).exists()
     assert _held(category.pk) == 0
