@@ -23,6 +23,10 @@ def _settings(env: Mapping[str, str]) -> dict[str, int]:
         # every hold alone. 32: past ~8 a statement, the database's gain flattens
         # (docs/benchmarks.md), and a bigger batch only makes its first buyer wait longer.
         "CLEAVE_TICKETING_HOLD_BATCH": int(env.get("CLEAVE_TICKETING_HOLD_BATCH", "32")),
+        # Buyers in flight on a lane (this one included) from which holds join its batches;
+        # below, a hold is written alone at once: a batch of one brings nothing and makes a
+        # buyer wait behind the lane's writer.
+        "CLEAVE_TICKETING_HOLD_BATCH_FROM": int(env.get("CLEAVE_TICKETING_HOLD_BATCH_FROM", "3")),
         # Writers at once per category (one per lane): the statements a category's on-sale
         # keeps running in parallel, each on one shard.
         "CLEAVE_TICKETING_HOLD_LANES": int(env.get("CLEAVE_TICKETING_HOLD_LANES", "4")),

@@ -165,9 +165,22 @@ def _hold_try(
     seat_ids: Sequence[int],
 ) -> Hold | None:
     if not category.numbered and hold_batches.enabled():
-        hold = _hold_batched(category, hold_id, user_id, quantity, key)
-        if hold is not None:
-            return hold
+        # Counted in flight on its lane until written, however written: the lane's load.
+        with hold_batches.in_flight(category.pk, hold_id) as busy:
+            if busy and (hold := _hold_batched(category, hold_id, user_id, quantity, key)):
+                return hold
+            return _hold_alone(category, hold_id, user_id, quantity, seat_ids)
+    return _hold_alone(category, hold_id, user_id, quantity, seat_ids)
+
+
+def _hold_alone(
+    category: SeatCategory,
+    hold_id: uuid.UUID,
+    user_id: int,
+    quantity: int,
+    seat_ids: Sequence[int],
+) -> Hold | None:
+    """The hold in its own statement (and transaction), as steps 1-3 of docs/ticketing.md."""
     try:
         # One transaction for both: a hold never exists without its seats, nor seats without it.
         with transaction.atomic(using=DB):

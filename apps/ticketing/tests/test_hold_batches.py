@@ -114,9 +114,24 @@ def test_buyers_racing_are_held_in_batches_and_never_oversold() -> None:
     assert statements < batched
 
 
-def test_a_buyer_whose_batch_never_answers_writes_its_hold_alone_once(monkeypatch: Any) -> None:
+def test_a_lone_buyer_is_written_alone_at_once_and_leaves_the_lane() -> None:
+    category = factories.category_of(factories.show(capacity=10, shard_count=2))
+    before = hold_batches.STATS.statements
+
+    hold = holds.hold_place(user_id=5, category_id=category.pk, quantity=1)
+
+    assert hold_batches.STATS.statements == before  # no batch: nobody else was in flight
+    assert Hold.objects.get(pk=hold.pk).shard_id is not None
+    lane = hold_batches.Lane.of(category.pk, hold.pk)
+    assert hold_batches._client().zcard(lane.in_flight) == 0
+
+
+def test_a_buyer_whose_batch_never_answers_writes_its_hold_alone_once(
+    monkeypatch: Any, settings: Any
+) -> None:
     category = factories.category_of(factories.show(capacity=10, shard_count=2))
     monkeypatch.setattr(hold_batches, "WAIT_SECONDS", 0.3)
+    settings.CLEAVE_TICKETING_HOLD_BATCH_FROM = 1  # every hold joins its lane
     # Another writer holds every lane and answers nobody (it died after taking the lock).
     redis = hold_batches._client()
     lanes = {hold_batches.Lane.of(category.pk, uuid.UUID(int=lane)) for lane in range(4)}
