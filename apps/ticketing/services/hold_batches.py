@@ -3,18 +3,21 @@ are held together by the next one, one statement and one commit for many holds.
 
 Why. A design that commits one transaction per hold cannot pass what one commit costs on the
 database: bench/ticketing/pgbench.py's `commit` (a counter rewritten, nothing recorded) is only
-6-10x the naive row lock on these two cores, and the sharded statement reaches 4-6x. A batch of
-8 holds in one statement reaches ~20x (docs/benchmarks.md). App servers scale out; the
+6-10x the naive row lock on these two cores, and the sharded statement reaches 4-6x. Four
+writers of 16 holds a statement reach 35x, of 2 holds 6.8x (docs/benchmarks.md, third series). App servers scale out; the
 database does not, so the work per hold is moved out of it.
 
-How (flat combining over Redis, no process of its own). A buyer pushes its request onto one of
-the category's `lanes` queues (by its hold's id) and tries to become that lane's writer (a
+How (flat combining over Redis, no process of its own). Each buyer is counted in flight on one
+of the category's `lanes` (by its hold's id) until its hold is written (`in_flight`); below
+`batch_from` buyers in flight it writes alone at once, since a batch of one brings nothing. On
+a busy lane, a buyer pushes its request onto the lane's queue and tries to become its writer (a
 Redis lock with a time to live). The writer pops up to `batch` requests, writes them with
 BATCH_STATEMENT on a connection of its own in autocommit (so the holds commit before anyone
 hears of them, whatever transaction the writer's caller is in), answers each buyer on its
-reply list, and goes on until its own request is answered; it then hands the lane on to the
-buyer at the head of the queue. The others wait on their reply lists, and retry the lock every
-POLL_SECONDS in case a writer died between its pop and its answers.
+reply list, and goes on until its own request is answered; it then lets the lane go, leaving
+a baton when buyers still queue, which wakes exactly one of them to take the lock. The others
+wait on their reply lists and the baton, and retry the lock every POLL_SECONDS in case a
+writer died between its pop and its answers. Each step is one round trip (a Lua script).
 
 What cannot be batched is written alone by its buyer (services.holds, one statement): the
 batching is off (`CLEAVE_TICKETING_HOLD_BATCH` = 0), there is no Redis (embedded mode), the
