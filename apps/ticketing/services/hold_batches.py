@@ -4,8 +4,8 @@ are held together by the next one, one statement and one commit for many holds.
 Why. A design that commits one transaction per hold cannot pass what one commit costs on the
 database: bench/ticketing/pgbench.py's `commit` (a counter rewritten, nothing recorded) is only
 6-10x the naive row lock on these two cores, and the sharded statement reaches 4-6x. Four
-writers of 16 holds a statement reach 35x, of 2 holds 6.8x (docs/benchmarks.md, third series). App servers scale out; the
-database does not, so the work per hold is moved out of it.
+writers of 16 holds a statement reach 35x, of 2 holds 6.8x (docs/benchmarks.md, third
+series). App servers scale out; the database does not, so the work per hold is moved out of it.
 
 How (flat combining over Redis, no process of its own). Each buyer is counted in flight on one
 of the category's `lanes` (by its hold's id) until its hold is written (`in_flight`); below
