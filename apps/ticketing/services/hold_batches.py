@@ -48,6 +48,7 @@ from django.db import connections
 from django.utils import timezone
 from psycopg import DatabaseError
 from psycopg_pool import PoolTimeout
+from redis.exceptions import RedisError
 
 from apps.ticketing.services.hold_statements import BATCH_STATEMENT
 from cleave.databases import database_for
@@ -67,7 +68,6 @@ POOL_TIMEOUT = 2.0  # seconds a writer waits for one of the process's batch conn
 REPLY_SECONDS = 30  # an answer nobody fetched (its buyer gave up) is dropped after this
 # Answers on a buyer's reply list.
 EXISTS = -1  # a hold with this id was there already: read it
-LEAD = 0  # not an answer: the lane is yours, take the lock and write
 ALONE = -2  # no single unlocked shard had room for it: write it alone
 
 
@@ -261,16 +261,34 @@ def in_flight(category_id: int, hold_id: uuid.UUID) -> Iterator[bool]:
     against 15 ms at half load when every hold went through its lane)."""
     redis, lane, member = _client(), Lane.of(category_id, hold_id), str(hold_id)
     now_ms = int(time.time() * 1000)
-    count = redis.eval(_ARRIVE, 1, lane.in_flight, member, now_ms, IN_FLIGHT_SECONDS * 1000)
+    try:
+        count = redis.eval(_ARRIVE, 1, lane.in_flight, member, now_ms, IN_FLIGHT_SECONDS * 1000)
+    except RedisError as error:  # Redis down: holds go on, each alone
+        logger.warning("holds written alone: Redis failed (%s)", error)
+        yield False
+        return
     try:
         yield int(count) >= batch_from()
     finally:
-        redis.zrem(lane.in_flight, member)
+        try:
+            redis.zrem(lane.in_flight, member)
+        except RedisError:  # forgotten after IN_FLIGHT_SECONDS anyway
+            logger.warning("a hold's in-flight entry outlives it: Redis failed")
 
 
 def place(*, category_id: int, shards: int, request: Request) -> int | None:
     """Write `request`'s hold in a batch: the shard it took its seats from, EXISTS if a hold
-    with its id was there already, or None when the caller must write it alone."""
+    with its id was there already, or None when the caller must write it alone (as when Redis
+    fails midway: a request it left queued may still be written by a batch, and the hold's id
+    settles which write lands, as after a buyer's timeout)."""
+    try:
+        return _place(category_id, shards, request)
+    except RedisError as error:
+        logger.warning("a hold written alone: Redis failed (%s)", error)
+        return None
+
+
+def _place(category_id: int, shards: int, request: Request) -> int | None:
     redis = _client()
     lane, encoded, token = Lane.of(category_id, request.hold_id), request.encode(), uuid.uuid4().hex
     reply = lane.reply(request.hold_id)

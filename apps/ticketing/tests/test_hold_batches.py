@@ -166,3 +166,42 @@ def test_a_request_older_than_a_buyer_waits_is_never_written() -> None:
     assert redis.get(lane.lock) is None  # and the writer let the lane go
     assert not Hold.objects.filter(pk=stale.hold_id).exists()
     assert _held(category.pk) == 0
+
+
+def test_with_redis_down_holds_go_on_each_written_alone(monkeypatch: Any, settings: Any) -> None:
+    import redis
+
+    category = factories.category_of(factories.show(capacity=10, shard_count=2))
+    settings.CLEAVE_TICKETING_HOLD_BATCH_FROM = 1  # every hold would join its lane
+    nowhere = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(hold_batches, "_client", lambda: nowhere)
+    before = hold_batches.STATS.statements
+
+    hold = holds.hold_place(user_id=8, category_id=category.pk, quantity=3)
+
+    assert hold_batches.STATS.statements == before
+    assert Hold.objects.get(pk=hold.pk).quantity == 3
+    assert _held(category.pk) == 3
+    assert selectors.invariant_violations(category_id=category.pk) == []
+
+
+def test_a_batch_that_redis_fails_midway_is_written_once(monkeypatch: Any, settings: Any) -> None:
+    """Redis fails after the batch committed, before its answers: the buyer writes alone, meets
+    the batch's row, and gets that hold; the seats are taken once."""
+    category = factories.category_of(factories.show(capacity=10, shard_count=2))
+    settings.CLEAVE_TICKETING_HOLD_BATCH_FROM = 1
+    real = hold_batches.write_batch
+
+    def write_then_fail(**kwargs: Any) -> dict[uuid.UUID, int]:
+        answers = real(**kwargs)
+        raise hold_batches.RedisError("connection lost after the batch committed")
+        return answers  # pragma: no cover
+
+    monkeypatch.setattr(hold_batches, "write_batch", write_then_fail)
+
+    hold = holds.hold_place(user_id=9, category_id=category.pk, quantity=2)
+
+    assert Hold.objects.filter(category_id=category.pk).count() == 1
+    assert Hold.objects.get(pk=hold.pk).quantity == 2
+    assert _held(category.pk) == 2
+    assert selectors.invariant_violations(category_id=category.pk) == []
