@@ -7,7 +7,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.db import connections
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -130,8 +132,32 @@ def _free_seats(category_ids: list[int]) -> dict[int, int]:
     return free
 
 
+# One statement, so one snapshot: read apart, a hold expired by the sweeper between the two
+# reads would count neither as stale nor as free. `hold_place` asks it before anything else, so
+# a sold-out buyer costs one read (not a batch, two walks and a sweep: docs/ticketing.md).
+_AVAILABLE = f"""
+SELECT
+    (SELECT COALESCE(SUM(capacity - held - sold), 0) FROM {CategoryShard._meta.db_table}
+        WHERE category_id = %(category_id)s)
+    + (SELECT COALESCE(SUM(quantity), 0) FROM {Hold._meta.db_table}
+        WHERE category_id = %(category_id)s AND status = %(active)s AND expires_at <= %(now)s)
+"""  # noqa: S608 - table names are the models' own, every value a bound parameter
+
+
 def category_available(*, category_id: int) -> int:
-    return _free_seats([category_id]).get(category_id, 0)
+    """The category's seats neither sold nor held by a live hold (as in
+    categories_with_availability), in one statement."""
+    connection = connections[DB]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: dict[str, Any] = {
+        "category_id": category_id,
+        "active": Hold.Status.ACTIVE.value,
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_AVAILABLE, params)
+        (available,) = cursor.fetchone()
+    return int(available)
 
 
 def shows_available(*, show_ids: list[int]) -> dict[int, int]:

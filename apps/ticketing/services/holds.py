@@ -97,6 +97,10 @@ def hold_place(
         raise ShowNotOnSale()
     if seat_ids:
         seating.seats_check_named(category=category, seat_ids=seat_ids, quantity=quantity)
+    # Most buyers of an on-sale come after the last seat: one read answers them, where a try
+    # costs a batch or two walks, and then a sweep. Seats freed after it are a race they lost.
+    if (available := selectors.category_available(category_id=category.pk)) < quantity:
+        raise SoldOut(details={"available": available})
     # The key names the id (Hold.id_for_key): a second placement with it is refused by the
     # primary key, and the key needs no column. Chosen once, so a batch's write and this call's
     # own (hold_batches) can never both land.

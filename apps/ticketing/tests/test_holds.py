@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.ticketing import selectors
@@ -47,6 +49,21 @@ def test_asking_for_more_seats_than_left_is_sold_out_with_what_is_left(as_user: 
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "sold_out"
     assert answer.json()["error"]["details"] == {"available": 3}
+
+
+def test_a_buyer_after_the_last_seat_is_answered_by_one_read_of_the_counters() -> None:
+    category = factories.category_of(factories.show(capacity=4, shard_count=2))
+    holds.hold_place(user_id=1, category_id=category.pk, quantity=4)
+
+    with CaptureQueriesContext(connections[holds.DB]) as queries, pytest.raises(SoldOut) as out:
+        holds.hold_place(user_id=2, category_id=category.pk, quantity=1)
+
+    assert out.value.details == {"available": 0}
+    statements = [query["sql"] for query in queries.captured_queries]
+    # The category (with its show), then the counters: no walk, no write, no sweep.
+    assert len(statements) == 2, statements
+    assert not any(word in sql.upper() for sql in statements for word in ("UPDATE", "INSERT"))
+    assert Hold.objects.count() == 1
 
 
 def test_a_hold_on_a_draft_show_is_refused(as_user: Any) -> None:
