@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.ticketing import pgbench
+from bench.ticketing import children, pgbench
 from bench.ticketing import run as race  # sets up sys.path and the settings module
 
 
@@ -45,7 +44,7 @@ def _child(category_id: int, threads: int, holds_each: int, first_user: int) -> 
     race._prepare()
     from django.db import connections
 
-    from apps.ticketing.services import hold_batches, holds
+    from apps.ticketing.services import holds
 
     start = threading.Barrier(threads)
 
@@ -62,17 +61,8 @@ def _child(category_id: int, threads: int, holds_each: int, first_user: int) -> 
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         granted = sum(pool.map(buyer, range(threads)))
-    stats = hold_batches.STATS
-    print(
-        json.dumps(
-            {
-                "granted": granted,
-                "seconds": time.perf_counter() - began,
-                "statements": stats.statements,
-                "batched": stats.holds,
-            }
-        )
-    )
+    seconds = time.perf_counter() - began
+    print(json.dumps({"granted": granted, "seconds": seconds, **children.batch_counts()}))
 
 
 def _redis_cpu() -> float:
@@ -97,30 +87,20 @@ def _run(args: argparse.Namespace, batch: str) -> dict[str, float]:
     command += ["--threads", str(args.threads), "--holds", str(args.holds)]
     machine, redis = race._machine_now(), _redis_cpu()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    children = [
-        subprocess.Popen(
-            [*command, "--first-user", str(1 + number * per_process)],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    commands = [
+        [*command, "--first-user", str(1 + number * per_process)]
         for number in range(args.processes)
     ]
-    reports = []
-    for child in children:
-        out, _ = child.communicate()
-        if child.returncode != 0:
-            sys.exit(f"a buyer process failed ({child.returncode})")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    _, reports = children.run(commands, env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = (race._machine_now()[0] - machine[0]) / os.sysconf("SC_CLK_TCK")
     buyers_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     redis_cpu = _redis_cpu() - redis
     # From the buyers' start (their barrier) to the last one's end: not the processes' start-up.
     seconds = max(float(r["seconds"]) for r in reports)
-    granted = sum(int(r["granted"]) for r in reports)
-    statements = sum(int(r["statements"]) for r in reports)
-    batched = sum(int(r["batched"]) for r in reports)
+    granted = children.total(reports, "granted")
+    statements = children.total(reports, "statements")
+    batched = children.total(reports, "batched")
     # The invariants, then the run's holds deleted (left active, they would slow every later
     # run's expiry scans in this database).
     problems = pgbench._check_and_clear(category_id, granted)

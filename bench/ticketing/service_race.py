@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.ticketing import children
 from bench.ticketing import run as race  # sets up sys.path and the settings module
 
 
@@ -43,7 +43,7 @@ def _child(args: argparse.Namespace) -> None:
     prints "ready", waits for the start time on stdin, then prints one JSON line."""
     race._prepare()
     from apps.ticketing.error_codes import SoldOut
-    from apps.ticketing.services import hold_batches, holds
+    from apps.ticketing.services import holds
 
     latencies: list[float] = []
     outcome = {"granted": 0, "sold_out": 0, "errors": 0, "last_grant": 0.0, "last_answer": 0.0}
@@ -76,13 +76,7 @@ def _child(args: argparse.Namespace) -> None:
                 time.sleep(delay)
             pool.submit(buyer, number, due)
     # The threads' connections end with the process.
-    stats = hold_batches.STATS
-    print(
-        json.dumps(
-            {**outcome, "latencies": latencies, "statements": stats.statements,
-             "batched": stats.holds}
-        )
-    )  # fmt: skip
+    print(json.dumps({**outcome, "latencies": latencies, **children.batch_counts()}))
 
 
 def _race(args: argparse.Namespace, batch: str, rate: float) -> dict[str, float]:
@@ -91,45 +85,23 @@ def _race(args: argparse.Namespace, batch: str, rate: float) -> dict[str, float]
     command = [sys.executable, __file__, "--child", str(category_id), "--rate", str(rate)]
     command += ["--buyers", str(args.buyers), "--processes", str(args.processes)]
     command += ["--threads", str(args.threads)]
-    children = [
-        subprocess.Popen(
-            [*command, "--index", str(index)],
-            env=env,
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )  # fmt: skip
-        for index in range(args.processes)
-    ]
-    for child in children:  # every process set up before the first buyer arrives
-        if child.stdout is None or child.stdout.readline().strip() != "ready":
-            sys.exit("a buyer process failed to start")
-    start = time.time() + 0.5
-    for child in children:  # the start to every process, before waiting for any
-        assert child.stdin is not None  # noqa: S101 - opened as a pipe above
-        child.stdin.write(f"{start}\n")
-        child.stdin.flush()
-    reports = []
-    for child in children:
-        out, _ = child.communicate()
-        if child.returncode != 0:
-            sys.exit(f"a buyer process failed ({child.returncode})")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    commands = [[*command, "--index", str(index)] for index in range(args.processes)]
+    start, reports = children.run(commands, env, ready_first=True)
     latencies = sorted(value for report in reports for value in report["latencies"])
-    granted = sum(int(report["granted"]) for report in reports)
+    granted = children.total(reports, "granted")
     last_grant = max(float(report["last_grant"]) for report in reports)
     last_answer = max(float(report["last_answer"]) for report in reports)
     problems = race._release_all_and_check(category_id, args.seats, granted)
     return {
         "granted": granted,
-        "sold_out": sum(int(report["sold_out"]) for report in reports),
-        "errors": sum(int(report["errors"]) for report in reports),
+        "sold_out": children.total(reports, "sold_out"),
+        "errors": children.total(reports, "errors"),
         "grant_rate": granted / max(last_grant - start, 1e-9),
         "answer_rate": len(latencies) / max(last_answer - start, 1e-9),
         "p50_ms": 1000 * race._percentile(latencies, 0.50),
         "p99_ms": 1000 * race._percentile(latencies, 0.99),
-        "statements": sum(int(report["statements"]) for report in reports),
-        "batched": sum(int(report["batched"]) for report in reports),
+        "statements": children.total(reports, "statements"),
+        "batched": children.total(reports, "batched"),
         "problems": len(problems),
     }
 

@@ -50,6 +50,7 @@ from psycopg import DatabaseError
 from psycopg_pool import PoolTimeout
 from redis.exceptions import RedisError
 
+from apps.ticketing import metrics
 from apps.ticketing.services.hold_statements import BATCH_STATEMENT
 from cleave.databases import database_for
 
@@ -117,15 +118,24 @@ class Request:
         )  # fmt: skip
 
 
-@dataclass
-class Stats:
-    """What this process's batches wrote: tests and bench/ticketing read it."""
-
-    statements: int = 0
-    holds: int = 0
+@dataclass(frozen=True)
+class Written:
+    statements: int
+    holds: int
 
 
-STATS = Stats()
+def written() -> Written:
+    """What this process's batches have written (tests and bench/ticketing read it): the batch
+    depth histogram's own count and sum, so it is the figure /metrics exports."""
+    totals = {"_count": 0.0, "_sum": 0.0}
+    for family in metrics.hold_batch_holds.collect():
+        for sample in family.samples:
+            suffix = sample.name.removeprefix(family.name)
+            if suffix in totals:
+                totals[suffix] = sample.value
+    return Written(statements=int(totals["_count"]), holds=int(totals["_sum"]))
+
+
 _lock = threading.Lock()
 _redis: Any = None
 _pools: dict[str, Any] = {}  # by database name
@@ -265,6 +275,7 @@ def in_flight(category_id: int, hold_id: uuid.UUID) -> Iterator[bool]:
         count = redis.eval(_ARRIVE, 1, lane.in_flight, member, now_ms, IN_FLIGHT_SECONDS * 1000)
     except RedisError as error:  # Redis down: holds go on, each alone
         logger.warning("holds written alone: Redis failed (%s)", error)
+        metrics.hold_batch_fallbacks.labels("redis").inc()
         yield False
         return
     try:
@@ -285,6 +296,7 @@ def place(*, category_id: int, shards: int, request: Request) -> int | None:
         return _place(category_id, shards, request)
     except RedisError as error:
         logger.warning("a hold written alone: Redis failed (%s)", error)
+        metrics.hold_batch_fallbacks.labels("redis").inc()
         return None
 
 
@@ -315,6 +327,7 @@ def _place(category_id: int, shards: int, request: Request) -> int | None:
         taken = redis.eval(_TAKE, 2, lane.queue, lane.lock, token, LOCK_MILLISECONDS, batch_size())
     # No answer in time: take the request back, and write it alone (see the module's doc).
     redis.lrem(lane.queue, 1, encoded)
+    metrics.hold_batch_fallbacks.labels("timeout").inc()
     return None
 
 
@@ -347,8 +360,11 @@ def _write_until_answered(
             # Whatever this batch wrote is committed or not, by id: each buyer writes alone,
             # and a hold that was written meets its own row (see the module's doc).
             logger.warning("a batch of %d holds failed: %s", len(fresh), error)
+            metrics.hold_batch_fallbacks.labels("database").inc(len(fresh))
             answers = {request.hold_id: ALONE for request in fresh}
-        answers.update((r.hold_id, ALONE) for r in requests if r.created_at <= stale)
+        if given_up := [r.hold_id for r in requests if r.created_at <= stale]:
+            metrics.hold_batch_fallbacks.labels("stale").inc(len(given_up))
+            answers.update((hold_id, ALONE) for hold_id in given_up)
         others = [r.hold_id for r in requests if r.hold_id != mine.hold_id]
         if mine.hold_id in answers:
             answer = answers[mine.hold_id]
@@ -387,13 +403,13 @@ def write_batch(
             row = connection.execute(BATCH_STATEMENT, params).fetchone()
         shard_id, considered, inserted = row
         if shard_id is None:
+            metrics.hold_batch_fallbacks.labels("no_room").inc(len(pending))
             answers.update((r.hold_id, ALONE) for r in pending)
             break
-        written = {uuid.UUID(str(hold_id)) for hold_id in inserted}
-        with _lock:
-            STATS.statements += 1
-            STATS.holds += len(written)
+        inserted_ids = {uuid.UUID(str(hold_id)) for hold_id in inserted}
+        metrics.hold_batch_holds.observe(len(inserted_ids))
+        metrics.holds_written.labels("batched").inc(len(inserted_ids))
         for request in pending[:considered]:
-            answers[request.hold_id] = shard_id if request.hold_id in written else EXISTS
+            answers[request.hold_id] = shard_id if request.hold_id in inserted_ids else EXISTS
         pending = pending[considered:]
     return answers

@@ -25,6 +25,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
-from apps.ticketing import selectors
+from apps.ticketing import metrics, selectors
 from apps.ticketing.error_codes import (
     CategoryNotFound,
     HoldKeyReused,
@@ -105,8 +106,9 @@ def hold_place(
     # primary key, and the key needs no column. Chosen once, so a batch's write and this call's
     # own (hold_batches) can never both land.
     hold_id = Hold.id_for_key(key) if key is not None else uuid.uuid4()
+    ask = _Ask(category, hold_id, user_id, quantity, key, tuple(seat_ids))
     try:
-        hold = _hold_place_reclaiming(category, hold_id, user_id, quantity, key, seat_ids)
+        hold = _hold_place_reclaiming(ask)
     except IntegrityError:
         # The id written first by a concurrent call with the same key, or by a batch this call
         # stopped waiting for: that one is the hold.
@@ -118,24 +120,29 @@ def hold_place(
     return hold
 
 
-def _hold_place_reclaiming(
-    category: SeatCategory,
-    hold_id: uuid.UUID,
-    user_id: int,
-    quantity: int,
-    key: str | None,
-    seat_ids: Sequence[int],
-) -> Hold | None:
+@dataclass(frozen=True)
+class _Ask:
+    """One call of hold_place, checked, with the id its hold will have however it is written."""
+
+    category: SeatCategory
+    hold_id: uuid.UUID
+    user_id: int
+    quantity: int
+    key: str | None
+    seat_ids: tuple[int, ...]
+
+
+def _hold_place_reclaiming(ask: _Ask) -> Hold | None:
     """A try, and when the seats are gone a second one after expiring the category's stale
     holds (if there were any: they may have had the seats)."""
     try:
-        hold = _hold_try(category, hold_id, user_id, quantity, key, seat_ids)
+        hold = _hold_try(ask)
     except SeatTaken:
-        if holds_expire(category_id=category.pk) == 0:
+        if holds_expire(category_id=ask.category.pk) == 0:
             raise
-        return _hold_try(category, hold_id, user_id, quantity, key, seat_ids)
-    if hold is None and holds_expire(category_id=category.pk) > 0:
-        hold = _hold_try(category, hold_id, user_id, quantity, key, seat_ids)
+        return _hold_try(ask)
+    if hold is None and holds_expire(category_id=ask.category.pk) > 0:
+        hold = _hold_try(ask)
     return hold
 
 
@@ -160,52 +167,45 @@ def _hold_by_key(key: str, user_id: int, category_id: int, quantity: int) -> Hol
     return hold
 
 
-def _hold_try(
-    category: SeatCategory,
-    hold_id: uuid.UUID,
-    user_id: int,
-    quantity: int,
-    key: str | None,
-    seat_ids: Sequence[int],
-) -> Hold | None:
-    if not category.numbered and hold_batches.enabled():
+def _hold_try(ask: _Ask) -> Hold | None:
+    if not ask.category.numbered and hold_batches.enabled():
         # Counted in flight on its lane until written, however written: the lane's load.
-        with hold_batches.in_flight(category.pk, hold_id) as busy:
-            if busy and (hold := _hold_batched(category, hold_id, user_id, quantity, key)):
+        with hold_batches.in_flight(ask.category.pk, ask.hold_id) as busy:
+            if busy and (hold := _hold_batched(ask)):
                 return hold
-            return _hold_alone(category, hold_id, user_id, quantity, seat_ids)
-    return _hold_alone(category, hold_id, user_id, quantity, seat_ids)
+            return _hold_alone(ask)
+    return _hold_alone(ask)
 
 
-def _hold_alone(
-    category: SeatCategory,
-    hold_id: uuid.UUID,
-    user_id: int,
-    quantity: int,
-    seat_ids: Sequence[int],
-) -> Hold | None:
+def _hold_alone(ask: _Ask) -> Hold | None:
     """The hold in its own statement (and transaction), as steps 1-3 of docs/ticketing.md."""
+    category, quantity = ask.category, ask.quantity
     try:
         # One transaction for both: a hold never exists without its seats, nor seats without it.
         with transaction.atomic(using=DB):
-            hold = _counters_take(category.pk, category.shard_count, hold_id, user_id, quantity)
+            hold = _counters_take(
+                category.pk, category.shard_count, ask.hold_id, ask.user_id, quantity
+            )
             if hold is not None and category.numbered:
                 found = seating.seats_take(
-                    hold_id=hold.pk, category_id=category.pk, quantity=quantity, seat_ids=seat_ids
+                    hold_id=hold.pk,
+                    category_id=category.pk,
+                    quantity=quantity,
+                    seat_ids=ask.seat_ids,
                 )
                 if not found:
                     raise _NoSeats
     except _NoSeats:
         return None
     if hold is not None:
+        metrics.holds_written.labels("alone").inc()
         hold.category = category  # read already: the caller's answer needs it (numbered?)
     return hold
 
 
-def _hold_batched(
-    category: SeatCategory, hold_id: uuid.UUID, user_id: int, quantity: int, key: str | None
-) -> Hold | None:
+def _hold_batched(ask: _Ask) -> Hold | None:
     """The hold written by a batch (hold_batches), or None: this call writes it alone."""
+    category, hold_id, user_id, quantity = ask.category, ask.hold_id, ask.user_id, ask.quantity
     now = timezone.now()
     request = hold_batches.Request(hold_id, user_id, quantity, now + hold_ttl(), now)
     answer = hold_batches.place(
@@ -214,7 +214,7 @@ def _hold_batched(
     if answer is None:
         return None
     if answer == hold_batches.EXISTS:
-        hold = _hold_existing(hold_id, key, user_id, category.pk, quantity)
+        hold = _hold_existing(hold_id, ask.key, user_id, category.pk, quantity)
         if hold is None:  # a hold is never deleted while its buyer waits: a bug
             raise RuntimeError(f"hold {hold_id} existed, then not")
     else:

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, connections
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from apps.ticketing import selectors
 from apps.ticketing.models import CategoryShard, Hold
@@ -34,6 +35,14 @@ def _request(user_id: int, quantity: int = 1, *, age: float = 0.0) -> hold_batch
     return hold_batches.Request(uuid.uuid4(), user_id, quantity, now + timedelta(minutes=10), now)
 
 
+def _fallbacks(reason: str) -> float:
+    """cleave_ticketing_hold_batch_fallbacks_total{reason} as /metrics exports it."""
+    value = REGISTRY.get_sample_value(
+        "cleave_ticketing_hold_batch_fallbacks_total", {"reason": reason}
+    )
+    return value or 0.0
+
+
 def _held(category_id: int) -> int:
     return sum(CategoryShard.objects.filter(category_id=category_id).values_list("held", flat=True))
 
@@ -41,11 +50,11 @@ def _held(category_id: int) -> int:
 def test_a_batch_holds_many_buyers_in_one_statement_on_one_shard() -> None:
     category = factories.category_of(factories.show(capacity=100, shard_count=4))
     requests = [_request(user, quantity=1 + user % 3) for user in range(1, 9)]
-    before = hold_batches.STATS.statements
+    before = hold_batches.written().statements
 
     answers = hold_batches.write_batch(category_id=category.pk, shards=4, requests=requests)
 
-    assert hold_batches.STATS.statements == before + 1
+    assert hold_batches.written().statements == before + 1
     assert len(set(answers.values())) == 1  # one shard, room enough for all (25 seats each)
     written = Hold.objects.filter(category_id=category.pk)
     assert {h.pk for h in written} == {r.hold_id for r in requests}
@@ -56,12 +65,14 @@ def test_a_batch_holds_many_buyers_in_one_statement_on_one_shard() -> None:
 def test_a_batch_bigger_than_a_shard_is_split_over_shards_and_the_rest_written_alone() -> None:
     category = factories.category_of(factories.show(capacity=8, shard_count=4))  # 2 a shard
     requests = [_request(user) for user in range(1, 12)]
+    no_room = _fallbacks("no_room")
 
     answers = hold_batches.write_batch(category_id=category.pk, shards=4, requests=requests)
 
     shards = [answers[r.hold_id] for r in requests[:8]]
     assert sorted(shards.count(shard) for shard in set(shards)) == [2, 2, 2, 2]
     assert [answers[r.hold_id] for r in requests[8:]] == [hold_batches.ALONE] * 3
+    assert _fallbacks("no_room") == no_room + 3
     assert _held(category.pk) == 8
     assert Hold.objects.filter(category_id=category.pk).count() == 8
     assert selectors.invariant_violations(category_id=category.pk) == []
@@ -85,7 +96,7 @@ def test_buyers_racing_are_held_in_batches_and_never_oversold() -> None:
     capacity, buyers = 150, 200
     category = factories.category_of(factories.show(capacity=capacity, shard_count=8))
     start = threading.Barrier(16)
-    before = (hold_batches.STATS.statements, hold_batches.STATS.holds)
+    before = (hold_batches.written().statements, hold_batches.written().holds)
 
     def buy(first: int) -> list[bool]:
         start.wait()
@@ -107,8 +118,8 @@ def test_buyers_racing_are_held_in_batches_and_never_oversold() -> None:
     assert results.count(True) == capacity  # none oversold, none turned away with seats left
     assert selectors.category_available(category_id=category.pk) == 0
     assert selectors.invariant_violations(category_id=category.pk) == []
-    statements = hold_batches.STATS.statements - before[0]
-    batched = hold_batches.STATS.holds - before[1]
+    statements = hold_batches.written().statements - before[0]
+    batched = hold_batches.written().holds - before[1]
     # Batches formed: fewer statements than the holds they wrote.
     assert batched > 0
     assert statements < batched
@@ -116,11 +127,11 @@ def test_buyers_racing_are_held_in_batches_and_never_oversold() -> None:
 
 def test_a_lone_buyer_is_written_alone_at_once_and_leaves_the_lane() -> None:
     category = factories.category_of(factories.show(capacity=10, shard_count=2))
-    before = hold_batches.STATS.statements
+    before = hold_batches.written().statements
 
     hold = holds.hold_place(user_id=5, category_id=category.pk, quantity=1)
 
-    assert hold_batches.STATS.statements == before  # no batch: nobody else was in flight
+    assert hold_batches.written().statements == before  # no batch: nobody else was in flight
     assert Hold.objects.get(pk=hold.pk).shard_id is not None
     lane = hold_batches.Lane.of(category.pk, hold.pk)
     assert hold_batches._client().zcard(lane.in_flight) == 0
@@ -137,6 +148,7 @@ def test_a_buyer_whose_batch_never_answers_writes_its_hold_alone_once(
     lanes = {hold_batches.Lane.of(category.pk, uuid.UUID(int=lane)) for lane in range(4)}
     for lane in lanes:
         redis.set(lane.lock, "dead", px=5000)
+    timeouts = _fallbacks("timeout")
     try:
         hold = holds.hold_place(user_id=7, category_id=category.pk, quantity=2)
     finally:
@@ -144,6 +156,7 @@ def test_a_buyer_whose_batch_never_answers_writes_its_hold_alone_once(
 
     assert Hold.objects.get(pk=hold.pk).quantity == 2
     assert _held(category.pk) == 2
+    assert _fallbacks("timeout") == timeouts + 1
     for lane in lanes:  # the request was taken back: no later writer writes it again
         assert redis.llen(lane.queue) == 0
 
@@ -157,6 +170,7 @@ def test_a_request_older_than_a_buyer_waits_is_never_written() -> None:
         uuid.uuid4(), 4, 1, timezone.now() + timedelta(minutes=10), timezone.now()
     )
     redis.set(lane.lock, "writer", px=5000)
+    given_up = _fallbacks("stale")
 
     answer = hold_batches._write_until_answered(
         redis, lane, "writer", 2, category.pk, [stale.encode().encode()], fresh
@@ -166,6 +180,7 @@ def test_a_request_older_than_a_buyer_waits_is_never_written() -> None:
     assert redis.get(lane.lock) is None  # and the writer let the lane go
     assert not Hold.objects.filter(pk=stale.hold_id).exists()
     assert _held(category.pk) == 0
+    assert _fallbacks("stale") == given_up + 1
 
 
 def test_with_redis_down_holds_go_on_each_written_alone(monkeypatch: Any, settings: Any) -> None:
@@ -175,11 +190,13 @@ def test_with_redis_down_holds_go_on_each_written_alone(monkeypatch: Any, settin
     settings.CLEAVE_TICKETING_HOLD_BATCH_FROM = 1  # every hold would join its lane
     nowhere = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     monkeypatch.setattr(hold_batches, "_client", lambda: nowhere)
-    before = hold_batches.STATS.statements
+    before = hold_batches.written().statements
+    failures = _fallbacks("redis")
 
     hold = holds.hold_place(user_id=8, category_id=category.pk, quantity=3)
 
-    assert hold_batches.STATS.statements == before
+    assert hold_batches.written().statements == before
+    assert _fallbacks("redis") == failures + 1  # counted once: at its arrival, then alone
     assert Hold.objects.get(pk=hold.pk).quantity == 3
     assert _held(category.pk) == 3
     assert selectors.invariant_violations(category_id=category.pk) == []
@@ -193,9 +210,8 @@ def test_a_batch_that_redis_fails_midway_is_written_once(monkeypatch: Any, setti
     real = hold_batches.write_batch
 
     def write_then_fail(**kwargs: Any) -> dict[uuid.UUID, int]:
-        answers = real(**kwargs)
+        real(**kwargs)
         raise hold_batches.RedisError("connection lost after the batch committed")
-        return answers  # pragma: no cover
 
     monkeypatch.setattr(hold_batches, "write_batch", write_then_fail)
 
