@@ -102,7 +102,8 @@ def main() -> None:
     if args.check:
         print(check())
     else:
-        print(f"Parse Server {installed_version()} in {install()}")
+        where = install()  # first: the version is read from what it installed
+        print(f"Parse Server {installed_version()} in {where}")
 
 
 if __name__ == "__main__":
