@@ -25,8 +25,9 @@ def _settings(env: Mapping[str, str]) -> dict[str, int]:
         "CLEAVE_TICKETING_HOLD_BATCH": int(env.get("CLEAVE_TICKETING_HOLD_BATCH", "32")),
         # Buyers in flight on a lane (this one included) from which holds join its batches;
         # below, a hold is written alone at once: a batch of one brings nothing and makes a
-        # buyer wait behind the lane's writer.
-        "CLEAVE_TICKETING_HOLD_BATCH_FROM": int(env.get("CLEAVE_TICKETING_HOLD_BATCH_FROM", "3")),
+        # buyer wait behind the lane's writer. 6, not 3: at half the service's hold throughput
+        # 3 let shallow batches form, p99 70 ms against 16 ms (docs/benchmarks.md, fourth series).
+        "CLEAVE_TICKETING_HOLD_BATCH_FROM": int(env.get("CLEAVE_TICKETING_HOLD_BATCH_FROM", "6")),
         # Writers at once per category (one per lane): the statements a category's on-sale
         # keeps running in parallel, each on one shard.
         "CLEAVE_TICKETING_HOLD_LANES": int(env.get("CLEAVE_TICKETING_HOLD_LANES", "4")),

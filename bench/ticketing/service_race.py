@@ -12,9 +12,11 @@ every thread busy waits, which counts in its latency). Per mode (batches as conf
 `CLEAVE_TICKETING_HOLD_BATCH=0`):
   - saturation: every buyer arriving at once; holds granted per second from the start to the
     last grant;
-  - at half the batched mode's saturation rate (buyers answered per second, granted or sold
-    out, from the start to the last answer): hold p50/p99 from arrival to answer (the issue's
-    latency target: p99 < 100 ms);
+  - at half the measured maximum (buyers arriving at half the higher of the two modes'
+    saturation hold throughputs, holds granted per second): hold p50/p99 from arrival to
+    answer (the issue's latency target: p99 < 100 ms). Not half the buyers *answered* per
+    second: a sold-out answer is one read, so that rate is mostly cheap refusals, and half of
+    it would race the first 1,000 buyers at the service's full hold throughput;
   - the invariants after each run: granted ≤ seats, the counters equal the holds, then every
     hold released through the service and every seat back (run.py's check).
 
@@ -136,13 +138,13 @@ def main() -> None:
         f" ({args.shards} shards), {args.processes} processes x {args.threads} threads"
     )
     broken = False
-    half: float | None = None
+    most = 0.0  # holds granted per second at saturation, the better mode's
     for phase in ("saturation", "half"):
         for label, batch in (("batched", configured), ("alone", "0")):
-            rate = 1e6 if phase == "saturation" else (half or 1.0)
+            rate = 1e6 if phase == "saturation" else max(most / 2, 1.0)
             result = _race(args, batch, rate)
-            if phase == "saturation" and label == "batched":
-                half = result["answer_rate"] / 2
+            if phase == "saturation":
+                most = max(most, result["grant_rate"])
             depth = result["batched"] / max(result["statements"], 1)
             shown = "all at once" if phase == "saturation" else f"{rate:.0f}/s"
             print(

@@ -92,7 +92,8 @@ def test_a_hold_already_written_alone_is_skipped_and_its_seats_not_taken_twice()
     assert selectors.invariant_violations(category_id=category.pk) == []
 
 
-def test_buyers_racing_are_held_in_batches_and_never_oversold() -> None:
+def test_buyers_racing_are_held_in_batches_and_never_oversold(settings: Any) -> None:
+    settings.CLEAVE_TICKETING_HOLD_BATCH_FROM = 3  # 16 buyers over 4 lanes: 4 a lane
     capacity, buyers = 150, 200
     category = factories.category_of(factories.show(capacity=capacity, shard_count=8))
     start = threading.Barrier(16)
