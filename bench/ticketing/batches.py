@@ -136,12 +136,7 @@ def main() -> None:
         return
     if args.dry_run:
         args.processes, args.threads, args.holds, args.rounds = 2, 4, 5, 1
-    race._prepare()
-    from django.conf import settings
-
-    if not settings.CONFIG.redis_url:
-        sys.exit("bench/ticketing/batches.py needs real mode: set REDIS_URL too")
-    configured = str(settings.CLEAVE_TICKETING_HOLD_BATCH)  # type: ignore[misc]
+    configured = children.configured_batch("bench/ticketing/batches.py")
     print(
         f"bench/ticketing/batches: {args.processes} processes x {args.threads} buyers,"
         f" {args.holds} holds each, {args.rounds} rounds (batches of up to {configured},"

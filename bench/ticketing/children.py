@@ -51,6 +51,19 @@ def run(
     return start, reports
 
 
+def configured_batch(script: str) -> str:
+    """In the parent: Django set up for real mode, and the batch size configured (the run with
+    batches uses it, the run without sets 0). Exits when there is no Redis."""
+    from bench.ticketing import run as race
+
+    race._prepare()
+    from django.conf import settings
+
+    if not settings.CONFIG.redis_url:
+        sys.exit(f"{script} needs real mode: set REDIS_URL too")
+    return str(settings.CLEAVE_TICKETING_HOLD_BATCH)  # type: ignore[misc]
+
+
 def batch_counts() -> dict[str, int]:
     """In a child: what this process's batches wrote (services.hold_batches counts per process)."""
     from apps.ticketing.services import hold_batches

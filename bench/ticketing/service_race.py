@@ -127,12 +127,7 @@ def main() -> None:
         return
     if args.dry_run:
         args.buyers, args.seats, args.processes, args.threads = 200, 50, 2, 4
-    race._prepare()
-    from django.conf import settings
-
-    if not settings.CONFIG.redis_url:
-        sys.exit("bench/ticketing/service_race.py needs real mode: set REDIS_URL too")
-    configured = str(settings.CLEAVE_TICKETING_HOLD_BATCH)  # type: ignore[misc]
+    configured = children.configured_batch("bench/ticketing/service_race.py")
     print(
         f"bench/ticketing/service_race: {args.buyers} buyers for {args.seats} seats"
         f" ({args.shards} shards), {args.processes} processes x {args.threads} threads"
