@@ -69,6 +69,8 @@ def _order(ctx: StepContext) -> Order:
 
 # --- hold ------------------------------------------------------------------------------------
 def hold_seats(ctx: StepContext) -> dict[str, Any]:
+    """The hold order_place took with this step's key (hold_place returns it, in whatever
+    state it is now: one released or expired since fails the issue step, which refunds)."""
     order = _order(ctx)
     try:
         hold = holds.hold_place(
@@ -246,7 +248,14 @@ _PROVIDER_RETRY = Retry(attempts=10, base=1.0, cap=15.0)
 
 PURCHASE = saga(
     orders.PURCHASE,
-    Step("hold", action=hold_seats, compensation=release_seats, deadline=timedelta(seconds=60)),
+    # Held when the order is placed (orders.order_place, with this step's key), so the step
+    # finds the hold; it places one itself for an order placed before that (over a deploy).
+    Step(
+        orders.HOLD_STEP,
+        action=hold_seats,
+        compensation=release_seats,
+        deadline=timedelta(seconds=60),
+    ),
     Step(
         "intent",
         action=create_intent,

@@ -17,22 +17,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.ticketing import selectors
-from apps.ticketing.error_codes import (
-    CategoryNotFound,
-    OrderKeyReused,
-    OrderNotCancellable,
-    OrderNotFound,
-    ShowNotOnSale,
-    SoldOut,
-    TooManySeats,
-)
-from apps.ticketing.models import Order, Show
-from apps.ticketing.services.holds import setting
-from apps.ticketing.services.seats import seats_check_named
+from apps.ticketing.error_codes import OrderKeyReused, OrderNotCancellable, OrderNotFound
+from apps.ticketing.models import Hold, Order
+from apps.ticketing.services import holds
 from cleave.contracts.registry import client
 from cleave.databases import database_for
 from cleave.events import publish
 from cleave.realtime import push, subscribe
+from cleave.sagas import idempotency_key as saga_step_key
 from cleave.sagas import saga_cancel, saga_get
 from cleave.sagas import saga_start as _saga_start
 from contracts.payments import PAYMENTS, IntentGet, PaymentsService
@@ -40,6 +32,7 @@ from contracts.ticketing import OrderCancelled, OrderCompleted, OrderPlaced
 
 DB = database_for("ticketing")
 PURCHASE = "ticketing.purchase"
+HOLD_STEP = "hold"  # the purchase saga's first step (apps.ticketing.sagas): its key is the hold's
 ORDER_FAMILY = "order"
 ORDER_UPDATED = "order.updated"
 Status = Order.Status
@@ -72,61 +65,85 @@ def order_place(
 ) -> Order:
     """Place an order and start its purchase saga (hold → intent → confirmation → capture →
     tickets). The same key returns the first order; with another category, quantity, method or
-    seats it is refused (OrderKeyReused). What can be told now is told now (no such category,
-    not on sale, too many seats, sold out, named seats taken or not the category's); a race for
-    the last seats is the saga's hold to decide."""
+    seats it is refused (OrderKeyReused).
+
+    The seats are held here, before the order exists, with the key of the saga's own hold
+    step: the race for the last seats is decided now, and a buyer who lost it is refused at once
+    (SoldOut, as are no such category, not on sale, too many seats, named seats taken or not the
+    category's) instead of costing a saga that compensates. The saga's hold step then finds the
+    hold by that key and goes on. A crash between the hold and the order's commit leaves a hold
+    with no order: it expires with its time to live, as an abandoned one does."""
     seats = sorted(seat_ids)
     existing = selectors.order_by_key(user_id=user_id, idempotency_key=idempotency_key)
     if existing is not None:
         return _same_order(existing, category_id, quantity, payment_method, seats)
-    if quantity > (maximum := setting("CLEAVE_TICKETING_MAX_SEATS_PER_HOLD")):
-        raise TooManySeats(details={"maximum": maximum})
-    category = selectors.category_for_sale(category_id=category_id)
-    if category is None:
-        raise CategoryNotFound()
-    if category.show.status != Show.Status.PUBLISHED or category.show.ends_at <= timezone.now():
-        raise ShowNotOnSale()
-    if seats:
-        seats_check_named(category=category, seat_ids=seats, quantity=quantity)
-    if (available := selectors.category_available(category_id=category.pk)) < quantity:
-        raise SoldOut(details={"available": available})
+    order_id = uuid.uuid4()
+    hold = holds.hold_place(
+        user_id=user_id,
+        category_id=category_id,
+        quantity=quantity,
+        key=saga_step_key(order_id, HOLD_STEP),
+        seat_ids=seats,
+    )
     try:
-        with transaction.atomic(using=DB):
-            order = Order.objects.using(DB).create(
-                user_id=user_id,
-                category=category,
-                quantity=quantity,
-                seat_ids=seats,
-                amount_cents=category.price_cents * quantity,
-                currency=category.currency,
-                payment_method=payment_method,
-                idempotency_key=idempotency_key,
-            )
-            # The buyer's live sockets join the order's stream, then its first frame, both before
-            # the saga's hand-off: in embedded mode the saga runs in this commit's callbacks,
-            # and its own frames must follow these.
-            stream = order_stream(order.pk)
-            transaction.on_commit(lambda: subscribe(user_id, stream), using=DB)
-            _push_on_commit(order)
-            _saga_start(PURCHASE, input={"order_id": str(order.pk)}, saga_id=order.pk)
-            publish(
-                OrderPlaced(
-                    aggregate_id=str(order.pk),
-                    order_id=str(order.pk),
-                    user_id=user_id,
-                    show_id=category.show_id,
-                    category_id=category.pk,
-                    quantity=quantity,
-                    amount=order.amount_cents,
-                    currency=order.currency,
-                )
-            )
+        return _order_create(order_id, hold, idempotency_key, payment_method, seats)
     except IntegrityError:
+        _release_unless_ordered(order_id, hold)
         # The same key placed by a concurrent request that committed first.
         existing = selectors.order_by_key(user_id=user_id, idempotency_key=idempotency_key)
         if existing is None:
             raise
         return _same_order(existing, category_id, quantity, payment_method, seats)
+    except Exception:
+        _release_unless_ordered(order_id, hold)
+        raise
+
+
+def _release_unless_ordered(order_id: uuid.UUID, hold: Hold) -> None:
+    """The seats back now, not at the hold's expiry, when no order took them (a callback after
+    the commit may fail too, and then the order and its saga have the hold)."""
+    if not Order.objects.using(DB).filter(pk=order_id).exists():
+        holds.hold_release(hold_id=hold.pk)
+
+
+def _order_create(
+    order_id: uuid.UUID, hold: Hold, idempotency_key: str, payment_method: str, seats: list[int]
+) -> Order:
+    """The order for a hold just placed, its first frame and its saga, in one transaction."""
+    category = hold.category
+    user_id, quantity = hold.user_id, hold.quantity
+    with transaction.atomic(using=DB):
+        order = Order.objects.using(DB).create(
+            id=order_id,
+            hold_id=hold.pk,
+            user_id=user_id,
+            category=category,
+            quantity=quantity,
+            seat_ids=seats,
+            amount_cents=category.price_cents * quantity,
+            currency=category.currency,
+            payment_method=payment_method,
+            idempotency_key=idempotency_key,
+        )
+        # The buyer's live sockets join the order's stream, then its first frame, both before
+        # the saga's hand-off: in embedded mode the saga runs in this commit's callbacks,
+        # and its own frames must follow these.
+        stream = order_stream(order.pk)
+        transaction.on_commit(lambda: subscribe(user_id, stream), using=DB)
+        _push_on_commit(order)
+        _saga_start(PURCHASE, input={"order_id": str(order.pk)}, saga_id=order.pk)
+        publish(
+            OrderPlaced(
+                aggregate_id=str(order.pk),
+                order_id=str(order.pk),
+                user_id=user_id,
+                show_id=category.show_id,
+                category_id=category.pk,
+                quantity=quantity,
+                amount=order.amount_cents,
+                currency=order.currency,
+            )
+        )
     return order
 
 

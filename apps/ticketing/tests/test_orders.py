@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.ticketing import realtime, selectors, subscribers
+from apps.ticketing.error_codes import SoldOut
 from apps.ticketing.models import Hold, Order, Ticket
 from apps.ticketing.services import holds, orders
 from apps.ticketing.tests import factories
@@ -22,7 +23,7 @@ from apps.ticketing.tests.fakes import DECLINED_METHOD, FakePayments
 from cleave.auth.principal import Principal
 from cleave.events import captured_events
 from cleave.realtime.hub import store
-from cleave.sagas import saga_get
+from cleave.sagas import saga_get, saga_start
 from cleave.sagas.sweeper import sweep
 from contracts.payments import PaymentAuthorized, PaymentFailed
 from contracts.ticketing import OrderCancelled, OrderCompleted, OrderPlaced
@@ -242,28 +243,49 @@ def test_a_payment_landing_after_the_hold_expired_is_refunded(
     assert saga_get(uuid.UUID(placed["id"])).state == "compensated"
 
 
-def test_the_buyer_who_loses_the_race_for_the_last_seats_is_cancelled_as_sold_out(
+def test_the_buyer_who_loses_the_race_for_the_last_seats_is_refused_when_placing(
     payments: FakePayments,
 ) -> None:
-    """Both pass the quick check (no seat held yet when they are placed); the sagas' holds
-    decide: one gets the seats, the other is cancelled before any payment exists."""
+    """The seats are held as the order is placed: the second buyer is told sold out there and
+    then, with no order, no saga and no payment; the first order's saga finds its hold."""
     category = factories.category_of(factories.show(capacity=3))
-    with transaction.atomic():
-        first = orders.order_place(
-            user_id=5, category_id=category.pk, quantity=3, idempotency_key="a"
-        )
-        second = orders.order_place(
-            user_id=6, category_id=category.pk, quantity=3, idempotency_key="b"
-        )
+    first = orders.order_place(user_id=5, category_id=category.pk, quantity=3, idempotency_key="a")
+
+    with pytest.raises(SoldOut) as refused:
+        orders.order_place(user_id=6, category_id=category.pk, quantity=3, idempotency_key="b")
 
     first.refresh_from_db()
-    second.refresh_from_db()
-    assert (first.status, second.status, second.reason) == (
+    assert refused.value.details == {"available": 0}
+    assert (first.status, Order.objects.count(), len(payments.intents)) == (
         "awaiting_payment",
-        "cancelled",
-        "sold_out",
+        1,
+        1,
     )
-    assert second.payment_intent_id is None
+    assert Hold.objects.get().pk == first.hold_id  # one hold: the saga's step found it
+    assert selectors.hold_by_key(key=f"{first.pk}:hold").pk == first.hold_id
+
+
+def test_an_order_placed_without_its_hold_is_held_by_its_saga(payments: FakePayments) -> None:
+    """An order placed before holds moved to placement (in flight over that deploy) has no
+    hold: its saga's first step places it, and a buyer past the last seat is cancelled there."""
+    category = factories.category_of(factories.show(capacity=3))
+    placed = []
+    with transaction.atomic():
+        for user_id in (5, 6):
+            order = Order.objects.create(
+                user_id=user_id, category=category, quantity=3, amount_cents=1,
+                currency="EUR", idempotency_key=str(user_id),
+            )  # fmt: skip
+            saga_start(orders.PURCHASE, input={"order_id": str(order.pk)}, saga_id=order.pk)
+            placed.append(order)
+
+    for order in placed:
+        order.refresh_from_db()
+    assert [(o.status, o.reason) for o in placed] == [
+        ("awaiting_payment", ""),
+        ("cancelled", "sold_out"),
+    ]
+    assert Hold.objects.get().pk == placed[0].hold_id
     assert len(payments.intents) == 1
 
 

@@ -20,7 +20,7 @@ from apps.ticketing.error_codes import (
     SeatLayoutInvalid,
     SeatTaken,
 )
-from apps.ticketing.models import CategoryShard, Hold, Seat, SeatCategory
+from apps.ticketing.models import CategoryShard, Hold, Order, Seat, SeatCategory
 from apps.ticketing.services import holds, orders, shows, tickets
 from apps.ticketing.services import seats as seating
 from apps.ticketing.services.seats import seat_grid
@@ -309,20 +309,20 @@ def test_an_order_for_named_seats_buys_those_seats(as_user: Any, payments: Any) 
 
 
 @pytest.mark.usefixtures("_sagas_in_process")
-def test_an_order_whose_named_seat_went_meanwhile_is_cancelled_as_seat_taken(
+def test_the_second_order_for_a_named_seat_is_refused_as_seat_taken(
     as_user: Any, payments: Any
 ) -> None:
-    """Placing checks the seats at once; the saga's hold decides. A seat gone between them
-    cancels the order with the reason the app can act on (pick other seats)."""
-    buyer = as_user(5)
+    """Placing holds the named seats: a second buyer naming one of them is refused there and
+    then (409 seat_taken, the reason the app acts on: pick other seats), with no order."""
+    first, second = as_user(5), as_user(6)
     category = factories.category_of(factories.numbered_show(rows="A", per_row=3))
-    a1 = _seat_ids(category, "A1")
-    with transaction.atomic():  # the order commits (and its saga runs) after the other's hold
-        order = orders.order_place(
-            user_id=5, category_id=category.pk, quantity=1, idempotency_key="k", seat_ids=a1
-        )
-        holds.hold_place(user_id=6, category_id=category.pk, quantity=1, seat_ids=a1)
+    body = {"category_id": category.pk, "quantity": 1, "seat_ids": _seat_ids(category, "A1")}
 
-    done = buyer.call("get", f"/orders/{order.pk}").json()
-    assert (done["status"], done["reason"]) == ("cancelled", "seat_taken")
+    placed = first.call("post", "/orders", body, HTTP_IDEMPOTENCY_KEY="k")
+    refused = second.call("post", "/orders", body, HTTP_IDEMPOTENCY_KEY="k")
+
+    assert placed.status_code == 201, placed.content
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "seat_taken"
+    assert Order.objects.filter(user_id=6).count() == 0
     assert selectors.invariant_violations(category_id=category.pk) == []

@@ -17,7 +17,16 @@ and its services start and steer them:
     saga_get(saga_id).state                                # running, waiting, completed, …
 """
 
-from cleave.sagas.definitions import Retry, Saga, Step, StepContext, StepFailed, saga, sagas
+from cleave.sagas.definitions import (
+    Retry,
+    Saga,
+    Step,
+    StepContext,
+    StepFailed,
+    idempotency_key,
+    saga,
+    sagas,
+)
 from cleave.sagas.services import (
     SagaNotFound,
     SagaNotRetryable,
@@ -39,6 +48,7 @@ __all__ = [
     "Step",
     "StepContext",
     "StepFailed",
+    "idempotency_key",
     "saga",
     "saga_cancel",
     "saga_compensate",
