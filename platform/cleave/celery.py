@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
-from celery.signals import celeryd_init, worker_init
+from celery import Celery, Task
+from celery.signals import celeryd_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cleave.settings")
 
@@ -42,3 +42,16 @@ def _events_workers_redeliver_fast(conf: Any, options: dict[str, Any], **_: obje
         transport = dict(conf.broker_transport_options or {})
         transport.update(settings.CLEAVE_EVENTS_BROKER_TRANSPORT_OPTIONS)
         conf.broker_transport_options = transport
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_back_to_the_pool(sender: Task | None = None, **_: object) -> None:
+    """Per task what Django does per request: a connection broken or past its age is closed, one
+    from the pool goes back to it (settings.CELERY_DB_REUSE_MAX says why not Celery's fixup). An
+    eager task (embedded mode) runs inside its caller's transaction, which it must not touch."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

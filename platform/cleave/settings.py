@@ -252,6 +252,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every database connection before and after each task, and in a
+# prefork child (the `worker` process) it closes the whole psycopg pool as well: every task
+# then connected to PostgreSQL anew, twice (a server process forked each time), which cost the
+# purchase saga's steps most of the worker's CPU (docs/benchmarks.md, purchases end to end).
+# The fixup's full close now comes every this many tasks; between them cleave.celery hands
+# connections back to the pool per task, as Django does per request, closing broken ones.
+CELERY_DB_REUSE_MAX = 1000
 # A message whose worker died is redelivered once its visibility timeout has passed, found by
 # kombu's sweep of the unacknowledged index. The `events` worker (Procfile, CLEAVE_EVENTS_WORKER=1)
 # keeps its own index with a short timeout (CLEAVE_EVENTS_VISIBILITY_TIMEOUT, 10 s) swept every

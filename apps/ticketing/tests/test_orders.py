@@ -262,7 +262,8 @@ def test_the_buyer_who_loses_the_race_for_the_last_seats_is_refused_when_placing
         1,
     )
     assert Hold.objects.get().pk == first.hold_id  # one hold: the saga's step found it
-    assert selectors.hold_by_key(key=f"{first.pk}:hold").pk == first.hold_id
+    found = selectors.hold_by_key(key=f"{first.pk}:hold")
+    assert found is not None and found.pk == first.hold_id
 
 
 def test_an_order_placed_without_its_hold_is_held_by_its_saga(payments: FakePayments) -> None:

@@ -1,8 +1,16 @@
 """Hand a saga to a runner: after the commit that made it runnable, in-process in embedded mode
-(as events are), else as a Celery task on its context's `events.<context>` queue — the queue
-that context's worker consumes wherever it is deployed, so a saga runs in split mode exactly
-as in the monolith. A lost hand-off (a crash after the commit, the broker away) is not lost
-work: the run's `due_at` is committed, and the sweeper hands it off again."""
+(as events are), else as a Celery task on the task queue of the deployment handing it off
+(`CLEAVE_TASK_QUEUE`: `celery` in the monolith, `celery.<service>` split or extracted). Only
+the deployment hosting a saga's context starts, signals or sweeps it (its runs live in that
+context's database), so its own `worker` runs it, in split mode exactly as in the monolith.
+
+Not the context's `events.<context>` queue: its `events` process is one solo worker, so every
+saga would wait behind every event delivery and behind every other saga's step, one at a
+time (bench/ticketing/purchase_race.py: about 4 purchases a second). The `worker` pool runs
+sagas side by side; two runners of one saga are kept apart by its row lock (runner).
+
+A lost hand-off (a crash after the commit, the broker away) is not lost work: the run's
+`due_at` is committed, and the sweeper hands it off again."""
 
 from __future__ import annotations
 
@@ -19,8 +27,9 @@ logger = logging.getLogger(__name__)
 HANDOFF_GRACE = timedelta(seconds=15)
 
 
-def queue_for(saga_name: str) -> str:
-    return f"events.{saga_name.split('.', 1)[0]}"
+def saga_queue() -> str:
+    """The queue this deployment hands its sagas' runs to."""
+    return str(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def hand_off(saga_name: str, saga_id: UUID, *, now: datetime | None = None) -> None:
@@ -38,7 +47,7 @@ def hand_off(saga_name: str, saga_id: UUID, *, now: datetime | None = None) -> N
     from cleave.sagas.tasks import advance_saga
 
     try:
-        advance_saga.apply_async(args=(saga_name, str(saga_id)), queue=queue_for(saga_name))
+        advance_saga.apply_async(args=(saga_name, str(saga_id)), queue=saga_queue())
     except Exception:
         logger.exception("saga %s %s: hand-off failed; the sweeper retries", saga_name, saga_id)
 

@@ -12,14 +12,24 @@ from cleave.testing.processes import BIN, ROOT, process_env, stop_process, wait_
 
 @contextmanager
 def celery_worker(
-    *, queues: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 30.0
+    *,
+    queues: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+    concurrency: int = 0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process (solo pool) consuming `queues`, stopped on exit."""
+    """A real Celery worker process consuming `queues`, stopped on exit: the solo pool (as the
+    Procfile's `events`), or with `concurrency` the prefork pool (as its `worker`)."""
+    pool = (
+        ["--pool", "prefork", "--concurrency", str(concurrency)]
+        if concurrency
+        else ["--pool", "solo"]
+    )
     (ROOT / "var").mkdir(exist_ok=True)
     log_path = ROOT / "var" / f"worker-{os.getpid()}.log"
     log = log_path.open("w+b")
     command = [
-        str(BIN / "celery"), "-A", "cleave.celery", "worker", "--pool", "solo",
+        str(BIN / "celery"), "-A", "cleave.celery", "worker", *pool,
         "--queues", ",".join(queues), "--without-gossip", "--without-mingle",
         "--without-heartbeat", "--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h",
     ]  # fmt: skip

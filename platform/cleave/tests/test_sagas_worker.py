@@ -1,5 +1,5 @@
 """Sagas in real mode: PostgreSQL, the Redis broker and a real Celery worker process on the
-saga's context queue (`events.orders`), as a service's worker runs them in split mode."""
+deployment's task queue, as a service's `worker` runs them in split mode."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from cleave.sagas import saga_get, saga_signal, saga_start
-from cleave.sagas.dispatch import queue_for
+from cleave.sagas.dispatch import saga_queue
 from cleave.sagas.models import SagaRun
 from cleave.sagas.sweeper import sweep
 from cleave.testing.effects import EffectsLedger
@@ -38,7 +38,7 @@ def worker(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> I
     url = settings.CONFIG.database
     database_url = f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{test_database}"
     env = {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "cleave.tests.settings"}
-    with celery_worker(queues=[queue_for(CHECKOUT.name)], env=env):
+    with celery_worker(queues=[saga_queue()], env=env):
         yield
 
 
@@ -46,7 +46,7 @@ def _state(saga_id: UUID, state: str) -> bool:
     return saga_get(saga_id).state == state
 
 
-def test_a_saga_runs_on_its_contexts_queue_in_a_worker_and_waits_for_its_signal(
+def test_a_saga_runs_on_the_task_queue_in_a_worker_and_waits_for_its_signal(
     worker: None, effects: Served
 ) -> None:
     url, ledger = effects
