@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from django.db import connections
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -23,6 +20,12 @@ from apps.ticketing.models import (
     Show,
     Ticket,
 )
+from apps.ticketing.selectors.availability import CategoryAvailability as CategoryAvailability
+from apps.ticketing.selectors.availability import (
+    categories_with_availability as categories_with_availability,
+)
+from apps.ticketing.selectors.availability import category_available as category_available
+from apps.ticketing.selectors.availability import shows_available as shows_available
 from apps.ticketing.selectors.seats import seat_map as seat_map
 from apps.ticketing.selectors.seats import seat_violations
 from apps.ticketing.selectors.seats import seats_best_free_lock as seats_best_free_lock
@@ -77,97 +80,6 @@ def show_lock(*, show_id: int) -> Show | None:
 def show_private_key(*, show_id: int) -> str:
     show = Show.objects.using(DB).only("private_key").get(pk=show_id)
     return show.private_key
-
-
-@dataclass(frozen=True)
-class CategoryAvailability:
-    id: int
-    name: str
-    price_cents: int
-    currency: str
-    capacity: int
-    available: int
-    numbered: bool
-
-
-def categories_with_availability(*, show_id: int) -> list[CategoryAvailability]:
-    """Each category of the show with its seats neither sold nor held by a live hold (a hold
-    past its expiry counts as free even before the sweeper gives its seats back). Two queries."""
-    categories = list(
-        SeatCategory.objects.using(DB).filter(show_id=show_id).order_by("price_cents", "id")
-    )
-    free = _free_seats([c.pk for c in categories])
-    return [
-        CategoryAvailability(
-            id=c.pk,
-            name=c.name,
-            price_cents=c.price_cents,
-            currency=c.currency,
-            capacity=c.capacity,
-            available=free.get(c.pk, 0),
-            numbered=c.numbered,
-        )
-        for c in categories
-    ]
-
-
-def _free_seats(category_ids: list[int]) -> dict[int, int]:
-    counters = (
-        CategoryShard.objects.using(DB)
-        .filter(category_id__in=category_ids)
-        .values("category_id")
-        .annotate(free=Sum(F("capacity") - F("held") - F("sold")))
-    )
-    stale = (
-        Hold.objects.using(DB)
-        .filter(
-            category_id__in=category_ids, status=Hold.Status.ACTIVE, expires_at__lte=timezone.now()
-        )
-        .values("category_id")
-        .annotate(stale_seats=Sum("quantity"))
-    )
-    free = {row["category_id"]: row["free"] for row in counters}
-    for row in stale:
-        free[row["category_id"]] = free.get(row["category_id"], 0) + row["stale_seats"]
-    return free
-
-
-# One statement, so one snapshot: read apart, a hold expired by the sweeper between the two
-# reads would count neither as stale nor as free. `hold_place` asks it before anything else, so
-# a sold-out buyer costs one read (not a batch, two walks and a sweep: docs/ticketing.md).
-_AVAILABLE = f"""
-SELECT
-    (SELECT COALESCE(SUM(capacity - held - sold), 0) FROM {CategoryShard._meta.db_table}
-        WHERE category_id = %(category_id)s)
-    + (SELECT COALESCE(SUM(quantity), 0) FROM {Hold._meta.db_table}
-        WHERE category_id = %(category_id)s AND status = %(active)s AND expires_at <= %(now)s)
-"""  # noqa: S608 - table names are the models' own, every value a bound parameter
-
-
-def category_available(*, category_id: int) -> int:
-    """The category's seats neither sold nor held by a live hold (as in
-    categories_with_availability), in one statement."""
-    connection = connections[DB]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params: dict[str, Any] = {
-        "category_id": category_id,
-        "active": Hold.Status.ACTIVE.value,
-        "now": now,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_AVAILABLE, params)
-        (available,) = cursor.fetchone()
-    return int(available)
-
-
-def shows_available(*, show_ids: list[int]) -> dict[int, int]:
-    categories = dict(
-        SeatCategory.objects.using(DB).filter(show_id__in=show_ids).values_list("id", "show_id")
-    )
-    totals: dict[int, int] = dict.fromkeys(show_ids, 0)
-    for category_id, free in _free_seats(list(categories)).items():
-        totals[categories[category_id]] += free
-    return totals
 
 
 def category_for_sale(*, category_id: int) -> SeatCategory | None:

@@ -263,7 +263,8 @@ def test_the_buyer_who_loses_the_race_for_the_last_seats_is_refused_when_placing
     )
     assert Hold.objects.get().pk == first.hold_id  # one hold: the saga's step found it
     found = selectors.hold_by_key(key=f"{first.pk}:hold")
-    assert found is not None and found.pk == first.hold_id
+    assert found is not None
+    assert found.pk == first.hold_id
 
 
 def test_an_order_placed_without_its_hold_is_held_by_its_saga(payments: FakePayments) -> None:
