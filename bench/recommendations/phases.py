@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bench.recommendations.rawhttp import Client, ProtocolError
+from bench.rawhttp import Client, ProtocolError
 
 
 @dataclass

@@ -9,7 +9,7 @@ Real mode: DATABASE_URL's server gets a database of its own (`cleave_bench_recom
 CLEAVE_BENCH_DB; dropped, created, migrated and seeded here) and REDIS_URL's database is
 FLUSHED before each configuration: give it one of its own.
 
-Both loads go through bench/recommendations/rawhttp.py, a lean keep-alive HTTP/1.1 client:
+Both loads go through bench/rawhttp.py, a lean keep-alive HTTP/1.1 client:
 httpx's own CPU capped C near 270 req/s on two cores, measuring the client, not the server.
 
 How it runs. Seed: 2,000 upcoming shows over 200 resolution-8 cells around Paris and 3,000
@@ -46,13 +46,13 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+from bench.rawhttp import Client  # noqa: E402 - after sys.path
 from bench.recommendations.phases import (  # noqa: E402 - after sys.path
     Phase,
     closed_loop,
     collector_paused,
     open_loop,
 )
-from bench.recommendations.rawhttp import Client  # noqa: E402 - after sys.path
 from bench.recommendations.report import (  # noqa: E402 - after sys.path
     Measured,
     Stampede,

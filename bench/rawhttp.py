@@ -1,16 +1,20 @@
-"""A lean HTTP/1.1 GET client on asyncio streams, for driving load at the server's pace.
+"""A lean HTTP/1.1 client on asyncio streams, for driving load at the server's pace.
 
 httpx costs about a millisecond of client CPU per request; on a 2-core machine whose other core
 runs the server, the generator then measures itself (the closed-loop "capacity" came out near
 270 req/s where the same server answers thousands). This client keeps connections alive,
 writes a prebuilt request and reads the status line, the headers and a Content-Length body:
-what the recommendations API answers, nothing more (no chunked bodies, no redirects, no TLS).
+what Cleave's API answers, nothing more (no chunked bodies, no redirects, no TLS). Used by
+bench/recommendations (GETs) and bench/tracking's live sharing (POSTs of JSON).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -32,7 +36,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
-    async def get(self, request: bytes) -> tuple[Answer, bool]:
+    async def send(self, request: bytes) -> tuple[Answer, bool]:
         """The answer, and whether the connection may be reused."""
         try:
             self.writer.write(request)
@@ -77,23 +81,46 @@ class Client:
         self._freed = asyncio.Condition()
 
     async def get(self, path: str) -> Answer:
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            "Accept: application/json\r\n\r\n"
-        ).encode()
+        return await self._send(self._request("GET", path), idempotent=True)
+
+    async def post_json(
+        self,
+        path: str,
+        body: Any,
+        *,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = False,
+    ) -> Answer:
+        """POST `body` as JSON. `idempotent`: the body carries its own key (a batch id), so it
+        may be sent again on a fresh connection if a kept-alive one was found closed."""
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        request = self._request("POST", path, payload, headers)
+        return await self._send(request, idempotent=idempotent)
+
+    def _request(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines.append("Accept: application/json")
+        if body:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    async def _send(self, request: bytes, *, idempotent: bool) -> Answer:
         connection, reused = await self._take()
         try:
-            answer, keep = await connection.get(request)
+            answer, keep = await connection.send(request)
         except _ClosedBeforeAnswer:
             connection.close()
             await self._dropped()
-            if not reused:
+            if not reused or not idempotent:
                 raise
-            # The server closed it while it sat idle here; a GET is safe to send again, once,
-            # on a new connection (what browsers and httpx do).
+            # The server closed it while it sat idle here; a GET (or a request carrying its own
+            # key) is safe to send again, once, on a new connection (what browsers do).
             connection, _ = await self._take(fresh=True)
             try:
-                answer, keep = await connection.get(request)
+                answer, keep = await connection.send(request)
             except BaseException:
                 connection.close()
                 await self._dropped()
