@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,8 +31,9 @@ class CategoryAvailability:
     numbered: bool
 
 
-def _with_free_seats(categories: QuerySet[SeatCategory]) -> QuerySet[SeatCategory]:
-    """`free` on each category: its shards' free seats plus those of its stale holds."""
+def _free_seats() -> Combinable:
+    """A category's seats left, as an annotation: its shards' free seats plus those of its
+    stale holds, each a correlated subquery (one statement with the categories)."""
     counters = (
         CategoryShard.objects.filter(category_id=OuterRef("pk"))
         .values("category_id")
@@ -43,20 +45,22 @@ def _with_free_seats(categories: QuerySet[SeatCategory]) -> QuerySet[SeatCategor
             category_id=OuterRef("pk"), status=Hold.Status.ACTIVE, expires_at__lte=timezone.now()
         )
         .values("category_id")
-        .annotate(seats=Sum("quantity"))
-        .values("seats")
+        .annotate(stale_seats=Sum("quantity"))
+        .values("stale_seats")
     )
     zero = Value(0, output_field=IntegerField())
-    return categories.annotate(
-        free=Coalesce(Subquery(counters, output_field=IntegerField()), zero)
-        + Coalesce(Subquery(stale, output_field=IntegerField()), zero)
+    return Coalesce(Subquery(counters, output_field=IntegerField()), zero) + Coalesce(
+        Subquery(stale, output_field=IntegerField()), zero
     )
 
 
 def categories_with_availability(*, show_id: int) -> list[CategoryAvailability]:
     """Each category of the show with its seats left, cheapest first. One query."""
-    categories = _with_free_seats(
-        SeatCategory.objects.using(DB).filter(show_id=show_id).order_by("price_cents", "id")
+    categories = (
+        SeatCategory.objects.using(DB)
+        .filter(show_id=show_id)
+        .annotate(free=_free_seats())
+        .order_by("price_cents", "id")
     )
     return [
         CategoryAvailability(
@@ -75,8 +79,13 @@ def categories_with_availability(*, show_id: int) -> list[CategoryAvailability]:
 def shows_available(*, show_ids: list[int]) -> dict[int, int]:
     """Seats left per show, over all its categories. One query."""
     totals: dict[int, int] = dict.fromkeys(show_ids, 0)
-    rows = _with_free_seats(SeatCategory.objects.using(DB).filter(show_id__in=show_ids))
-    for show_id, free in rows.values_list("show_id", "free"):
+    rows = (
+        SeatCategory.objects.using(DB)
+        .filter(show_id__in=show_ids)
+        .annotate(free=_free_seats())
+        .values_list("show_id", "free")
+    )
+    for show_id, free in rows:
         totals[show_id] += free
     return totals
 
